@@ -1,0 +1,49 @@
+using Rkde.MLNet.Density;
+using Rkde.MLNet.Regions;
+
+namespace Rkde.MLNet.Tests;
+
+[TestClass]
+public sealed class OptionsTests
+{
+    [TestMethod]
+    public void DefaultsAreAnomalibs()
+    {
+        var r = new RegionFilterOptions();
+        var d = new DensityOptions();
+        Assert.AreEqual(0.001f, r.RoiScoreThreshold);
+        Assert.AreEqual(25f, r.MinBoxSize);
+        Assert.AreEqual(0.3f, r.IouThreshold);
+        Assert.AreEqual(100, r.MaxDetectionsPerImage);
+        Assert.AreEqual(16, d.PcaComponents);
+        Assert.AreEqual(FeatureScalingMethod.Scale, d.FeatureScaling);
+        Assert.AreEqual(40_000, d.MaxTrainingPoints);
+        r.Validate();
+        d.Validate();
+    }
+
+    [TestMethod]
+    [DataRow(0f)]
+    [DataRow(1.5f)]
+    [DataRow(float.NaN)]
+    public void IouOutsideRangeNamesTheOption(float iou)
+    {
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RegionFilterOptions { IouThreshold = iou }.Validate());
+        StringAssert.Contains(e.Message, "IouThreshold");
+        StringAssert.Contains(e.Message, "(0, 1]");
+    }
+
+    [TestMethod]
+    public void InvalidDensityOptionsNameTheOptionAndRange()
+    {
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DensityOptions { PcaComponents = 0 }.Validate());
+        StringAssert.Contains(e.Message, "PcaComponents = 0");
+        e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DensityOptions { MaxTrainingPoints = 8 }.Validate());
+        StringAssert.Contains(e.Message, "MaxTrainingPoints = 8");
+        StringAssert.Contains(e.Message, "at least 16");
+        e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RegionFilterOptions { MinBoxSize = -1 }.Validate());
+        StringAssert.Contains(e.Message, "MinBoxSize = -1");
+        e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RegionFilterOptions { MaxDetectionsPerImage = 0 }.Validate());
+        StringAssert.Contains(e.Message, "MaxDetectionsPerImage");
+    }
+}

@@ -1,0 +1,55 @@
+namespace Rkde.MLNet.Density;
+
+/// <summary>
+/// The fitted state of R-KDE's density stage: PCA (mean, components) → scaling → Gaussian KDE whose bandwidth
+/// transform maps projected rows to a space where the kernel is a unit Gaussian.
+/// Score of a feature row x: y = (x − Mean)·Components; y /= (Scale ? MaxLength : ‖y‖); z = y·BandwidthTransform;
+/// log-density = LogNormaliser + logsumexp_i(−½‖z − Points_i‖²), where LogNormaliser already holds −log n.
+/// </summary>
+public sealed partial class KdeDensityModel
+{
+    internal KdeDensityModel(int featureDimension, int componentCount, FeatureScalingMethod scaling,
+        float[] mean, float[] components, double maxLength, double[] bandwidthTransform, double[] points,
+        double logNormaliser)
+    {
+        FeatureDimension = featureDimension;
+        ComponentCount = componentCount;
+        Scaling = scaling;
+        Mean = mean;
+        Components = components;
+        MaxLength = maxLength;
+        BandwidthTransform = bandwidthTransform;
+        Points = points;
+        LogNormaliser = logNormaliser;
+    }
+
+    /// <summary>D, the length of a feature row.</summary>
+    public int FeatureDimension { get; }
+
+    /// <summary>k, the number of principal components kept.</summary>
+    public int ComponentCount { get; }
+
+    /// <summary>The scaling applied after the projection.</summary>
+    public FeatureScalingMethod Scaling { get; }
+
+    /// <summary>The per-dimension training mean, length D.</summary>
+    public float[] Mean { get; }
+
+    /// <summary>The principal directions as a D × k row-major matrix (projection = centred row · Components).</summary>
+    public float[] Components { get; }
+
+    /// <summary><see cref="FeatureScalingMethod.Scale"/>: the largest L2 norm of the projected training rows; otherwise 1.</summary>
+    public double MaxLength { get; }
+
+    /// <summary>k × k row-major matrix L: the Cholesky factor of the inverse covariance divided by Scott's factor squared.</summary>
+    public double[] BandwidthTransform { get; }
+
+    /// <summary>The n training rows mapped through the bandwidth transform, n × k row-major.</summary>
+    public double[] Points { get; }
+
+    /// <summary>n, the number of training points in the KDE.</summary>
+    public int PointCount => Points.Length / ComponentCount;
+
+    /// <summary>log(prod diag L) − (k/2)·log(2π) − log n.</summary>
+    public double LogNormaliser { get; }
+}
