@@ -1,0 +1,3 @@
+using Rkde.Cli;
+
+return RkdeCli.Run(args, Console.Out, Console.Error);

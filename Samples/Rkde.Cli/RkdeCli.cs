@@ -1,0 +1,59 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using Rkde.Cli.Commands;
+
+namespace Rkde.Cli;
+
+/// <summary>
+/// The <c>rkde</c> command line. Every failure the user can fix (bad argument, missing or malformed input) ends
+/// with exactly one line on stderr and exit code 1 (2 for a command line that does not parse); no stack traces.
+/// </summary>
+internal static class RkdeCli
+{
+    public static RootCommand Build(TextWriter output, TextWriter error) => new("R-KDE region anomaly detection: fit, score, evaluate, make-scenes.")
+    {
+        MakeScenesCommand.Create(output, error),
+    };
+
+    /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = Build(output, error);
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
+        {
+            string command = string.Join(' ', CommandPath(parsed.CommandResult.Command, root));
+            error.WriteLine($"rkde: {parsed.Errors[0].Message} (see '{command} --help')");
+            return 2;
+        }
+        return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+    }
+
+    private static IEnumerable<string> CommandPath(Command command, RootCommand root) =>
+        command == root ? ["rkde"] : ["rkde", command.Name];
+
+    /// <summary>Runs a command body, turning expected failures into one line on stderr.</summary>
+    public static int Guard(TextWriter error, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (CliException e)
+        {
+            error.WriteLine($"rkde: {e.Message}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException
+                                       or ArgumentException or FormatException or NotSupportedException)
+        {
+            error.WriteLine($"rkde: {OneLine(e.Message)}");
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"rkde: unexpected {e.GetType().Name}: {OneLine(e.Message)}");
+        }
+        return 1;
+    }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+}
