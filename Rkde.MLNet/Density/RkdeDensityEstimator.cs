@@ -29,7 +29,7 @@ public sealed class RkdeDensityEstimator : IEstimator<OnnxTransformer>
         FeatureDimension(inputSchema);
         // The fitted transformer is an OnnxTransformer over a graph with this signature: let ML.NET state its schema.
         return _catalog.ApplyOnnxModel([_options.BoxScoresColumnName, _options.ScoreColumnName], [_options.FeaturesColumnName],
-            new MemoryStream(DensityGraphOutputs.Signature(_options.FeaturesColumnName, _options.FeatureDimension, _options.BoxScoresColumnName, _options.ScoreColumnName)))
+            new MemoryStream(DensityGraphSignature.Build(_options.FeaturesColumnName, _options.FeatureDimension, _options.BoxScoresColumnName, _options.ScoreColumnName)))
             .GetOutputSchema(inputSchema);
     }
 
@@ -52,10 +52,11 @@ public sealed class RkdeDensityEstimator : IEstimator<OnnxTransformer>
             $"RkdeDensity: {seen} regions from {images} images; fitting PCA ({_options.PcaComponents} components) and KDE on {sampled} of them."));
         var model = KdeDensityModel.Fit(sample.AsSpan(0, sampled * d), sampled, d, _options.Density, seed,
             new Progress<string>(Report));
-        var graph = OnnxModelContract.Emitted("density graph", DensityGraph.Build(model), "density");
+        var names = new DensityGraphNames();
+        var graph = OnnxModelContract.Emitted("density graph", DensityGraph.Build(model, names), "density");
         byte[] bytes = graph.Rewire(
-            [(DensityGraphOutputs.Features, _options.FeaturesColumnName, [1, "N", d])],
-            [(DensityGraphOutputs.BoxScores, _options.BoxScoresColumnName, null), (DensityGraphOutputs.Score, _options.ScoreColumnName, null)]);
+            [(names.Features, _options.FeaturesColumnName, null)],
+            [(names.BoxScores, _options.BoxScoresColumnName, null), (names.ImageScore, _options.ScoreColumnName, null)]);
         Report("RkdeDensity: done.");
         return _catalog.ApplyOnnxModel([_options.BoxScoresColumnName, _options.ScoreColumnName], [_options.FeaturesColumnName],
             new MemoryStream(bytes), _options.GpuDeviceId, _options.FallbackToCpu).Fit(input);

@@ -3,18 +3,14 @@ using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Rkde.MLNet.Density;
 
-/// <summary>The tensor names of the emitted density graph the pipeline wires, and the graph's signature.</summary>
-internal static class DensityGraphOutputs
+/// <summary>The signature of the fitted density graph, for schema propagation before Fit.</summary>
+internal static class DensityGraphSignature
 {
-    public const string Features = "features";
-    public const string BoxScores = "box_scores";
-    public const string Score = "score";
-
     /// <summary>
     /// A graph with the fitted density graph's inputs and outputs (renamed to the given columns) and trivial content:
     /// GetOutputSchema asks ML.NET's OnnxTransformer for the schema it will produce before anything is fitted.
     /// </summary>
-    public static byte[] Signature(string features, int featureDimension, string boxScores, string score)
+    public static byte[] Build(string features, int featureDimension, string boxScores, string score)
     {
         var g = new OnnxGraphBuilder("rkde_density_signature");
         g.Input(features, DataType.Float, 1L, "N", featureDimension > 0 ? featureDimension : "D");
