@@ -37,8 +37,10 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         _options = options;
         _proposer = ModelSlots.Proposer(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight,
             nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes));
-        _features = ModelSlots.Features(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight, _proposer,
+        _features = ModelSlots.Features(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight,
             nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));
+        if (_proposer.IsValueCreated && _features.IsValueCreated)
+            _features.Value.CheckAgainst(_proposer.Value);
         _chain = new Lazy<EstimatorChain<ITransformer>>(Build);
     }
 
@@ -60,6 +62,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     {
         var o = _options;
         var features = _features.Value;
+        features.CheckAgainst(_proposer.Value);
         var extras = features.ExtraInputs.ToDictionary(t => t, t => InternalPrefix + "proposer_" + t);
         var chain = new EstimatorChain<ITransformer>()
             .Append<ITransformer>(_catalog.LoadImages(ImageColumn, o.ImageFolder, o.ImageColumnName))

@@ -18,8 +18,8 @@ internal sealed class FeatureSlot
     private readonly int _width;
     private readonly int _height;
 
-    /// <summary>Checks the slot contract (and, with a proposer, that every extra input is one of its outputs).</summary>
-    public FeatureSlot(OnnxModelContract model, int width, int height, ProposerSlot? proposer)
+    /// <summary>Checks the slot contract.</summary>
+    public FeatureSlot(OnnxModelContract model, int width, int height)
     {
         _model = model;
         _width = width;
@@ -33,20 +33,21 @@ internal sealed class FeatureSlot
             throw new InvalidOperationException(
                 $"The {model.Slot}'s output tensor '{Features}' has a symbolic last dimension; expected float [1, N, D] with D a fixed number (the feature length).");
         FeatureDimension = (int)dims[2];
-        if (proposer is not null)
+    }
+
+    /// <summary>Checks that every extra input is an output of the proposer, of the same type and shape.</summary>
+    public void CheckAgainst(ProposerSlot proposer)
+    {
+        foreach (var input in ExtraInputs)
         {
-            foreach (var input in ExtraInputs)
-            {
-                if (!proposer.ExtraOutputs.Contains(input))
-                    throw new InvalidOperationException(
-                        $"The {model.Slot} has an input tensor '{input}' that is neither '{Image}', '{Boxes}' nor an output of the proposer " +
-                        $"(its extra outputs: {(proposer.ExtraOutputs.Count == 0 ? "none" : string.Join(", ", proposer.ExtraOutputs.Select(o => $"'{o}'")))}).");
-                var want = proposer.ExtraOutputDims(input);
-                model.Require(input, isInput: true, want.Select(d => d is long l ? l : -1).ToArray());
-                if (model.ElementType(input) != proposer.ExtraOutputType(input))
-                    throw new InvalidOperationException(
-                        $"The {model.Slot}'s input tensor '{input}' is {model.ElementType(input)}, but the proposer's output '{input}' is {proposer.ExtraOutputType(input)}.");
-            }
+            if (!proposer.ExtraOutputs.Contains(input))
+                throw new InvalidOperationException(
+                    $"The {_model.Slot} has an input tensor '{input}' that is neither '{Image}', '{Boxes}' nor an output of the proposer " +
+                    $"(its extra outputs: {(proposer.ExtraOutputs.Count == 0 ? "none" : string.Join(", ", proposer.ExtraOutputs.Select(o => $"'{o}'")))}).");
+            _model.Require(input, isInput: true, proposer.ExtraOutputDims(input).Select(d => d is long l ? l : -1).ToArray());
+            if (_model.ElementType(input) != proposer.ExtraOutputType(input))
+                throw new InvalidOperationException(
+                    $"The {_model.Slot}'s input tensor '{input}' is {_model.ElementType(input)}, but the proposer's output '{input}' is {proposer.ExtraOutputType(input)}.");
         }
     }
 

@@ -20,7 +20,7 @@ public sealed class RkdeRoiFeatureEstimator : IEstimator<TransformerChain<ITrans
         options.Validate();
         _catalog = catalog;
         _options = options;
-        _features = ModelSlots.Features(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight, null,
+        _features = ModelSlots.Features(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight,
             nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));
         _chain = new Lazy<EstimatorChain<ITransformer>>(() => new EstimatorChain<ITransformer>().Append<ITransformer>(_features.Value.Estimator(_catalog,
             _options.PixelsColumnName, _options.BoxesColumnName, _features.Value.ExtraInputs.ToDictionary(i => i, i => i), _options.FeaturesColumnName,

@@ -19,13 +19,12 @@ internal static class ModelSlots
         return Checked(slot, path is not null || bytes is not null);
     }
 
-    public static Lazy<FeatureSlot> Features(string? path, byte[]? bytes, int width, int height, Lazy<ProposerSlot>? proposer,
-        string pathOption, string bytesOption)
+    public static Lazy<FeatureSlot> Features(string? path, byte[]? bytes, int width, int height, string pathOption, string bytesOption)
     {
         var slot = new Lazy<FeatureSlot>(() => new FeatureSlot(
             OnnxModelContract.Load(FeatureSlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.FeatureExtractor(width, height)),
-            width, height, proposer?.Value));
-        return Checked(slot, (path is not null || bytes is not null) && (proposer is null || proposer.IsValueCreated));
+            width, height));
+        return Checked(slot, path is not null || bytes is not null);
     }
 
     private static Lazy<T> Checked<T>(Lazy<T> slot, bool now)
