@@ -117,4 +117,51 @@ public sealed class OnnxColumnTypeTests
         [ColumnName("count")]
         public float Count { get; set; }
     }
+
+    public sealed class IdentityRow
+    {
+        [VectorType(1), ColumnName("count")]
+        public float[] Features { get; set; } = [];
+        public float Label { get; set; }
+    }
+
+    public sealed class Scored
+    {
+        [ColumnName("count")]
+        [VectorType(1)]
+        public float[] Count { get; set; } = [];
+        public float Score { get; set; }
+    }
+
+    /// <summary>
+    /// The built-in, saveable route from a one-slot vector to a float column: a linear regression whose weight is
+    /// exactly 1 and bias exactly 0 (Score = 1·x + 0 = x, bit for bit). Online gradient descent with learning rate ½,
+    /// one pass, no shuffling and no averaging over the rows (x = 1, y = 1), (x = 0, y = 0) lands on exactly that.
+    /// Its output column is "Score" (Single) and it reloads through Model.Load with no registration.
+    /// </summary>
+    [TestMethod]
+    public void OneSlotVectorBecomesAFloatScoreThroughAnExactIdentityRegression()
+    {
+        var ml = new MLContext(seed: 1);
+        var onnx = Fit(ml, [1L], out var data);
+        var identityData = ml.Data.LoadFromEnumerable(new[] { new IdentityRow { Features = [1], Label = 1 }, new IdentityRow { Features = [0], Label = 0 } });
+        var identity = ml.Regression.Trainers.OnlineGradientDescent(new Microsoft.ML.Trainers.OnlineGradientDescentTrainer.Options
+        {
+            FeatureColumnName = "count", LearningRate = 0.5f, DecreaseLearningRate = false, NumberOfIterations = 1,
+            Shuffle = false, L2Regularization = 0, Averaged = false,
+        }).Fit(identityData);
+        Assert.AreEqual(1f, identity.Model.Weights[0]);
+        Assert.AreEqual(0f, identity.Model.Bias);
+        var model = new TransformerChain<ITransformer>(onnx, identity);
+        Assert.AreEqual(NumberDataViewType.Single, model.GetOutputSchema(data.Schema)["Score"].Type);
+
+        using var zip = new MemoryStream();
+        ml.Model.Save(model, data.Schema, zip);
+        zip.Position = 0;
+        var fresh = new MLContext();
+        var loaded = fresh.Model.Load(zip, out _);
+        var rows = fresh.Data.CreateEnumerable<Scored>(loaded.Transform(fresh.Data.LoadFromEnumerable(Rows)), reuseRowObject: false).ToArray();
+        CollectionAssert.AreEqual(new[] { 2f, 0f, 1f }, rows.Select(r => r.Score).ToArray());
+        CollectionAssert.AreEqual(rows.Select(r => r.Count[0]).ToArray(), rows.Select(r => r.Score).ToArray());
+    }
 }
