@@ -1,3 +1,4 @@
 using Rkde.Cli;
+using Rkde.Cli.Scoring;
 
-return RkdeCli.Run(args, Console.Out, Console.Error);
+return RkdeCli.Run(args, Console.Out, Console.Error, new MlNetEngine());

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using Rkde.Cli.Commands;
+using Rkde.Cli.Scoring;
 
 namespace Rkde.Cli;
 
@@ -10,20 +11,26 @@ namespace Rkde.Cli;
 /// </summary>
 internal static class RkdeCli
 {
-    public static RootCommand Build(TextWriter output, TextWriter error) => new("R-KDE region anomaly detection: fit, score, evaluate, make-scenes.")
+    /// <summary>The command tree; fit, score and evaluate run on <paramref name="engine"/>.</summary>
+    public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine) => new("R-KDE region anomaly detection: fit, score, evaluate, make-scenes.")
     {
+        FitCommand.Create(engine, output, error),
+        ScoreCommand.Create(engine, output, error),
+        EvaluateCommand.Create(engine, output, error),
         MakeScenesCommand.Create(output, error),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string[] args, TextWriter output, TextWriter error, IRkdeEngine engine)
     {
-        var root = Build(output, error);
+        var root = Build(output, error, engine);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
         {
             string command = string.Join(' ', CommandPath(parsed.CommandResult.Command, root));
-            error.WriteLine($"rkde: {parsed.Errors[0].Message} (see '{command} --help')");
+            // An unknown word explains more than the "required command" error it causes.
+            var first = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
+            error.WriteLine($"rkde: {OneLine(first.Message)} (see '{command} --help')");
             return 2;
         }
         return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
@@ -55,5 +62,6 @@ internal static class RkdeCli
         return 1;
     }
 
-    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -1,0 +1,92 @@
+using System.IO.Compression;
+using Rkde.Cli.Scoring;
+using Rkde.MLNet.Evaluation;
+using SkiaSharp;
+
+namespace Rkde.Cli.Tests;
+
+/// <summary>Temporary folders, a tiny synthetic Fashion-MNIST, and a fake engine for the command tests.</summary>
+internal static class TestData
+{
+    public static string TempFolder()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "rkde-cli-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    /// <summary>Writes the four IDX .gz files with <paramref name="perClass"/> items of each class: a filled rectangle whose size depends on the class.</summary>
+    public static string FakeFashionMnist(int perClass = 3)
+    {
+        string folder = TempFolder();
+        foreach (string split in new[] { "train", "t10k" })
+        {
+            int count = perClass * 10;
+            var images = new List<byte>();
+            var labels = new List<byte>();
+            images.AddRange(BigEndian(2051)); images.AddRange(BigEndian(count)); images.AddRange(BigEndian(28)); images.AddRange(BigEndian(28));
+            labels.AddRange(BigEndian(2049)); labels.AddRange(BigEndian(count));
+            for (int i = 0; i < count; i++)
+            {
+                int label = i % 10;
+                labels.Add((byte)label);
+                for (int y = 0; y < 28; y++)
+                {
+                    for (int x = 0; x < 28; x++)
+                    {
+                        bool inside = x >= 4 && x < 10 + label && y >= 3 + i % 3 && y < 25;
+                        images.Add(inside ? (byte)(150 + 10 * label) : (byte)0);
+                    }
+                }
+            }
+            Gzip(Path.Combine(folder, $"{split}-images-idx3-ubyte.gz"), images.ToArray());
+            Gzip(Path.Combine(folder, $"{split}-labels-idx1-ubyte.gz"), labels.ToArray());
+        }
+        return folder;
+    }
+
+    public static void WritePng(string path, int width, int height, SKColor colour)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var bitmap = new SKBitmap(width, height);
+        bitmap.Erase(colour);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, data.ToArray());
+    }
+
+    private static byte[] BigEndian(int v) => [(byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v];
+
+    private static void Gzip(string path, byte[] bytes)
+    {
+        using var file = File.Create(path);
+        using var gz = new GZipStream(file, CompressionLevel.Fastest);
+        gz.Write(bytes);
+    }
+}
+
+/// <summary>
+/// An engine that "fits" by writing the training list and scores by a rule: boxes are the given ones (by file
+/// name), so the commands' plumbing can be tested without the neural networks.
+/// </summary>
+internal sealed class FakeEngine(Func<string, int, int, ImageScore> score) : IRkdeEngine
+{
+    public List<string> FittedOn { get; } = [];
+
+    public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
+    {
+        FittedOn.AddRange(images);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
+        File.WriteAllLines(modelPath, images);
+    }
+
+    public IImageScorer Load(string modelPath) => new Scorer(score);
+
+    private sealed class Scorer(Func<string, int, int, ImageScore> score) : IImageScorer
+    {
+        public ImageScore Score(string imagePath, int width, int height) => score(imagePath, width, height);
+        public void Dispose() { }
+    }
+
+    /// <summary>Always the same single box.</summary>
+    public static FakeEngine Constant(float s) => new((_, w, h) => new ImageScore(s, [new Detection(new BoundingBox(1, 2, w / 2f, h / 2f), s)]));
+}

@@ -1,0 +1,41 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Rkde.Cli.Scoring;
+
+namespace Rkde.Cli.Commands;
+
+/// <summary><c>rkde fit</c>: fits R-KDE on a folder of normal images and saves the model .zip.</summary>
+internal static class FitCommand
+{
+    public static Command Create(IRkdeEngine engine, TextWriter output, TextWriter error)
+    {
+        var train = new Option<string>("--train") { Description = "Folder of normal images (recursive), or an MVTec AD category root (then train/good is used).", Required = true };
+        var model = new Option<string>("--model") { Description = "Where to save the fitted model (.zip).", Required = true };
+        var rkde = new RkdeOptionSet();
+        var command = new Command("fit", "Fit R-KDE on normal images and save the model.") { train, model };
+        rkde.AddTo(command);
+        command.SetAction(parse => RkdeCli.Guard(error, () =>
+        {
+            var settings = rkde.Read(parse);
+            string folder = ImageFiles.TrainingFolder(parse.GetValue(train)!);
+            var files = ImageFiles.Find(folder, "--train");
+            var bad = files.Select(f => (File: f, Probe: ImageFiles.Probe(f))).Where(p => p.Probe.Error is not null).ToList();
+            foreach (var (file, probe) in bad)
+            {
+                error.WriteLine($"rkde: skipping training image '{file}': {probe.Error}");
+            }
+            var usable = files.Except(bad.Select(b => b.File)).ToList();
+            if (usable.Count == 0)
+            {
+                throw new CliException($"--train: none of the {files.Count} images in '{folder}' could be read.");
+            }
+            string modelPath = parse.GetValue(model)!;
+            var clock = Stopwatch.StartNew();
+            error.WriteLine($"Fitting on {usable.Count} images of {folder} …");
+            engine.Fit(usable, settings, modelPath, new Progress<string>(m => error.WriteLine($"  {m}")));
+            output.WriteLine($"Fitted on {usable.Count} images in {clock.Elapsed.TotalSeconds:F1} s ({usable.Count / clock.Elapsed.TotalSeconds:F1} images/s); model saved to {modelPath}.");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Rkde.Cli.Scoring;
+
+namespace Rkde.Cli.Commands;
+
+/// <summary><c>rkde score</c>: scores every image under a folder and writes JSON Lines (and overlays).</summary>
+internal static class ScoreCommand
+{
+    public static Command Create(IRkdeEngine engine, TextWriter output, TextWriter error)
+    {
+        var model = new Option<string>("--model") { Description = "A model saved by rkde fit.", Required = true };
+        var images = new Option<string>("--images") { Description = "Folder of images to score (recursive).", Required = true };
+        var outFile = new Option<string>("--out") { Description = "JSON Lines output: one {\"image\", \"score\", \"boxes\": [[x1,y1,x2,y2,score],…]} per image, boxes in original-image pixels, highest first.", Required = true };
+        var overlays = new Option<string?>("--overlays") { Description = "Folder for overlay PNGs (boxes coloured by score), mirroring the image folder." };
+        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold: adds \"anomalous\" to each line, and overlays show the boxes scoring at least this." };
+        var command = new Command("score", "Score images with a fitted model: image score and anomalous boxes per image.") { model, images, outFile, overlays, threshold };
+        command.SetAction(parse => RkdeCli.Guard(error, () =>
+        {
+            string modelPath = parse.GetValue(model)!, folder = parse.GetValue(images)!, outPath = parse.GetValue(outFile)!;
+            string? overlayDir = parse.GetValue(overlays);
+            float? t = parse.GetValue(threshold);
+            if (!File.Exists(modelPath))
+            {
+                throw new CliException($"--model '{modelPath}' does not exist; create one with rkde fit.");
+            }
+            var files = ImageFiles.Find(folder, "--images");
+            using var scorer = engine.Load(modelPath);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+            using var writer = new StreamWriter(outPath);
+            int failed = 0, flagged = 0;
+            using var bar = new ProgressBar(error, "score", files.Count);
+            var (lines, elapsed) = ScoreRunner.Run(scorer, folder, files, bar, (file, line) =>
+            {
+                writer.WriteLine(line.ToJson(t));
+                if (line.Result is null)
+                {
+                    failed++;
+                    return;
+                }
+                if (line.Result.Score >= t)
+                {
+                    flagged++;
+                }
+                if (overlayDir is not null)
+                {
+                    Overlay.Write(file, line.Result, Path.Combine(overlayDir, Path.ChangeExtension(line.Image, ".png")), t);
+                }
+            });
+            bar.Dispose();
+            string verdict = t is null ? "" : $", {flagged} at or above threshold {t}";
+            output.WriteLine($"Scored {lines.Count - failed} of {lines.Count} images in {elapsed.TotalSeconds:F1} s ({lines.Count / Math.Max(elapsed.TotalSeconds, 1e-9):F1} images/s){verdict}; results in {outPath}.");
+            if (failed > 0)
+            {
+                error.WriteLine($"rkde: {failed} image(s) could not be scored; their lines in {outPath} carry \"error\".");
+            }
+            return 0;
+        }));
+        return command;
+    }
+}

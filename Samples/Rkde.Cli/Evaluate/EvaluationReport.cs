@@ -1,0 +1,35 @@
+using Rkde.MLNet.Evaluation;
+
+namespace Rkde.Cli.Evaluate;
+
+/// <summary>What <c>rkde evaluate</c> writes to report.json (camelCase).</summary>
+internal sealed record EvaluationReport
+{
+    public string Data { get; init; } = "";
+    public string Model { get; init; } = "";
+    public int TrainImages { get; init; }
+    public int TestGoodImages { get; init; }
+    public int TestAnomalousImages { get; init; }
+    /// <summary>Test images that could not be scored (excluded from every metric); see results.jsonl.</summary>
+    public int FailedImages { get; init; }
+    public double ImageAuroc { get; init; }
+    /// <summary>Image AUROC of each anomaly kind against test/good.</summary>
+    public Dictionary<string, double> ImageAurocByKind { get; init; } = [];
+    /// <summary>Pixel AUROC of the box-derived anomaly maps; null when no anomalous image has a mask.</summary>
+    public double? PixelAuroc { get; init; }
+    /// <summary>Box average precision (VOC, all-point) of anomalous items at IoU 0.3 and 0.5; null without ground-truth boxes.</summary>
+    public double? BoxApIou30 { get; init; }
+    public double? BoxApIou50 { get; init; }
+    /// <summary>"boxes.json" or "mask regions".</summary>
+    public string GroundTruthBoxes { get; init; } = "";
+    public ThresholdChoice F1OptimalThreshold { get; init; }
+    /// <summary>99th percentile of the training images' scores; null when the model was given (no training images scored).</summary>
+    public float? TrainPercentile99Threshold { get; init; }
+    public double? FitSeconds { get; init; }
+    public double? FitImagesPerSecond { get; init; }
+    public double ScoreSeconds { get; init; }
+    public double ScoreImagesPerSecond { get; init; }
+    public string RocCurve { get; init; } = "roc.png";
+    public string Results { get; init; } = "results.jsonl";
+    public string Overlays { get; init; } = "overlays";
+}

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Rkde.Cli.Scoring;
+using Rkde.MLNet.Evaluation;
+
+namespace Rkde.Cli.Evaluate;
+
+/// <summary>
+/// <c>rkde evaluate</c>: fits on train/good (unless a model is given), scores train/good (for the percentile
+/// threshold) and every test image, and computes image AUROC, pixel AUROC, box AP@0.3/0.5 and thresholds; writes
+/// report.json, results.jsonl, roc.png and overlays/ under the report folder.
+/// </summary>
+internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
+{
+    private static readonly JsonSerializerOptions ReportJson = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true };
+
+    public EvaluationReport Run(string root, string? modelPath, FitSettings settings, string reportDir)
+    {
+        string test = Path.Combine(root, "test");
+        if (!Directory.Exists(test))
+        {
+            throw new CliException($"--data '{root}' has no test/ folder; expected the MVTec AD layout (train/good, test/good, test/<kind>, ground_truth/<kind>).");
+        }
+        string train = Path.Combine(root, "train", "good");
+        var testFiles = ImageFiles.Find(test, "--data (test/)");
+        if (!testFiles.Any(f => GroundTruth.KindOf(ImageFiles.Relative(test, f)) == "good") ||
+            testFiles.All(f => GroundTruth.KindOf(ImageFiles.Relative(test, f)) == "good"))
+        {
+            throw new CliException($"--data '{root}': test/ needs both test/good and at least one anomaly folder test/<kind>.");
+        }
+        var truth = new GroundTruth(root);
+        Directory.CreateDirectory(reportDir);
+
+        double? fitSeconds = null;
+        List<string>? trainFiles = null;
+        if (modelPath is null)
+        {
+            if (!Directory.Exists(train))
+            {
+                throw new CliException($"--data '{root}' has no train/good folder to fit on; add it or pass --model.");
+            }
+            trainFiles = ImageFiles.Find(train, "--data (train/good)");
+            modelPath = Path.Combine(reportDir, "model.zip");
+            var clock = Stopwatch.StartNew();
+            error.WriteLine($"Fitting on {trainFiles.Count} images of {train} …");
+            engine.Fit(trainFiles, settings, modelPath, new Progress<string>(m => error.WriteLine($"  {m}")));
+            fitSeconds = clock.Elapsed.TotalSeconds;
+        }
+        else if (!File.Exists(modelPath))
+        {
+            throw new CliException($"--model '{modelPath}' does not exist.");
+        }
+
+        using var scorer = engine.Load(modelPath);
+        float? p99 = null;
+        if (trainFiles is not null)
+        {
+            using var bar = new ProgressBar(error, "score train/good", trainFiles.Count);
+            var (trainLines, _) = ScoreRunner.Run(scorer, train, trainFiles, bar);
+            float[] trainScores = trainLines.Where(l => l.Result is not null).Select(l => l.Result!.Score).ToArray();
+            p99 = trainScores.Length > 0 ? AnomalyMetrics.Percentile(trainScores, 99) : null;
+        }
+
+        List<ResultLine> lines;
+        TimeSpan scoreTime;
+        using (var bar = new ProgressBar(error, "score test", testFiles.Count))
+        {
+            (lines, scoreTime) = ScoreRunner.Run(scorer, test, testFiles, bar);
+        }
+        File.WriteAllLines(Path.Combine(reportDir, "results.jsonl"), lines.Select(l => l.ToJson(null)));
+
+        var scored = lines.Where(l => l.Result is not null).ToList();
+        float[] scores = scored.Select(l => l.Result!.Score).ToArray();
+        bool[] anomalous = scored.Select(l => GroundTruth.KindOf(l.Image) != "good").ToArray();
+        if (!anomalous.Contains(true) || !anomalous.Contains(false))
+        {
+            throw new CliException("Too many test images failed to score to compute AUROC; see results.jsonl in the report folder.");
+        }
+        double imageAuroc = AnomalyMetrics.Auroc(scores, anomalous);
+        var byKind = scored.Select(l => GroundTruth.KindOf(l.Image)).Where(k => k != "good").Distinct().Order(StringComparer.Ordinal)
+            .ToDictionary(k => k, k =>
+            {
+                var subset = scored.Where(l => GroundTruth.KindOf(l.Image) is var kind && (kind == k || kind == "good")).ToList();
+                return AnomalyMetrics.Auroc(subset.Select(l => l.Result!.Score).ToArray(), subset.Select(l => GroundTruth.KindOf(l.Image) == k).ToArray());
+            });
+        var f1 = AnomalyMetrics.F1OptimalThreshold(scores, anomalous);
+        RocPlot.Save(AnomalyMetrics.RocCurve(scores, anomalous), imageAuroc, Path.Combine(reportDir, "roc.png"));
+
+        var pixels = new PixelAuroc();
+        var boxImages = new List<ImageBoxes>();
+        bool boxesComplete = true;
+        string overlays = Path.Combine(reportDir, "overlays");
+        using (var bar = new ProgressBar(error, "pixel metrics and overlays", scored.Count))
+        {
+            for (int i = 0; i < scored.Count; i++)
+            {
+                var line = scored[i];
+                string file = Path.Combine(test, line.Image);
+                var (width, height, _) = ImageFiles.Probe(file);
+                byte[]? mask = truth.Mask(line.Image, width, height);
+                if (mask is not null)
+                {
+                    pixels.Add(AnomalyMap.FromBoxes(width, height, line.Result!.Boxes), mask);
+                }
+                var gt = truth.Boxes(line.Image, mask, width);
+                if (gt is null)
+                {
+                    boxesComplete = false;
+                }
+                else
+                {
+                    boxImages.Add(new ImageBoxes(line.Result!.Boxes, gt));
+                }
+                Overlay.Write(file, line.Result!, Path.Combine(overlays, Path.ChangeExtension(line.Image, ".png")), f1.Threshold, gt);
+                bar.Report(i + 1);
+            }
+        }
+        bool hasBoxes = boxesComplete && boxImages.Any(b => b.GroundTruth.Count > 0);
+
+        var report = new EvaluationReport
+        {
+            Data = Path.GetFullPath(root),
+            Model = Path.GetFullPath(modelPath),
+            TrainImages = trainFiles?.Count ?? 0,
+            TestGoodImages = lines.Count(l => GroundTruth.KindOf(l.Image) == "good"),
+            TestAnomalousImages = lines.Count(l => GroundTruth.KindOf(l.Image) != "good"),
+            FailedImages = lines.Count - scored.Count,
+            ImageAuroc = imageAuroc,
+            ImageAurocByKind = byKind,
+            PixelAuroc = pixels.AnomalousPixels > 0 && pixels.NormalPixels > 0 ? pixels.Compute() : null,
+            BoxApIou30 = hasBoxes ? BoxAveragePrecision.Compute(boxImages, 0.3) : null,
+            BoxApIou50 = hasBoxes ? BoxAveragePrecision.Compute(boxImages, 0.5) : null,
+            GroundTruthBoxes = hasBoxes ? truth.BoxSource : "none",
+            F1OptimalThreshold = f1,
+            TrainPercentile99Threshold = p99,
+            FitSeconds = fitSeconds,
+            FitImagesPerSecond = fitSeconds is double s && trainFiles is not null ? trainFiles.Count / s : null,
+            ScoreSeconds = scoreTime.TotalSeconds,
+            ScoreImagesPerSecond = lines.Count / Math.Max(scoreTime.TotalSeconds, 1e-9),
+        };
+        File.WriteAllText(Path.Combine(reportDir, "report.json"), JsonSerializer.Serialize(report, ReportJson) + "\n");
+        return report;
+    }
+}

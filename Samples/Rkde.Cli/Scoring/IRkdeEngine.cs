@@ -1,0 +1,43 @@
+using Rkde.MLNet;
+using Rkde.MLNet.Evaluation;
+
+namespace Rkde.Cli.Scoring;
+
+/// <summary>What the commands need from the R-KDE pipeline: fit-and-save, and load-and-score.</summary>
+internal interface IRkdeEngine
+{
+    /// <summary>Fits on <paramref name="images"/> (all normal) and saves the model to <paramref name="modelPath"/>.</summary>
+    void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress);
+
+    /// <summary>Loads a saved model for scoring.</summary>
+    IImageScorer Load(string modelPath);
+}
+
+/// <summary>Scores single images with a loaded model.</summary>
+internal interface IImageScorer : IDisposable
+{
+    /// <summary>Image score and boxes in pixels of the original <paramref name="width"/> × <paramref name="height"/> image, highest score first.</summary>
+    ImageScore Score(string imagePath, int width, int height);
+}
+
+/// <summary>One image's anomaly score and its scored boxes (original-image pixels).</summary>
+internal sealed record ImageScore(float Score, IReadOnlyList<Detection> Boxes);
+
+/// <summary>Every R-KDE setting <c>rkde fit</c> exposes; defaults as in RkdeOptions (anomalib's).</summary>
+internal sealed record FitSettings
+{
+    public RoiStage Stage { get; init; } = RoiStage.Rcnn;
+    public string? ProposerModel { get; init; }
+    public string? FeatureModel { get; init; }
+    public int Width { get; init; } = 360;
+    public int Height { get; init; } = 240;
+    public float RoiScoreThreshold { get; init; } = 0.001f;
+    public float MinBoxSize { get; init; } = 25;
+    public float IouThreshold { get; init; } = 0.3f;
+    public int MaxDetectionsPerImage { get; init; } = 100;
+    public int PcaComponents { get; init; } = 16;
+    public FeatureScalingMethod FeatureScaling { get; init; } = FeatureScalingMethod.Scale;
+    public int MaxTrainingPoints { get; init; } = 40000;
+    public int Seed { get; init; }
+    public int? GpuDeviceId { get; init; }
+}

@@ -1,0 +1,73 @@
+using Microsoft.ML;
+using Rkde.MLNet;
+using Rkde.MLNet.Evaluation;
+
+namespace Rkde.Cli.Scoring;
+
+/// <summary>The commands' engine: the Rkde.MLNet pipeline (<c>mlContext.Transforms.RkdeAnomaly</c>), saved as an ML.NET model .zip.</summary>
+internal sealed class MlNetEngine : IRkdeEngine
+{
+    /// <summary>The pipeline's input row: an image path.</summary>
+    private sealed class ImageInput
+    {
+        public string ImagePath { get; set; } = "";
+    }
+
+    public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
+    {
+        var ml = new MLContext(seed: settings.Seed);
+        var options = new RkdeOptions
+        {
+            ImageWidth = settings.Width,
+            ImageHeight = settings.Height,
+            RoiStage = settings.Stage,
+            ProposerModelPath = settings.ProposerModel,
+            FeatureModelPath = settings.FeatureModel,
+            RoiScoreThreshold = settings.RoiScoreThreshold,
+            MinBoxSize = settings.MinBoxSize,
+            IouThreshold = settings.IouThreshold,
+            MaxDetectionsPerImage = settings.MaxDetectionsPerImage,
+            PcaComponents = settings.PcaComponents,
+            FeatureScaling = settings.FeatureScaling,
+            MaxTrainingPoints = settings.MaxTrainingPoints,
+            Seed = settings.Seed,
+            GpuDeviceId = settings.GpuDeviceId,
+            Progress = progress,
+        };
+        var data = ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = Path.GetFullPath(p) }));
+        var model = ml.Transforms.RkdeAnomaly(options).Fit(data);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
+        ml.Model.Save(model, data.Schema, modelPath);
+    }
+
+    public IImageScorer Load(string modelPath)
+    {
+        var ml = new MLContext();
+        ITransformer model;
+        try
+        {
+            model = ml.Model.Load(modelPath, out _);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new CliException($"--model '{modelPath}' could not be loaded as an R-KDE model ({e.Message.ReplaceLineEndings(" ").Trim()}).");
+        }
+        return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model));
+    }
+
+    private sealed class Scorer(PredictionEngine<ImageInput, RkdePrediction> engine) : IImageScorer
+    {
+        public ImageScore Score(string imagePath, int width, int height)
+        {
+            var p = engine.Predict(new ImageInput { ImagePath = Path.GetFullPath(imagePath) });
+            float[] pixels = p.BoxesInPixels(width, height);
+            var boxes = Enumerable.Range(0, p.BoxCount)
+                .Select(i => new Detection(new BoundingBox(pixels[4 * i], pixels[4 * i + 1], pixels[4 * i + 2], pixels[4 * i + 3]), p.BoxScores[i]))
+                .OrderByDescending(d => d.Score)
+                .ToList();
+            return new ImageScore(p.Score, boxes);
+        }
+
+        public void Dispose() => engine.Dispose();
+    }
+}
