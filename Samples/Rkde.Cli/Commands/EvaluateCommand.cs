@@ -53,6 +53,6 @@ internal static class EvaluateCommand
         table.AddRow("Fit", r.FitSeconds is double s ? $"{s:F1} s ({r.FitImagesPerSecond:F1} images/s)" : "model given");
         table.AddRow("Scoring", $"{r.ScoreSeconds:F1} s ({r.ScoreImagesPerSecond:F1} images/s)");
         console.Write(table);
-        console.WriteLine($"Report: {Path.Combine(reportDir, "report.json")}  ROC: {Path.Combine(reportDir, r.RocCurve)}  overlays: {Path.Combine(reportDir, r.Overlays)}/");
+        output.WriteLine($"Report: {Path.Combine(reportDir, "report.json")}  ROC: {Path.Combine(reportDir, r.RocCurve)}  overlays: {Path.Combine(reportDir, r.Overlays)}/");
     }
 }

@@ -7,7 +7,7 @@ namespace Rkde.Cli.Scoring;
 /// <summary>
 /// One line of <c>rkde score</c>'s JSON Lines output:
 /// <c>{"image": "sub/a.png", "score": 0.93, "boxes": [[x1, y1, x2, y2, score], ...]}</c>, boxes in pixels of the
-/// original image, highest score first; <c>"anomalous": true|false</c> is added when a threshold was given.
+/// original image (to 0.01 px), highest score first; <c>"anomalous": true|false</c> is added when a threshold was given.
 /// An image that could not be scored gives <c>{"image": "...", "error": "why"}</c>.
 /// </summary>
 internal sealed record ResultLine(string Image, ImageScore? Result, string? Error)
@@ -34,10 +34,11 @@ internal sealed record ResultLine(string Image, ImageScore? Result, string? Erro
                 foreach (var d in Result.Boxes)
                 {
                     w.WriteStartArray();
-                    w.WriteNumberValue(d.Box.X1);
-                    w.WriteNumberValue(d.Box.Y1);
-                    w.WriteNumberValue(d.Box.X2);
-                    w.WriteNumberValue(d.Box.Y2);
+                    // Pixels to 1/100: enough for any image, and free of float noise such as 192.00002.
+                    w.WriteNumberValue(Math.Round((double)d.Box.X1, 2));
+                    w.WriteNumberValue(Math.Round((double)d.Box.Y1, 2));
+                    w.WriteNumberValue(Math.Round((double)d.Box.X2, 2));
+                    w.WriteNumberValue(Math.Round((double)d.Box.Y2, 2));
                     w.WriteNumberValue(d.Score);
                     w.WriteEndArray();
                 }
