@@ -70,6 +70,7 @@ public sealed class CommandTests
         Assert.AreEqual(0, r.Code, r.Err);
         Assert.HasCount(1, engine.FittedOn);
         StringAssert.Contains(r.Err, "skipping training image");
+        CliRunner.AssertOneLineError(CliRunner.Run(engine, "fit", "--train", folder, "--model", Path.Combine(folder, "m.zip"), "--strict"), "b.png");
     }
 
     [TestMethod]

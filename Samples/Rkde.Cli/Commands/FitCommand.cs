@@ -11,8 +11,9 @@ internal static class FitCommand
     {
         var train = new Option<string>("--train") { Description = "Folder of normal images (recursive), or an MVTec AD category root (then train/good is used).", Required = true };
         var model = new Option<string>("--model") { Description = "Where to save the fitted model (.zip).", Required = true };
+        var strict = new Option<bool>("--strict") { Description = "Stop at the first unreadable training image instead of skipping it with a warning." };
         var rkde = new RkdeOptionSet();
-        var command = new Command("fit", "Fit R-KDE on normal images and save the model.") { train, model };
+        var command = new Command("fit", "Fit R-KDE on normal images and save the model.") { train, model, strict };
         rkde.AddTo(command);
         command.SetAction(parse => RkdeCli.Guard(error, () =>
         {
@@ -20,6 +21,10 @@ internal static class FitCommand
             string folder = ImageFiles.TrainingFolder(parse.GetValue(train)!);
             var files = ImageFiles.Find(folder, "--train");
             var bad = files.Select(f => (File: f, Probe: ImageFiles.Probe(f))).Where(p => p.Probe.Error is not null).ToList();
+            if (bad.Count > 0 && parse.GetValue(strict))
+            {
+                throw new CliException($"--strict: training image '{bad[0].File}' cannot be read ({bad[0].Probe.Error}).");
+            }
             foreach (var (file, probe) in bad)
             {
                 error.WriteLine($"rkde: skipping training image '{file}': {probe.Error}");
