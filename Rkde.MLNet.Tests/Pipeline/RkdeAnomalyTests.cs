@@ -60,7 +60,7 @@ public sealed class RkdeAnomalyTests
         var schema = s_model.GetOutputSchema(s_trainData.Schema);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single), schema["Boxes"].Type);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single), schema["BoxScores"].Type);
-        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 1), schema["Score"].Type);
+        Assert.AreEqual(NumberDataViewType.Single, schema["Score"].Type);
         CollectionAssert.AreEqual(new[] { "ImagePath", "Boxes", "BoxScores", "Score" }, schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
     }
 
