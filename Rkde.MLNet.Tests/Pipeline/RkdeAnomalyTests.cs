@@ -88,6 +88,54 @@ public sealed class RkdeAnomalyTests
     }
 
     [TestMethod]
+    public void AProgramWithoutRkdeMLNetLoadsTheModelAndPrintsTheSameScores()
+    {
+        // Samples/LoadAndScore references ML.NET packages only; run its build output in a separate process.
+        string testDir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+        string configuration = Path.GetFileName(Path.GetDirectoryName(testDir)!);
+        string repo = Path.GetFullPath(Path.Combine(testDir, "..", "..", "..", ".."));
+        string sampleDir = Path.Combine(repo, "Samples", "LoadAndScore", "bin", configuration, Path.GetFileName(testDir));
+        Assert.IsTrue(File.Exists(Path.Combine(sampleDir, "LoadAndScore.dll")), sampleDir);
+        Assert.IsFalse(File.Exists(Path.Combine(sampleDir, "Rkde.MLNet.dll")), "LoadAndScore must not ship Rkde.MLNet");
+
+        string folder = Directory.CreateTempSubdirectory("rkde-load-").FullName;
+        try
+        {
+            foreach (var image in s_test)
+                File.Copy(Path.Combine(s_images.Folder, image.ImagePath), Path.Combine(folder, image.ImagePath));
+            var full = s_test.Select(i => new ImageInput { ImagePath = Path.Combine(folder, i.ImagePath) }).OrderBy(i => i.ImagePath, StringComparer.Ordinal).ToArray();
+            string zip = Path.Combine(folder, "rkde.zip");
+            s_ml.Model.Save(s_model, s_trainData.Schema, zip);
+            var expected = Score(s_ml, s_model, full); // rooted paths ignore the model's ImageFolder
+
+            var run = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(sampleDir, "LoadAndScore.dll"), zip, folder])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = System.Diagnostics.Process.Start(run)!;
+            string output = process.StandardOutput.ReadToEnd();
+            string errors = process.StandardError.ReadToEnd();
+            Assert.IsTrue(process.WaitForExit(60_000));
+            Assert.AreEqual(0, process.ExitCode, errors);
+
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.HasCount(full.Length, lines);
+            for (int i = 0; i < full.Length; i++)
+            {
+                var fields = lines[i].Split('\t');
+                Assert.AreEqual(Path.GetFileName(full[i].ImagePath), fields[0]);
+                Assert.AreEqual(expected[i].Score, float.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), 1e-6f);
+                Assert.AreEqual(expected[i].BoxScores.Length, int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void ScoresAreProbabilitiesAndTheImageScoreIsTheHighestBoxScore()
     {
         var scored = Score(s_ml, s_model, s_test);
