@@ -64,6 +64,20 @@ public sealed class DensityStageTests
     }
 
     [TestMethod]
+    public void ScoreColumnCanBeRenamedAndIsAFloat()
+    {
+        var ml = new MLContext();
+        var data = ml.Data.LoadFromEnumerable(Rows(40, 1));
+        var options = Options();
+        options.ScoreColumnName = "ImageScore";
+        var estimator = ml.Transforms.RkdeDensity(options);
+        var schema = estimator.Fit(data).GetOutputSchema(data.Schema);
+        Assert.AreEqual(NumberDataViewType.Single, schema["ImageScore"].Type);
+        Assert.IsNull(schema.GetColumnOrNull("Score"));
+        CollectionAssert.AreEqual(new[] { "Features", "BoxScores", "ImageScore" }, schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
+    }
+
+    [TestMethod]
     public void SameDataAndSeedGiveTheSameModel()
     {
         var ml = new MLContext();

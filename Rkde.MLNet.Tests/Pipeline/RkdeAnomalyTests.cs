@@ -1,5 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Rkde.MLNet.Density;
+using Rkde.MLNet.Features;
+using Rkde.MLNet.Regions;
 using SkiaSharp;
 
 namespace Rkde.MLNet.Tests.Pipeline;
@@ -191,6 +194,45 @@ public sealed class RkdeAnomalyTests
         var viaFmap = Score(ml, model, s_test);
         for (int i = 0; i < s_test.Length; i++)
             AssertClose(viaImage[i].BoxScores, viaFmap[i].BoxScores);
+    }
+
+    [TestMethod]
+    public void StageLevelEstimatorsComposeToTheSameScores()
+    {
+        var ml = new MLContext(seed: 1);
+        var features = ml.Transforms.RkdeRoiFeatures(new RkdeRoiFeatureOptions
+        {
+            ImageWidth = TinyModels.Width,
+            ImageHeight = TinyModels.Height,
+            FeatureModelBytes = TinyModels.Features(imageInput: "fmap"),
+        });
+        var pipeline = ml.Transforms.LoadImages("Image", s_images.Folder, "ImagePath")
+            .Append(ml.Transforms.ResizeImages("Image", TinyModels.Width, TinyModels.Height, "Image",
+                Microsoft.ML.Transforms.Image.ImageResizingEstimator.ResizingKind.Fill))
+            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
+            .Append(ml.Transforms.RkdeRegionProposals(new RkdeRegionProposalOptions
+            {
+                ImageWidth = TinyModels.Width,
+                ImageHeight = TinyModels.Height,
+                ProposerModelBytes = TinyModels.Proposer(),
+                MinBoxSize = 4,
+                IouThreshold = 0.9f,
+            }))
+            .Append(features)
+            .Append(ml.Transforms.RkdeDensity(new RkdeDensityOptions { FeatureDimension = features.FeatureDimension, PcaComponents = 4 }));
+        var model = pipeline.Fit(s_trainData);
+        var schema = model.GetOutputSchema(s_trainData.Schema);
+        foreach (var column in new[] { "Pixels", "Boxes", "RegionBoxes", "RegionScores", "fmap", "Features", "BoxScores", "Score" })
+            Assert.IsNotNull(schema.GetColumnOrNull(column), column);
+
+        var staged = Score(ml, model, s_test);
+        var whole = Score(s_ml, s_model, s_test);
+        for (int i = 0; i < s_test.Length; i++)
+        {
+            AssertClose(whole[i].Boxes, staged[i].Boxes);
+            AssertClose(whole[i].BoxScores, staged[i].BoxScores);
+            Assert.AreEqual(whole[i].Score, staged[i].Score, 1e-6f);
+        }
     }
 
     [TestMethod]
