@@ -98,10 +98,20 @@ internal readonly unsafe struct FeatureRows
         var total = new double[dim];
         ParallelRanges(Count, () => new double[dim], (start, end, sum) =>
         {
-            for (int i = start; i < end; i++)
+            fixed (double* acc = sum)
             {
-                float* row = self.Row(i);
-                for (int d = 0; d < dim; d++) sum[d] += row[d];
+                for (int i = start; i < end; i++)
+                {
+                    float* row = self.Row(i);
+                    int d = 0;
+                    for (; d <= dim - 8; d += 8)
+                    {
+                        var (lo, hi) = Vector256.Widen(Vector256.Load(row + d));
+                        Vector256.Store(Vector256.Load(acc + d) + lo, acc + d);
+                        Vector256.Store(Vector256.Load(acc + d + 4) + hi, acc + d + 4);
+                    }
+                    for (; d < dim; d++) acc[d] += row[d];
+                }
             }
         }, sum =>
         {

@@ -134,15 +134,14 @@ internal static unsafe class Pca
                 var components = new float[dim * k];
                 for (int i = 0; i < k; i++)
                 for (int d = 0; d < dim; d++) components[d * k + i] = (float)u[i * dim + d];
+                var w = new double[l * k]; // W's top-k columns, largest first, row-major l × k.
+                for (int a = 0; a < l; a++)
+                for (int i = 0; i < k; i++) w[a * k + i] = evd.EigenVectors[a, l - 1 - i];
                 var projections = new double[(long)n * k];
                 Parallel.For(0, n, r =>
                 {
-                    for (int i = 0; i < k; i++)
-                    {
-                        double s = 0;
-                        for (int a = 0; a < l; a++) s += y[(long)r * l + a] * evd.EigenVectors[a, l - 1 - i];
-                        projections[(long)r * k + i] = s;
-                    }
+                    var target = projections.AsSpan(r * k, k);
+                    for (int a = 0; a < l; a++) TensorPrimitives.MultiplyAdd(w.AsSpan(a * k, k), (double)y[(long)r * l + a], target, target);
                 });
                 return new Result(mean, components, projections, iteration);
             }
