@@ -47,7 +47,7 @@ public sealed class GraphsThroughMLNetTests
     public void GraphsScoreAndRoundTripThroughModelSaveAndLoad()
     {
         var random = new Random(5);
-        var model = ReferenceKde.Fit(Enumerable.Range(0, 80 * D).Select(_ => (float)random.NextDouble()).ToArray(), D, 3, FeatureScalingMethod.Scale);
+        var model = DensityGraphTests.Fit(Enumerable.Range(0, 80 * D).Select(_ => (float)random.NextDouble()).ToArray(), D, 3, FeatureScalingMethod.Scale);
         var rows = new[]
         {
             new Input { Features = Enumerable.Range(0, 3 * D).Select(_ => (float)random.NextDouble() * 2).ToArray(),
@@ -75,7 +75,7 @@ public sealed class GraphsThroughMLNetTests
             var after = fresh.Data.CreateEnumerable<Output>(loaded.Transform(fresh.Data.LoadFromEnumerable(rows)), false).ToArray();
 
             for (int i = 0; i < 3; i++)
-                Assert.AreEqual(ReferenceKde.LogDensity(model, rows[0].Features.AsSpan(i * D, D)), before[0].LogDensity[i], 1e-4);
+                Assert.AreEqual(model.LogDensity(rows[0].Features.AsSpan(i * D, D)), before[0].LogDensity[i], 1e-4);
             Assert.AreEqual(before[0].BoxScores.Max(), before[0].ImageScore[0]);
             // Box 1 overlaps box 0 with IoU 0.68 > 0.3: suppressed; box 2 is clipped to x2 = 360.
             CollectionAssert.AreEqual(new[] { 0.9f, 0.7f }, before[0].KeptScores);
