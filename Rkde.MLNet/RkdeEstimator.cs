@@ -35,7 +35,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         options.Validate();
         _catalog = catalog;
         _options = options;
-        _proposer = ModelSlots.Proposer(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight,
+        _proposer = ModelSlots.Proposer(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight, options.RoiStage,
             nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes));
         _features = ModelSlots.Features(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight,
             nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));

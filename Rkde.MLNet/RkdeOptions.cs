@@ -18,7 +18,11 @@ public sealed class RkdeOptions
     /// <summary>Height of the model input; images are stretched to it. Default 240.</summary>
     public int ImageHeight = 240;
 
-    /// <summary>Which detector stage the proposer model implements. Default <see cref="RoiStage.Rcnn"/>.</summary>
+    /// <summary>
+    /// Which detector stage the proposer model implements. Default <see cref="RoiStage.Rcnn"/>. Both stages go through the
+    /// same post-processing (Rpn proposals keep their objectness order); a proposer whose metadata names its stage
+    /// ("roi_stage", as Samples/ExportModels writes it) must match.
+    /// </summary>
     public RoiStage RoiStage = RoiStage.Rcnn;
 
     /// <summary>Path of a proposer ONNX model (see the README's model contracts); null with null bytes: the built-in default.</summary>

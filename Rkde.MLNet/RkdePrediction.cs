@@ -13,14 +13,8 @@ public class RkdePrediction
     [VectorType]
     public float[] BoxScores { get; set; } = [];
 
-    /// <summary>The image's anomaly score as ML.NET stores it: a one-slot vector (see <see cref="Score"/>).</summary>
-    [ColumnName("Score")]
-    [VectorType(1)]
-    public float[] ScoreSlot { get; set; } = [0];
-
     /// <summary>The image's anomaly score: the highest box score, 0 when there is no box.</summary>
-    [NoColumn]
-    public float Score => ScoreSlot.Length > 0 ? ScoreSlot[0] : 0;
+    public float Score { get; set; }
 
     /// <summary>Number of boxes.</summary>
     [NoColumn]

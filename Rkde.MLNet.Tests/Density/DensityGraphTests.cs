@@ -8,6 +8,9 @@ public sealed class DensityGraphTests
 {
     public static IEnumerable<object[]> KdeFixtures => Fixtures.Files("kde");
 
+    internal static KdeDensityModel Fit(float[] rows, int d, int k, FeatureScalingMethod scaling) =>
+        KdeDensityModel.Fit(rows, rows.Length / d, d, new DensityOptions { PcaComponents = k, FeatureScaling = scaling });
+
     private static (float[] Scores, float[] LogDensity, float[] Image, long[] Shape) Score(byte[] graph, float[] rows, int d)
     {
         using var run = new OnnxRun(graph);
@@ -18,7 +21,7 @@ public sealed class DensityGraphTests
 
     [TestMethod]
     [DynamicData(nameof(KdeFixtures))]
-    public void GraphMatchesTheReferenceOnGoldenFixtures(string file)
+    public void GraphMatchesTheCSharpModelOnGoldenFixtures(string file)
     {
         var f = Fixtures.Load("kde", file);
         if (!f.GetProperty("fit_succeeded").GetBoolean())
@@ -26,7 +29,13 @@ public sealed class DensityGraphTests
         var train = f.GetProperty("train");
         int d = train[0].GetArrayLength();
         var scaling = f.GetProperty("feature_scaling_method").GetString() == "norm" ? FeatureScalingMethod.Norm : FeatureScalingMethod.Scale;
-        var model = ReferenceKde.Fit(Fixtures.Flat(train), d, f.GetProperty("n_pca_components").GetInt32(), scaling);
+        float[] rows = Fixtures.Flat(train);
+        var model = KdeDensityModel.Fit(rows, rows.Length / d, d, new DensityOptions
+        {
+            PcaComponents = f.GetProperty("n_pca_components").GetInt32(),
+            FeatureScaling = scaling,
+            MaxTrainingPoints = f.GetProperty("max_training_points").GetInt32(),
+        });
         float[] test = Fixtures.Flat(f.GetProperty("test"));
         double[] expected = Fixtures.Doubles(f.GetProperty("expected").GetProperty("log_density"));
         double[] expectedP = Fixtures.Doubles(f.GetProperty("expected").GetProperty("probability"));
@@ -34,9 +43,9 @@ public sealed class DensityGraphTests
         var (scores, logDensity, image, _) = Score(DensityGraph.Build(model), test, d);
         for (int i = 0; i < expected.Length; i++)
         {
-            double reference = ReferenceKde.LogDensity(model, test.AsSpan(i * d, d));
-            Assert.AreEqual(expected[i], reference, 1e-6 * Math.Max(1, Math.Abs(expected[i])), $"{file} row {i}: reference vs anomalib");
-            Assert.AreEqual(reference, logDensity[i], Math.Max(1e-4, Math.Abs(reference) * 1e-7), $"{file} row {i}: graph vs reference");
+            double reference = model.LogDensity(test.AsSpan(i * d, d));
+            Assert.AreEqual(reference, logDensity[i], Math.Max(1e-4, Math.Abs(reference) * 1e-7), $"{file} row {i}: graph vs C#");
+            Assert.AreEqual(expected[i], logDensity[i], 1e-4 * Math.Max(1, Math.Abs(expected[i])), $"{file} row {i}: graph vs anomalib");
             Assert.AreEqual(expectedP[i], scores[i], 1e-6, $"{file} row {i}: probability");
         }
         Assert.AreEqual(scores.Max(), image[0]);
@@ -45,12 +54,12 @@ public sealed class DensityGraphTests
     [TestMethod]
     [DataRow(FeatureScalingMethod.Scale, 1)]
     [DataRow(FeatureScalingMethod.Norm, 2)]
-    public void GraphMatchesTheReferenceOnRandomModelsNearAndFar(FeatureScalingMethod scaling, int seed)
+    public void GraphMatchesTheCSharpModelOnRandomModelsNearAndFar(FeatureScalingMethod scaling, int seed)
     {
         var random = new Random(seed);
         const int d = 24, k = 6, n = 500;
         var train = Enumerable.Range(0, n * d).Select(_ => (float)(random.NextDouble() * 3)).ToArray();
-        var model = ReferenceKde.Fit(train, d, k, scaling);
+        var model = Fit(train, d, k, scaling);
 
         // Rows near the data, far away (log-densities down to −10⁶ under Scale), one equal to the mean
         // (a zero projection: Norm must not divide 0 by 0), and extreme finite values.
@@ -69,13 +78,15 @@ public sealed class DensityGraphTests
         CollectionAssert.AreEqual(new long[] { 1, rows.Count }, shape);
         for (int i = 0; i < rows.Count; i++)
         {
-            double reference = ReferenceKde.LogDensity(model, rows[i]);
+            double reference = model.LogDensity(rows[i]);
             Assert.IsFalse(float.IsNaN(logDensity[i]) || float.IsNaN(scores[i]), $"row {i} gave NaN");
             if (double.IsFinite(reference) && Math.Abs(reference) < 1e30)
                 Assert.AreEqual(reference, logDensity[i], Math.Max(1e-4, Math.Abs(reference) * 1e-7), $"row {i}");
-            Assert.AreEqual(ReferenceKde.Probability(reference), scores[i], 1e-6, $"row {i}");
+            Assert.AreEqual(KdeDensityModel.Probability(reference), scores[i], 1e-6, $"row {i}");
         }
         Assert.AreEqual(scores.Max(), image[0]);
+        if (scaling == FeatureScalingMethod.Scale)
+            Assert.IsTrue(rows.Take(40).Any(r => model.LogDensity(r) is < -1e4 and > -1e7), "the far case is exercised");
     }
 
     [TestMethod]
@@ -83,7 +94,7 @@ public sealed class DensityGraphTests
     {
         var random = new Random(3);
         const int d = 8;
-        var model = ReferenceKde.Fit(Enumerable.Range(0, 50 * d).Select(_ => (float)random.NextDouble()).ToArray(), d, 3, FeatureScalingMethod.Norm);
+        var model = Fit(Enumerable.Range(0, 50 * d).Select(_ => (float)random.NextDouble()).ToArray(), d, 3, FeatureScalingMethod.Norm);
         var (scores, logDensity, image, shape) = Score(DensityGraph.Build(model), [], d);
         CollectionAssert.AreEqual(new long[] { 1, 0 }, shape);
         Assert.IsEmpty(scores);
@@ -96,7 +107,7 @@ public sealed class DensityGraphTests
     {
         var random = new Random(4);
         const int d = 5;
-        var model = ReferenceKde.Fit(Enumerable.Range(0, 30 * d).Select(_ => (float)random.NextDouble()).ToArray(), d, 2, FeatureScalingMethod.Scale);
+        var model = Fit(Enumerable.Range(0, 30 * d).Select(_ => (float)random.NextDouble()).ToArray(), d, 2, FeatureScalingMethod.Scale);
         using var run = new OnnxRun(DensityGraph.Build(model, new DensityGraphNames("F", "B", "L", "S")));
         Assert.AreEqual("1", run.Metadata.CustomMetadataMap["rkde_format_version"]);
         Assert.AreEqual("density", run.Metadata.CustomMetadataMap["rkde_stage"]);

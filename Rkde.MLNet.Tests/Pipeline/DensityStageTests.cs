@@ -18,8 +18,7 @@ public sealed class DensityStageTests
         [VectorType]
         public float[] BoxScores { get; set; } = [];
 
-        [VectorType(1)]
-        public float[] Score { get; set; } = [];
+        public float Score { get; set; }
     }
 
     /// <summary>Rows of 0–3 regions with 3 features each, seeded Gaussian.</summary>
@@ -59,9 +58,23 @@ public sealed class DensityStageTests
         for (int i = 0; i < test.Length; i++)
         {
             Assert.HasCount(test[i].Features.Length / 3, scored[i].BoxScores);
-            Assert.AreEqual(scored[i].BoxScores.Length == 0 ? 0 : scored[i].BoxScores.Max(), scored[i].Score[0]);
+            Assert.AreEqual(scored[i].BoxScores.Length == 0 ? 0 : scored[i].BoxScores.Max(), scored[i].Score);
         }
-        Assert.IsTrue(scored[8..].Where(s => s.BoxScores.Length > 0).All(s => s.Score[0] > 0.99f), "far-away regions are anomalous");
+        Assert.IsTrue(scored[8..].Where(s => s.BoxScores.Length > 0).All(s => s.Score > 0.99f), "far-away regions are anomalous");
+    }
+
+    [TestMethod]
+    public void ScoreColumnCanBeRenamedAndIsAFloat()
+    {
+        var ml = new MLContext();
+        var data = ml.Data.LoadFromEnumerable(Rows(40, 1));
+        var options = Options();
+        options.ScoreColumnName = "ImageScore";
+        var estimator = ml.Transforms.RkdeDensity(options);
+        var schema = estimator.Fit(data).GetOutputSchema(data.Schema);
+        Assert.AreEqual(NumberDataViewType.Single, schema["ImageScore"].Type);
+        Assert.IsNull(schema.GetColumnOrNull("Score"));
+        CollectionAssert.AreEqual(new[] { "Features", "BoxScores", "ImageScore" }, schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
     }
 
     [TestMethod]

@@ -56,6 +56,16 @@ public sealed class ModelContractTests
     }
 
     [TestMethod]
+    public void ProposerExportedForTheOtherStageIsNamed()
+    {
+        string m = BuildFails(TinyModels.Proposer(roiStage: "rpn"), TinyModels.Features());
+        StringAssert.Contains(m, "exported for RoiStage 'rpn' (metadata 'roi_stage'), but RoiStage = Rcnn");
+        var options = Options(TinyModels.Proposer(roiStage: "rpn"), TinyModels.Features());
+        options.RoiStage = RoiStage.Rpn;
+        new MLContext().Transforms.RkdeAnomaly(options);
+    }
+
+    [TestMethod]
     public void UnreadableOrMissingModelFilesAreNamed()
     {
         var e = Assert.Throws<InvalidDataException>(() => new MLContext().Transforms.RkdeAnomaly(Options([1, 2, 3, 4, 5], TinyModels.Features())));

@@ -1,5 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Rkde.MLNet.Density;
+using Rkde.MLNet.Features;
+using Rkde.MLNet.Regions;
 using SkiaSharp;
 
 namespace Rkde.MLNet.Tests.Pipeline;
@@ -60,7 +63,7 @@ public sealed class RkdeAnomalyTests
         var schema = s_model.GetOutputSchema(s_trainData.Schema);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single), schema["Boxes"].Type);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single), schema["BoxScores"].Type);
-        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 1), schema["Score"].Type);
+        Assert.AreEqual(NumberDataViewType.Single, schema["Score"].Type);
         CollectionAssert.AreEqual(new[] { "ImagePath", "Boxes", "BoxScores", "Score" }, schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
     }
 
@@ -85,6 +88,54 @@ public sealed class RkdeAnomalyTests
         }
         foreach (var transformer in (TransformerChain<ITransformer>)loaded)
             StringAssert.StartsWith(transformer.GetType().Assembly.GetName().Name, "Microsoft.ML", "every saved stage is stock ML.NET");
+    }
+
+    [TestMethod]
+    public void AProgramWithoutRkdeMLNetLoadsTheModelAndPrintsTheSameScores()
+    {
+        // Samples/LoadAndScore references ML.NET packages only; run its build output in a separate process.
+        string testDir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+        string configuration = Path.GetFileName(Path.GetDirectoryName(testDir)!);
+        string repo = Path.GetFullPath(Path.Combine(testDir, "..", "..", "..", ".."));
+        string sampleDir = Path.Combine(repo, "Samples", "LoadAndScore", "bin", configuration, Path.GetFileName(testDir));
+        Assert.IsTrue(File.Exists(Path.Combine(sampleDir, "LoadAndScore.dll")), sampleDir);
+        Assert.IsFalse(File.Exists(Path.Combine(sampleDir, "Rkde.MLNet.dll")), "LoadAndScore must not ship Rkde.MLNet");
+
+        string folder = Directory.CreateTempSubdirectory("rkde-load-").FullName;
+        try
+        {
+            foreach (var image in s_test)
+                File.Copy(Path.Combine(s_images.Folder, image.ImagePath), Path.Combine(folder, image.ImagePath));
+            var full = s_test.Select(i => new ImageInput { ImagePath = Path.Combine(folder, i.ImagePath) }).OrderBy(i => i.ImagePath, StringComparer.Ordinal).ToArray();
+            string zip = Path.Combine(folder, "rkde.zip");
+            s_ml.Model.Save(s_model, s_trainData.Schema, zip);
+            var expected = Score(s_ml, s_model, full); // rooted paths ignore the model's ImageFolder
+
+            var run = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(sampleDir, "LoadAndScore.dll"), zip, folder])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = System.Diagnostics.Process.Start(run)!;
+            string output = process.StandardOutput.ReadToEnd();
+            string errors = process.StandardError.ReadToEnd();
+            Assert.IsTrue(process.WaitForExit(60_000));
+            Assert.AreEqual(0, process.ExitCode, errors);
+
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.HasCount(full.Length, lines);
+            for (int i = 0; i < full.Length; i++)
+            {
+                var fields = lines[i].Split('\t');
+                Assert.AreEqual(Path.GetFileName(full[i].ImagePath), fields[0]);
+                Assert.AreEqual(expected[i].Score, float.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), 1e-6f);
+                Assert.AreEqual(expected[i].BoxScores.Length, int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [TestMethod]
@@ -143,6 +194,45 @@ public sealed class RkdeAnomalyTests
         var viaFmap = Score(ml, model, s_test);
         for (int i = 0; i < s_test.Length; i++)
             AssertClose(viaImage[i].BoxScores, viaFmap[i].BoxScores);
+    }
+
+    [TestMethod]
+    public void StageLevelEstimatorsComposeToTheSameScores()
+    {
+        var ml = new MLContext(seed: 1);
+        var features = ml.Transforms.RkdeRoiFeatures(new RkdeRoiFeatureOptions
+        {
+            ImageWidth = TinyModels.Width,
+            ImageHeight = TinyModels.Height,
+            FeatureModelBytes = TinyModels.Features(imageInput: "fmap"),
+        });
+        var pipeline = ml.Transforms.LoadImages("Image", s_images.Folder, "ImagePath")
+            .Append(ml.Transforms.ResizeImages("Image", TinyModels.Width, TinyModels.Height, "Image",
+                Microsoft.ML.Transforms.Image.ImageResizingEstimator.ResizingKind.Fill))
+            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
+            .Append(ml.Transforms.RkdeRegionProposals(new RkdeRegionProposalOptions
+            {
+                ImageWidth = TinyModels.Width,
+                ImageHeight = TinyModels.Height,
+                ProposerModelBytes = TinyModels.Proposer(),
+                MinBoxSize = 4,
+                IouThreshold = 0.9f,
+            }))
+            .Append(features)
+            .Append(ml.Transforms.RkdeDensity(new RkdeDensityOptions { FeatureDimension = features.FeatureDimension, PcaComponents = 4 }));
+        var model = pipeline.Fit(s_trainData);
+        var schema = model.GetOutputSchema(s_trainData.Schema);
+        foreach (var column in new[] { "Pixels", "Boxes", "RegionBoxes", "RegionScores", "fmap", "Features", "BoxScores", "Score" })
+            Assert.IsNotNull(schema.GetColumnOrNull(column), column);
+
+        var staged = Score(ml, model, s_test);
+        var whole = Score(s_ml, s_model, s_test);
+        for (int i = 0; i < s_test.Length; i++)
+        {
+            AssertClose(whole[i].Boxes, staged[i].Boxes);
+            AssertClose(whole[i].BoxScores, staged[i].BoxScores);
+            Assert.AreEqual(whole[i].Score, staged[i].Score, 1e-6f);
+        }
     }
 
     [TestMethod]

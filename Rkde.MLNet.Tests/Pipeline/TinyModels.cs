@@ -16,9 +16,12 @@ internal static class TinyModels
     /// Proposer: the fixed boxes, each scored with the image's mean brightness (so a black image keeps no box), plus an
     /// extra output "fmap" (the image itself) that a feature model can read by name.
     /// </summary>
-    public static byte[] Proposer(string imageName = "image", DataType imageType = DataType.Float, int width = Width, int height = Height)
+    public static byte[] Proposer(string imageName = "image", DataType imageType = DataType.Float, int width = Width, int height = Height,
+        string? roiStage = null)
     {
         var g = new OnnxGraphBuilder("tiny_proposer");
+        if (roiStage is not null)
+            g.Metadata("roi_stage", roiStage);
         string image = g.Input(imageName, imageType, 1L, 3L, (long)height, (long)width);
         string mean = g.Node("ReduceMean", [image], ("keepdims", 0L));
         int n = Boxes.Length / 4;

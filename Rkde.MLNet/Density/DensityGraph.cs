@@ -51,7 +51,8 @@ internal static class DensityGraph
         double[] bandwidth = model.BandwidthTransform;
         if (model.Scaling == FeatureScalingMethod.Scale)
         {
-            y = g.Node("Div", [y, g.Scalar(model.MaxLength)]);
+            if (model.MaxLength > 0)
+                y = g.Node("Div", [y, g.Scalar(model.MaxLength)]);
         }
         else
         {

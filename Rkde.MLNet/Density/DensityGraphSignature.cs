@@ -7,8 +7,9 @@ namespace Rkde.MLNet.Density;
 internal static class DensityGraphSignature
 {
     /// <summary>
-    /// A graph with the fitted density graph's inputs and outputs (renamed to the given columns) and trivial content:
-    /// GetOutputSchema asks ML.NET's OnnxTransformer for the schema it will produce before anything is fitted.
+    /// A graph whose inputs and outputs have the columns and types the fitted chain has (features → box scores, a
+    /// float score, declared rank 0 so that ML.NET types it Single) and trivial content: GetOutputSchema asks ML.NET's
+    /// OnnxTransformer for that schema before anything is fitted. It is never run.
     /// </summary>
     public static byte[] Build(string features, int featureDimension, string boxScores, string score)
     {
@@ -16,7 +17,7 @@ internal static class DensityGraphSignature
         g.Input(features, DataType.Float, 1L, "N", featureDimension > 0 ? featureDimension : "D");
         string perBox = g.Node("ReduceMax", [features], ("axes", new long[] { 2 }), ("keepdims", 0L));
         g.Output(boxScores, perBox, DataType.Float, 1L, "N");
-        g.Output(score, g.Node("ReduceMax", [perBox], ("keepdims", 0L)) is var m ? g.Node("Reshape", [m, g.Int64s(1)]) : "", DataType.Float, 1L);
+        g.Output(score, g.Node("ReduceMax", [perBox], ("keepdims", 0L)), DataType.Float);
         return g.ToBytes();
     }
 }

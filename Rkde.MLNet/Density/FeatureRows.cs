@@ -10,11 +10,13 @@ namespace Rkde.MLNet.Density;
 internal readonly unsafe struct FeatureRows
 {
     private readonly float* _data;
+    private readonly int _sourceRows;
     private readonly int[]? _index;
 
     public FeatureRows(float* data, int rowCount, int dimension, int[]? index = null)
     {
         _data = data;
+        _sourceRows = rowCount;
         _index = index;
         Count = index?.Length ?? rowCount;
         Dimension = dimension;
@@ -31,6 +33,14 @@ internal readonly unsafe struct FeatureRows
 
     /// <summary>The index of row <paramref name="i"/> in the caller's buffer.</summary>
     public int SourceRow(int i) => _index is null ? i : _index[i];
+
+    /// <summary>Every <paramref name="step"/>-th row of this view, as a view.</summary>
+    public FeatureRows EveryNth(int step)
+    {
+        var index = new int[(Count + step - 1) / step];
+        for (int i = 0; i < index.Length; i++) index[i] = SourceRow(i * step);
+        return new FeatureRows(_data, _sourceRows, Dimension, index);
+    }
 
     /// <summary>
     /// Runs <paramref name="body"/> over contiguous row ranges, one worker per core; each worker gets its own
@@ -98,10 +108,20 @@ internal readonly unsafe struct FeatureRows
         var total = new double[dim];
         ParallelRanges(Count, () => new double[dim], (start, end, sum) =>
         {
-            for (int i = start; i < end; i++)
+            fixed (double* acc = sum)
             {
-                float* row = self.Row(i);
-                for (int d = 0; d < dim; d++) sum[d] += row[d];
+                for (int i = start; i < end; i++)
+                {
+                    float* row = self.Row(i);
+                    int d = 0;
+                    for (; d <= dim - 8; d += 8)
+                    {
+                        var (lo, hi) = Vector256.Widen(Vector256.Load(row + d));
+                        Vector256.Store(Vector256.Load(acc + d) + lo, acc + d);
+                        Vector256.Store(Vector256.Load(acc + d + 4) + hi, acc + d + 4);
+                    }
+                    for (; d < dim; d++) acc[d] += row[d];
+                }
             }
         }, sum =>
         {

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace Rkde.MLNet.Density;
@@ -18,10 +19,22 @@ internal static class GaussianKde
     /// <summary>Fits the kernel to <paramref name="data"/> (n × k row-major).</summary>
     public static Result Fit(double[] data, int n, int k)
     {
-        var x = Matrix<double>.Build.Dense(n, k, (i, j) => data[(long)i * k + j]);
-        var mean = x.ColumnSums() / n;
-        var centred = x - Matrix<double>.Build.Dense(n, k, (_, j) => mean[j]);
-        var covariance = centred.TransposeThisAndMultiply(centred) / (n - 1);
+        var mean = new double[k];
+        for (int i = 0; i < n; i++) TensorPrimitives.Add(mean, data.AsSpan(i * k, k), mean);
+        TensorPrimitives.Divide(mean, n, mean);
+        var centred = new double[data.Length];
+        var scatter = new double[k * k];
+        for (int i = 0; i < n; i++)
+        {
+            var row = centred.AsSpan(i * k, k);
+            TensorPrimitives.Subtract(data.AsSpan(i * k, k), mean, row);
+            for (int a = 0; a < k; a++)
+            {
+                var target = scatter.AsSpan(a * k, k);
+                TensorPrimitives.MultiplyAdd(row, row[a], target, target);
+            }
+        }
+        var covariance = Matrix<double>.Build.Dense(k, k, (a, b) => scatter[a * k + b] / (n - 1));
         double factor = ScottFactor(n, k);
         Matrix<double> l;
         try
@@ -37,19 +50,19 @@ internal static class GaussianKde
                 $"components, do not span {k} dimensions (their covariance is singular). Train on more varied " +
                 "normal images or lower PcaComponents.", e);
         }
+        var bandwidth = new double[k * k];
+        for (int a = 0; a < k; a++)
+        for (int b = 0; b < k; b++) bandwidth[a * k + b] = l[a, b];
         // anomalib's covariance centres its data in place, so its kernel points are the *centred* rows mapped through
         // L (scored rows are not centred). A no-op for Scale (PCA projections have zero mean); it matters for Norm.
-        var points = centred * l;
+        var points = new double[data.Length];
+        for (int i = 0; i < n; i++)
+        {
+            var target = points.AsSpan(i * k, k);
+            for (int a = 0; a < k; a++) TensorPrimitives.MultiplyAdd(bandwidth.AsSpan(a * k, k), centred[i * k + a], target, target);
+        }
         double logNormaliser = -0.5 * k * Math.Log(2 * Math.PI) - Math.Log(n);
         for (int i = 0; i < k; i++) logNormaliser += Math.Log(l[i, i]);
-        return new Result(ToRowMajor(l), ToRowMajor(points), logNormaliser);
-    }
-
-    private static double[] ToRowMajor(Matrix<double> m)
-    {
-        var result = new double[(long)m.RowCount * m.ColumnCount];
-        for (int i = 0; i < m.RowCount; i++)
-        for (int j = 0; j < m.ColumnCount; j++) result[(long)i * m.ColumnCount + j] = m[i, j];
-        return result;
+        return new Result(bandwidth, points, logNormaliser);
     }
 }

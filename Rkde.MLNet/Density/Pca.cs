@@ -16,11 +16,21 @@ internal static unsafe class Pca
     /// <summary>Up to this feature dimension the covariance is formed and decomposed exactly.</summary>
     public const int ExactMaxDimension = 256;
 
-    /// <summary>Randomized path: the iteration stops when the top-k subspace moves by less than this (sine of the largest principal angle).</summary>
-    public const double SubspaceTolerance = 1e-4;
+    /// <summary>
+    /// Randomized path: the iteration stops when the top-k subspace moves by less than this (sine of the largest
+    /// principal angle). Measured on 4,000 × 1,024 power-law features: log-densities within 1.6e-3 of the exact PCA's
+    /// (probabilities within 2e-5), 9 passes; 1e-4 gives 1.8e-4 for 11 passes.
+    /// </summary>
+    public const double SubspaceTolerance = 1e-3;
 
-    /// <summary>Randomized path: at most this many passes over the rows.</summary>
+    /// <summary>Randomized path: the warm-start stage on a row subset stops at this looser tolerance (its own sampling error is larger).</summary>
+    public const double WarmStartTolerance = 1e-2;
+
+    /// <summary>Randomized path: at most this many passes over the rows (per stage).</summary>
     public const int MaxIterations = 16;
+
+    /// <summary>Randomized path: rows in the warm-start subset, used when there are at least twice as many rows.</summary>
+    public const int WarmStartRows = 5000;
 
     /// <summary>The fitted PCA: float mean (used for centring everywhere), D × k components, n × k projections.</summary>
     public sealed record Result(float[] Mean, float[] Components, double[] Projections, int Iterations);
@@ -88,67 +98,84 @@ internal static unsafe class Pca
     /// Randomized subspace iteration on the covariance with l = k + max(k, 10) (rounded up to 4) columns: each pass
     /// over the rows computes Y = Xc·Q and Z = Xcᵀ·Y together (Xc, the centred rows, is formed block by block in
     /// cache, never in full); Rayleigh–Ritz on Qᵀ·Z gives the top-k directions; Q ← orth(Z) until the top-k subspace
-    /// moves by less than <see cref="SubspaceTolerance"/>. The projections come from the last Y at no extra pass.
+    /// moves by less than <see cref="SubspaceTolerance"/>. With many rows the iteration first converges on an evenly
+    /// strided subset of about <see cref="WarmStartRows"/> rows (cheap passes), so that only a few passes over all
+    /// rows remain. The projections come from the last Y at no extra pass.
     /// </summary>
     private static Result RandomizedComponents(FeatureRows rows, float[] mean, int k, int seed, IProgress<string>? progress)
     {
-        int dim = rows.Dimension, n = rows.Count;
+        int dim = rows.Dimension;
         int l = Math.Min(RoundUp(k + Math.Max(k, 10), MatrixKernels.RowMultiple), dim / MatrixKernels.RowMultiple * MatrixKernels.RowMultiple);
-        int stride = RoundUp(dim, MatrixKernels.Pad);
         var random = new Random(seed);
         var q = new double[l * dim]; // Qᵀ: row j is column j of Q.
         for (int i = 0; i < q.Length; i++) q[i] = Gaussian(random);
         Orthonormalise(q, l, dim, random);
 
-        var y = new float[(long)n * l];
+        int passes = 0;
         double[]? previous = null;
+        if (rows.Count >= 2 * WarmStartRows)
+        {
+            var subset = rows.EveryNth(rows.Count / WarmStartRows);
+            previous = Iterate(subset, mean, k, l, q, random, progress, WarmStartTolerance, ref passes, out _);
+        }
+        var u = Iterate(rows, mean, k, l, q, random, progress, SubspaceTolerance, ref passes, out var projections, previous);
+        var components = new float[dim * k];
+        for (int i = 0; i < k; i++)
+        for (int d = 0; d < dim; d++) components[d * k + i] = (float)u[i * dim + d];
+        return new Result(mean, components, projections, passes);
+    }
+
+    /// <summary>
+    /// Subspace iteration from Q (l × D, rows orthonormal; updated in place to the next iterate) until the top-k Ritz
+    /// subspace moves by less than <paramref name="tolerance"/>, starting the comparison from
+    /// <paramref name="previous"/> when given. Returns the top-k Ritz vectors (k × D) and the rows' projections on them.
+    /// </summary>
+    private static double[] Iterate(FeatureRows rows, float[] mean, int k, int l, double[] q, Random random,
+        IProgress<string>? progress, double tolerance, ref int passes, out double[] projections, double[]? previous = null)
+    {
+        int dim = rows.Dimension, n = rows.Count;
+        int stride = RoundUp(dim, MatrixKernels.Pad);
+        var y = new float[(long)n * l];
+        projections = [];
         for (int iteration = 1; ; iteration++)
         {
             double[] zt = Pass(rows, mean, q, l, stride, y);
+            passes++;
             // Rayleigh–Ritz: H = Qᵀ·Z = Qᵀ Xcᵀ Xc Q.
             var h = Matrix<double>.Build.Dense(l, l);
             for (int a = 0; a < l; a++)
             for (int b = 0; b < l; b++)
-            {
-                double s = 0;
-                for (int d = 0; d < dim; d++) s += q[a * dim + d] * zt[(long)b * stride + d];
-                h[a, b] = s;
-            }
+                h[a, b] = TensorPrimitives.Dot(q.AsSpan(a * dim, dim), zt.AsSpan(b * stride, dim));
             h = (h + h.Transpose()) * 0.5;
             var evd = h.Evd(Symmetricity.Symmetric);
-            // Ritz vectors Uᵀ (k × D), largest first: U[:, i] = Q · W[:, l−1−i].
+            var w = new double[l * k]; // W's top-k columns, largest first, row-major l × k.
+            for (int a = 0; a < l; a++)
+            for (int i = 0; i < k; i++) w[a * k + i] = evd.EigenVectors[a, l - 1 - i];
+            // Ritz vectors Uᵀ (k × D): U[:, i] = Q · W[:, i].
             var u = new double[k * dim];
             for (int i = 0; i < k; i++)
             {
-                int column = l - 1 - i;
                 var target = u.AsSpan(i * dim, dim);
-                for (int a = 0; a < l; a++)
-                {
-                    TensorPrimitives.MultiplyAdd(q.AsSpan(a * dim, dim), evd.EigenVectors[a, column], target, target);
-                }
+                for (int a = 0; a < l; a++) TensorPrimitives.MultiplyAdd(q.AsSpan(a * dim, dim), w[a * k + i], target, target);
             }
             double moved = previous is null ? 1 : SubspaceSine(u, previous, k, dim);
-            progress?.Report($"R-KDE PCA: randomized pass {iteration}, top-{k} subspace moved {moved:0.##E+0}");
-            if (moved <= SubspaceTolerance || iteration == MaxIterations)
+            progress?.Report($"R-KDE PCA: randomized pass {passes} over {n} rows, top-{k} subspace moved {moved:0.##E+0}");
+            bool done = moved <= tolerance || iteration == MaxIterations;
+            if (done)
             {
-                var components = new float[dim * k];
-                for (int i = 0; i < k; i++)
-                for (int d = 0; d < dim; d++) components[d * k + i] = (float)u[i * dim + d];
-                var projections = new double[(long)n * k];
+                var p = new double[(long)n * k];
                 Parallel.For(0, n, r =>
                 {
-                    for (int i = 0; i < k; i++)
-                    {
-                        double s = 0;
-                        for (int a = 0; a < l; a++) s += y[(long)r * l + a] * evd.EigenVectors[a, l - 1 - i];
-                        projections[(long)r * k + i] = s;
-                    }
+                    var target = p.AsSpan(r * k, k);
+                    for (int a = 0; a < l; a++) TensorPrimitives.MultiplyAdd(w.AsSpan(a * k, k), (double)y[(long)r * l + a], target, target);
                 });
-                return new Result(mean, components, projections, iteration);
+                projections = p;
             }
-            previous = u;
+            // Next iterate Q ← orth(Z): continues the iteration, or warm-starts the next stage.
             for (int j = 0; j < l; j++) zt.AsSpan(j * stride, dim).CopyTo(q.AsSpan(j * dim, dim));
             Orthonormalise(q, l, dim, random);
+            if (done) return u;
+            previous = u;
         }
     }
 

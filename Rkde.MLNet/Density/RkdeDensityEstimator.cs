@@ -8,10 +8,10 @@ namespace Rkde.MLNet.Density;
 
 /// <summary>
 /// Fits R-KDE's density stage (PCA → scaling → Gaussian KDE) on a column of region features in one pass, keeping a
-/// seeded reservoir sample of at most MaxTrainingPoints regions, and returns a stock <see cref="OnnxTransformer"/>
-/// over the fitted density graph: it saves and loads with ML.NET alone.
+/// seeded reservoir sample of at most MaxTrainingPoints regions, and returns stock ML.NET transformers only (an
+/// <see cref="OnnxTransformer"/> over the fitted density graph, then the float score column): they save and load with ML.NET alone.
 /// </summary>
-public sealed class RkdeDensityEstimator : IEstimator<OnnxTransformer>
+public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransformer>>
 {
     private readonly TransformsCatalog _catalog;
     private readonly RkdeDensityOptions _options;
@@ -34,7 +34,7 @@ public sealed class RkdeDensityEstimator : IEstimator<OnnxTransformer>
     }
 
     /// <inheritdoc/>
-    public OnnxTransformer Fit(IDataView input)
+    public TransformerChain<ITransformer> Fit(IDataView input)
     {
         SchemaChecks.FloatVector(input.Schema, _options.FeaturesColumnName, nameof(RkdeDensityOptions.FeaturesColumnName), "the region features");
         int d = _options.FeatureDimension > 0 ? _options.FeatureDimension
@@ -56,10 +56,12 @@ public sealed class RkdeDensityEstimator : IEstimator<OnnxTransformer>
         var graph = OnnxModelContract.Emitted("density graph", DensityGraph.Build(model, names), "density");
         byte[] bytes = graph.Rewire(
             [(names.Features, _options.FeaturesColumnName, null)],
-            [(names.BoxScores, _options.BoxScoresColumnName, null), (names.ImageScore, _options.ScoreColumnName, null)]);
-        Report("RkdeDensity: done.");
-        return _catalog.ApplyOnnxModel([_options.BoxScoresColumnName, _options.ScoreColumnName], [_options.FeaturesColumnName],
+            [(names.BoxScores, _options.BoxScoresColumnName, null), (names.ImageScore, ScalarScore.SlotColumn, null)]);
+        var density = _catalog.ApplyOnnxModel([_options.BoxScoresColumnName, ScalarScore.SlotColumn], [_options.FeaturesColumnName],
             new MemoryStream(bytes), _options.GpuDeviceId, _options.FallbackToCpu).Fit(input);
+        var chain = ScalarScore.Append(new TransformerChain<ITransformer>(density), _catalog, input, _options.ScoreColumnName);
+        Report("RkdeDensity: done.");
+        return chain;
     }
 
     /// <summary>One cursor pass with reservoir sampling (Algorithm R) over regions; rejects non-finite features.</summary>

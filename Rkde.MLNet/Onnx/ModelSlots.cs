@@ -12,10 +12,10 @@ internal static class ModelSlots
     public const string ProposerSlotName = "proposer model";
     public const string FeatureSlotName = "feature model";
 
-    public static Lazy<ProposerSlot> Proposer(string? path, byte[]? bytes, int width, int height, string pathOption, string bytesOption)
+    public static Lazy<ProposerSlot> Proposer(string? path, byte[]? bytes, int width, int height, RoiStage stage, string pathOption, string bytesOption)
     {
         var slot = new Lazy<ProposerSlot>(() => new ProposerSlot(
-            OnnxModelContract.Load(ProposerSlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.Proposer(width, height)), width, height));
+            OnnxModelContract.Load(ProposerSlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.Proposer(width, height)), width, height, stage));
         return Checked(slot, path is not null || bytes is not null);
     }
 

@@ -72,6 +72,9 @@ internal sealed class OnnxModelContract
 
     public bool HasInput(string name) => _inputs.ContainsKey(name);
 
+    /// <summary>The value of a metadata entry, or null.</summary>
+    public string? Metadata(string key) => _model.MetadataProps.FirstOrDefault(p => p.Key == key)?.Value;
+
     public bool HasOutput(string name) => _outputs.ContainsKey(name);
 
     /// <summary>The declared dimensions of an input or output: a number, or -1 for a symbolic or missing one.</summary>

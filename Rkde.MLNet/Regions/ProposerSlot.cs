@@ -17,9 +17,19 @@ internal sealed class ProposerSlot
     private readonly int _width;
     private readonly int _height;
 
-    /// <summary>Checks the contract; throws naming the tensor, what it has and what is expected.</summary>
-    public ProposerSlot(OnnxModelContract model, int width, int height)
+    /// <summary>Metadata key in which exported proposers name their detector stage ("rcnn" or "rpn").</summary>
+    public const string RoiStageKey = "roi_stage";
+
+    /// <summary>
+    /// Checks the contract (throws naming the tensor, what it has and what is expected) and, when the model names its
+    /// detector stage in its metadata, that it is <paramref name="stage"/>.
+    /// </summary>
+    public ProposerSlot(OnnxModelContract model, int width, int height, RoiStage stage)
     {
+        string? declared = model.Metadata(RoiStageKey);
+        if (declared is not null && !string.Equals(declared, stage.ToString(), StringComparison.OrdinalIgnoreCase))
+            throw new InvalidOperationException(
+                $"The {model.Slot} was exported for RoiStage '{declared}' (metadata '{RoiStageKey}'), but RoiStage = {stage}: set RoiStage to match the model, or use the model exported for {stage}.");
         _model = model;
         _width = width;
         _height = height;

@@ -20,7 +20,7 @@ public sealed class RkdeRegionProposalEstimator : IEstimator<TransformerChain<IT
         options.Validate();
         _catalog = catalog;
         _options = options;
-        _proposer = ModelSlots.Proposer(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight,
+        _proposer = ModelSlots.Proposer(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight, options.RoiStage,
             nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes));
         _chain = new Lazy<EstimatorChain<ITransformer>>(Build);
     }

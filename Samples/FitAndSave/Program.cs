@@ -1,0 +1,43 @@
+// Fits R-KDE on a folder of normal images, saves the model as a .zip and prints the anomaly scores of a test folder.
+// Usage: FitAndSave [train-folder] [test-folder] [model.zip]
+// Defaults: assets/demo/train, assets/demo/test (or the train folder), rkde.zip.
+using System.Globalization;
+using Microsoft.ML;
+using Rkde.MLNet;
+
+string train = args.Length > 0 ? args[0] : Path.Combine("assets", "demo", "train");
+string test = args.Length > 1 ? args[1] : Directory.Exists(Path.Combine("assets", "demo", "test")) ? Path.Combine("assets", "demo", "test") : train;
+string modelPath = args.Length > 2 ? args[2] : "rkde.zip";
+if (!Directory.Exists(train))
+{
+    Console.Error.WriteLine($"Training folder '{train}' does not exist. Usage: FitAndSave [train-folder] [test-folder] [model.zip]");
+    return 1;
+}
+
+var ml = new MLContext(seed: 0);
+var trainImages = ml.Data.LoadFromEnumerable(Images(train));
+var options = new RkdeOptions { Progress = new Progress<string>(Console.Error.WriteLine) };
+Console.Error.WriteLine($"Fitting R-KDE on {Images(train).Length} images in '{train}' …");
+var model = ml.Transforms.RkdeAnomaly(options).Fit(trainImages);
+ml.Model.Save(model, trainImages.Schema, modelPath);
+Console.Error.WriteLine($"Saved '{modelPath}'.");
+
+var scored = model.Transform(ml.Data.LoadFromEnumerable(Images(test)));
+foreach (var (image, prediction) in Images(test).Zip(ml.Data.CreateEnumerable<RkdePrediction>(scored, reuseRowObject: false)))
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{Path.GetFileName(image.ImagePath)}\t{prediction.Score:R}\t{prediction.BoxScores.Length}"));
+}
+return 0;
+
+static ImageInput[] Images(string folder) => Directory.EnumerateFiles(folder)
+    .Where(f => Path.GetExtension(f).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg" or ".bmp")
+    .Order(StringComparer.Ordinal)
+    .Select(f => new ImageInput { ImagePath = Path.GetFullPath(f) })
+    .ToArray();
+
+/// <summary>The model's input: one image path per row.</summary>
+internal sealed class ImageInput
+{
+    public string ImagePath { get; set; } = "";
+}

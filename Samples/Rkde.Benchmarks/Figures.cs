@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Globalization;
+using Rkde.MLNet.Density;
+
+namespace Rkde.Benchmarks;
+
+/// <summary>
+/// The quick mode's figures: one method per figure, each printing one line "name: value". Add a figure by adding a
+/// method and listing it, with a short name (for `--quick NAME-PART`), in <see cref="All"/>.
+/// </summary>
+public static class Figures
+{
+    /// <summary>Every figure, in print order.</summary>
+    public static IEnumerable<(string Name, Action Run)> All() =>
+    [
+        ("density.fit.5000", () => DensityFit(5_000)),
+        ("density.fit.20000", () => DensityFit(20_000)),
+        ("density.fit.40000", () => DensityFit(40_000)),
+        ("density.score", DensityScoring),
+    ];
+
+    private const int Dimension = 4096;
+    private const int Components = 16;
+
+    /// <summary>Density fit on N × 4,096 synthetic features, k = 16 (best of 3), with the time per row to show linearity.</summary>
+    public static void DensityFit(int rows)
+    {
+        var data = SyntheticFeatures.Generate(rows, Dimension);
+        var options = new DensityOptions { PcaComponents = Components };
+        int passes = 0;
+        var clock = Stopwatch.StartNew();
+        var progress = new SynchronousProgress(m => { if (m.Contains("randomized pass", StringComparison.Ordinal)) passes++; if (Environment.GetEnvironmentVariable("RKDE_TRACE") is not null) Console.Error.WriteLine($"{clock.Elapsed.TotalSeconds:0.000} {m}"); });
+        double best = double.MaxValue;
+        for (int repeat = 0; repeat < 3; repeat++)
+        {
+            passes = 0;
+            clock.Restart();
+            var watch = Stopwatch.StartNew();
+            KdeDensityModel.Fit(data, rows, Dimension, options, seed: 0, progress);
+            best = Math.Min(best, watch.Elapsed.TotalSeconds);
+        }
+        Print($"density.fit {rows}x{Dimension} k={Components}", $"{best:0.00} s ({best / rows * 1e6:0.0} µs/row, {passes} PCA passes)");
+    }
+
+    /// <summary>C#-side scoring (KdeDensityModel.LogDensities) of 100 boxes against a KDE of 40,000 points (median of 20).</summary>
+    public static void DensityScoring()
+    {
+        const int rows = 40_000, boxes = 100;
+        var data = SyntheticFeatures.Generate(rows + boxes, Dimension);
+        var model = KdeDensityModel.Fit(data.AsSpan(0, rows * Dimension), rows, Dimension, new DensityOptions { PcaComponents = Components });
+        var queries = data.AsSpan(rows * Dimension).ToArray();
+        var output = new double[boxes];
+        var times = new List<double>();
+        for (int repeat = 0; repeat < 21; repeat++)
+        {
+            var watch = Stopwatch.StartNew();
+            model.LogDensities(queries, output);
+            times.Add(watch.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        Print($"density.score C# {boxes} boxes vs {rows} points", $"{times[times.Count / 2]:0.00} ms");
+    }
+
+    private static void Print(string name, string value) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {value}"));
+
+    /// <summary>An <see cref="IProgress{T}"/> that reports on the calling thread.</summary>
+    private sealed class SynchronousProgress(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
+    }
+}
