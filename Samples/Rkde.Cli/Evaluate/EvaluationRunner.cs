@@ -90,6 +90,8 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
         var boxImages = new List<ImageBoxes>();
         bool boxesComplete = true;
         string overlays = Path.Combine(reportDir, "overlays");
+        // One colour scale for all overlays: from the lowest to the highest image score of the test set.
+        var colourRange = (scores.Min(), scores.Max());
         using (var bar = new ProgressBar(error, "pixel metrics and overlays", scored.Count))
         {
             for (int i = 0; i < scored.Count; i++)
@@ -111,7 +113,7 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
                 {
                     boxImages.Add(new ImageBoxes(line.Result!.Boxes, gt));
                 }
-                Overlay.Write(file, line.Result!, Path.Combine(overlays, Path.ChangeExtension(line.Image, ".png")), f1.Threshold, gt);
+                Overlay.Write(file, line.Result!, Path.Combine(overlays, Path.ChangeExtension(line.Image, ".png")), f1.Threshold, gt, colourRange);
                 bar.Report(i + 1);
             }
         }

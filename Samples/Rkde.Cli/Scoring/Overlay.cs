@@ -4,9 +4,10 @@ using SkiaSharp;
 namespace Rkde.Cli.Scoring;
 
 /// <summary>
-/// Overlay pictures: the image with its most anomalous boxes drawn in a colour from green (score 0) through
-/// yellow to red (score 1), the box score above each box, the image score in the corner, and optional
-/// ground-truth boxes as thin white dashed outlines.
+/// Overlay pictures: the image with its most anomalous boxes drawn in a colour from green (low score) through
+/// yellow to red (high score), the box score above each box, the image score in the corner, and optional
+/// ground-truth boxes as thin white dashed outlines. The colour scale spans [0, 1] unless a range is given (e.g.
+/// the range of a test set's scores, which R-KDE's probabilities often crowd into a narrow band).
 /// </summary>
 internal static class Overlay
 {
@@ -18,8 +19,10 @@ internal static class Overlay
     /// top one), or the top five when no threshold is given.
     /// </summary>
     public static void Write(string imagePath, ImageScore result, string outPath, float? threshold,
-                             IReadOnlyList<BoundingBox>? groundTruth = null)
+                             IReadOnlyList<BoundingBox>? groundTruth = null, (float Low, float High)? colourRange = null)
     {
+        var (low, high) = colourRange ?? (0f, 1f);
+        SKColor ColourOf(float score) => ColourFor(high > low ? (score - low) / (high - low) : 0.5f);
         using var image = SKBitmap.Decode(imagePath) ?? throw new CliException($"'{imagePath}' could not be decoded for its overlay.");
         using var bitmap = image.Copy(SKColorType.Rgba8888) ?? throw new CliException($"'{imagePath}' could not be converted for its overlay.");
         using var canvas = new SKCanvas(bitmap);
@@ -41,14 +44,14 @@ internal static class Overlay
         // Lowest first, so the most anomalous box is drawn on top.
         foreach (var d in boxes.Reverse())
         {
-            var colour = ColourFor(d.Score);
+            var colour = ColourOf(d.Score);
             using var paint = new SKPaint { Color = colour, Style = SKPaintStyle.Stroke, StrokeWidth = stroke, IsAntialias = true };
             var rect = SKRect.Create(d.Box.X1, d.Box.Y1, d.Box.X2 - d.Box.X1, d.Box.Y2 - d.Box.Y1);
             canvas.DrawRect(rect, paint);
             Label(canvas, font, $"{d.Score:0.000}", rect.Left, rect.Top, colour);
         }
         string verdict = threshold is float th ? (result.Score >= th ? "  ANOMALOUS" : "  normal") : "";
-        Label(canvas, font, $"score {result.Score:0.000}{verdict}", 0, font.Size + 6, ColourFor(result.Score));
+        Label(canvas, font, $"score {result.Score:0.000}{verdict}", 0, font.Size + 6, ColourOf(result.Score));
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
@@ -56,7 +59,7 @@ internal static class Overlay
         data.SaveTo(file);
     }
 
-    /// <summary>Green (0) → yellow (0.5) → red (1); scores outside [0, 1] are clamped.</summary>
+    /// <summary>Green (0) → yellow (0.5) → red (1); values outside [0, 1] are clamped.</summary>
     public static SKColor ColourFor(float score)
     {
         float s = float.IsNaN(score) ? 0 : Math.Clamp(score, 0f, 1f);
