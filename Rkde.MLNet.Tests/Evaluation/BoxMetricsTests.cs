@@ -120,3 +120,24 @@ public sealed class BoxMetricsTests
     public void PixelAurocRejectsMismatchedMask() =>
         Assert.ThrowsExactly<ArgumentException>(() => new PixelAuroc().Add([0f, 1f], [0]));
 }
+
+[TestClass]
+public sealed class BoxRecallTests
+{
+    private static BoundingBox B(float x1, float y1, float x2, float y2) => new(x1, y1, x2, y2);
+
+    [TestMethod]
+    public void CountsGroundTruthCoveredByAnyBoxRegardlessOfScore()
+    {
+        var images = new[]
+        {
+            // Covered at IoU 1 by a low-scoring box; the second truth only at IoU 0.5.
+            new ImageBoxes([new Detection(B(0, 0, 10, 10), 0.01f), new Detection(B(20, 20, 30, 25), 0.9f)], [B(0, 0, 10, 10), B(20, 20, 30, 30)]),
+            // Not covered: no boxes.
+            new ImageBoxes([], [B(0, 0, 10, 10)]),
+        };
+        Assert.AreEqual(2.0 / 3, BoxRecall.Compute(images, 0.5), 1e-12);
+        Assert.AreEqual(1.0 / 3, BoxRecall.Compute(images, 0.6), 1e-12);
+        Assert.ThrowsExactly<ArgumentException>(() => BoxRecall.Compute([new ImageBoxes([], [])], 0.5));
+    }
+}

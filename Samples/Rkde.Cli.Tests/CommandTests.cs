@@ -157,6 +157,8 @@ public sealed class CommandTests
         // Box maps cover the items' whole boxes, so background pixels inside anomalous boxes rank with the anomaly.
         Assert.IsGreaterThan(0.95, root.GetProperty("pixelAuroc").GetDouble());
         Assert.AreEqual("boxes.json", root.GetProperty("groundTruthBoxes").GetString());
+        Assert.AreEqual(1.0, root.GetProperty("anomalousItemRecallIou50").GetDouble(), 1e-12);
+        Assert.AreEqual(1.0, root.GetProperty("itemRecallIou50").GetDouble(), 1e-12);
         Assert.AreEqual(6, root.GetProperty("trainImages").GetInt32());
         Assert.AreEqual(0.9f, root.GetProperty("f1OptimalThreshold").GetProperty("threshold").GetSingle());
         Assert.AreEqual(0.2f, root.GetProperty("trainPercentile99Threshold").GetSingle());
@@ -195,5 +197,6 @@ public sealed class CommandTests
         Assert.AreEqual("mask regions", json.RootElement.GetProperty("groundTruthBoxes").GetString());
         Assert.IsGreaterThan(0.9, json.RootElement.GetProperty("boxApIou50").GetDouble());
         Assert.AreEqual(JsonValueKind.Null, json.RootElement.GetProperty("trainPercentile99Threshold").ValueKind);
+        Assert.AreEqual(JsonValueKind.Null, json.RootElement.GetProperty("itemRecallIou50").ValueKind);
     }
 }

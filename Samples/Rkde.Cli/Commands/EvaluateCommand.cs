@@ -47,6 +47,7 @@ internal static class EvaluateCommand
         }
         table.AddRow("Pixel AUROC (box-derived map)", F(r.PixelAuroc));
         table.AddRow($"Box AP@0.3 / AP@0.5 ({Markup.Escape(r.GroundTruthBoxes)})", $"{F(r.BoxApIou30)} / {F(r.BoxApIou50)}");
+        table.AddRow("Box recall@0.5 (anomalous items / all items)", $"{F(r.AnomalousItemRecallIou50)} / {F(r.ItemRecallIou50)}");
         table.AddRow("F1-optimal threshold (F1, precision, recall)",
             $"{r.F1OptimalThreshold.Threshold:0.0000} ({r.F1OptimalThreshold.F1:0.000}, {r.F1OptimalThreshold.Precision:0.000}, {r.F1OptimalThreshold.Recall:0.000})");
         table.AddRow("99th percentile of train/good scores", r.TrainPercentile99Threshold is float p ? p.ToString("0.0000") : "n/a");

@@ -20,6 +20,10 @@ internal sealed record EvaluationReport
     /// <summary>Box average precision (VOC, all-point) of anomalous items at IoU 0.3 and 0.5; null without ground-truth boxes.</summary>
     public double? BoxApIou30 { get; init; }
     public double? BoxApIou50 { get; init; }
+    /// <summary>Share of anomalous items that some scored box covers at IoU ≥ 0.5 (whatever its score): the ceiling of box AP@0.5.</summary>
+    public double? AnomalousItemRecallIou50 { get; init; }
+    /// <summary>Share of all items, normal ones included, covered at IoU ≥ 0.5 (needs boxes.json): how well the proposer finds objects.</summary>
+    public double? ItemRecallIou50 { get; init; }
     /// <summary>"boxes.json" or "mask regions".</summary>
     public string GroundTruthBoxes { get; init; } = "";
     public ThresholdChoice F1OptimalThreshold { get; init; }

@@ -88,6 +88,7 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
 
         var pixels = new PixelAuroc();
         var boxImages = new List<ImageBoxes>();
+        var itemImages = new List<ImageBoxes>();
         bool boxesComplete = true;
         string overlays = Path.Combine(reportDir, "overlays");
         // One colour scale for all overlays: from the lowest to the highest image score of the test set.
@@ -105,6 +106,10 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
                     pixels.Add(AnomalyMap.FromBoxes(width, height, line.Result!.Boxes), mask);
                 }
                 var gt = truth.Boxes(line.Image, mask, width);
+                if (truth.AllItems(line.Image) is { } items)
+                {
+                    itemImages.Add(new ImageBoxes(line.Result!.Boxes, items));
+                }
                 if (gt is null)
                 {
                     boxesComplete = false;
@@ -133,6 +138,8 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
             BoxApIou30 = hasBoxes ? BoxAveragePrecision.Compute(boxImages, 0.3) : null,
             BoxApIou50 = hasBoxes ? BoxAveragePrecision.Compute(boxImages, 0.5) : null,
             GroundTruthBoxes = hasBoxes ? truth.BoxSource : "none",
+            AnomalousItemRecallIou50 = hasBoxes ? BoxRecall.Compute(boxImages, 0.5) : null,
+            ItemRecallIou50 = itemImages.Any(i => i.GroundTruth.Count > 0) ? BoxRecall.Compute(itemImages, 0.5) : null,
             F1OptimalThreshold = f1,
             TrainPercentile99Threshold = p99,
             FitSeconds = fitSeconds,

@@ -13,6 +13,7 @@ internal sealed class GroundTruth
 {
     private readonly string _root;
     private readonly Dictionary<string, List<BoundingBox>>? _boxes;
+    private readonly Dictionary<string, List<BoundingBox>>? _items;
 
     public GroundTruth(string root)
     {
@@ -24,6 +25,8 @@ internal sealed class GroundTruth
                 i => i.Image,
                 i => i.Objects.Where(o => o.Anomalous).Select(o => Box(o.Box, boxesFile)).ToList(),
                 StringComparer.Ordinal);
+            _items = SceneBoxes.Load(boxesFile).Images.ToDictionary(
+                i => i.Image, i => i.Objects.Select(o => Box(o.Box, boxesFile)).ToList(), StringComparer.Ordinal);
         }
     }
 
@@ -78,6 +81,10 @@ internal sealed class GroundTruth
         }
         return mask is null ? null : Regions(mask, width);
     }
+
+    /// <summary>Boxes of every item, normal ones included, of a test image: only boxes.json knows them (else null).</summary>
+    public List<BoundingBox>? AllItems(string relativeToTest) =>
+        _items is not null && _items.TryGetValue($"test/{relativeToTest}", out var b) ? b : null;
 
     /// <summary>Bounding boxes of the 8-connected regions of non-zero pixels.</summary>
     public static List<BoundingBox> Regions(byte[] mask, int width)
