@@ -82,6 +82,8 @@ public sealed class CommandTests
         File.WriteAllText(Path.Combine(folder, "b.png"), "not an image");
         File.WriteAllBytes(Path.Combine(folder, "empty.jpg"), []);
         File.WriteAllText(Path.Combine(folder, "notes.txt"), "ignored");
+        byte[] png = File.ReadAllBytes(Path.Combine(folder, "sub", "c.png"));
+        File.WriteAllBytes(Path.Combine(folder, "sub", "d.png"), png[..(png.Length * 2 / 3)]);
         string model = Path.Combine(folder, "model.zip");
         File.WriteAllText(model, "");
         string results = Path.Combine(folder, "out", "results.jsonl");
@@ -90,18 +92,19 @@ public sealed class CommandTests
         var r = CliRunner.Run(FakeEngine.Constant(0.7f), "score", "--model", model, "--images", folder, "--out", results, "--overlays", overlays, "--threshold", "0.6");
         Assert.AreEqual(0, r.Code, r.Err);
         string[] lines = File.ReadAllLines(results);
-        CollectionAssert.AreEqual(new[] { "a.png", "b.png", "empty.jpg", "sub/c.png" }, lines.Select(l => ResultLine.Parse(l).Image).ToArray());
+        CollectionAssert.AreEqual(new[] { "a.png", "b.png", "empty.jpg", "sub/c.png", "sub/d.png" }, lines.Select(l => ResultLine.Parse(l).Image).ToArray());
         var c = ResultLine.Parse(lines[3]);
         Assert.AreEqual(0.7f, c.Result!.Score);
         Assert.AreEqual(new BoundingBox(1, 2, 40, 30), c.Result.Boxes[0].Box); // the original image's pixels
         StringAssert.Contains(lines[0], "\"anomalous\":true");
-        StringAssert.Contains(ResultLine.Parse(lines[1]).Error, "not a readable image");
+        StringAssert.Contains(ResultLine.Parse(lines[1]).Error, "not an image in a format SkiaSharp reads");
+        StringAssert.Contains(ResultLine.Parse(lines[4]).Error, "truncated");
         Assert.AreEqual("empty file", ResultLine.Parse(lines[2]).Error);
         Assert.IsTrue(File.Exists(Path.Combine(overlays, "sub", "c.png")));
         using var overlay = SKBitmap.Decode(Path.Combine(overlays, "a.png"));
         Assert.AreEqual(40, overlay.Width);
-        StringAssert.Contains(r.Out, "Scored 2 of 4 images");
-        StringAssert.Contains(r.Err, "2 image(s) could not be scored");
+        StringAssert.Contains(r.Out, "Scored 2 of 5 images");
+        StringAssert.Contains(r.Err, "3 image(s) could not be scored");
     }
 
     [TestMethod]
