@@ -102,6 +102,24 @@ public sealed class DensityModelTests
     }
 
     [TestMethod]
+    public void RowsThatSpanTooFewDimensionsGiveAClearError()
+    {
+        // 8 centred rows span at most 7 dimensions: the 8-d KDE covariance is singular.
+        var data = LowRank(8, 10, 6, seed: 1);
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => KdeDensityModel.Fit(data, 8, 10, new DensityOptions { PcaComponents = 8 }));
+        StringAssert.Contains(error.Message, "singular");
+    }
+
+    [TestMethod]
+    public void ComponentsAreCappedAtTheFeatureDimension()
+    {
+        var data = LowRank(100, 6, 6, seed: 1);
+        var model = KdeDensityModel.Fit(data, 100, 6, new DensityOptions { PcaComponents = 16 });
+        Assert.AreEqual(6, model.ComponentCount);
+        Assert.IsTrue(double.IsFinite(model.LogDensity(data.AsSpan(0, 6))));
+    }
+
+    [TestMethod]
     public void ScaleKeepsTheLargestProjectedNormAndIsInvariantToGlobalScale()
     {
         const int rows = 200, dim = 16, k = 4;
