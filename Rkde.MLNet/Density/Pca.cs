@@ -18,8 +18,9 @@ internal static unsafe class Pca
 
     /// <summary>
     /// Randomized path: the iteration stops when the top-k subspace moves by less than this between passes (sine of
-    /// the largest principal angle). The iteration converges geometrically, so the remaining error is of that order
-    /// or below; tests hold the log-densities within 1e-3 of the exact PCA's (probabilities within ~1e-5).
+    /// the largest principal angle), or when the error left, extrapolated from the convergence rate, is below it.
+    /// Measured on 4,000 and 12,000 × 1,024 power-law features (k = 16): log-densities within 3e-4 and 4e-4 of the
+    /// exact PCA's (probabilities within 5e-6), in 5 and 7 passes; the tests hold them within 1e-3.
     /// </summary>
     public const double SubspaceTolerance = 1e-3;
 
@@ -129,7 +130,8 @@ internal static unsafe class Pca
 
     /// <summary>
     /// Subspace iteration from Q (l × D, rows orthonormal; updated in place to the next iterate) until the top-k Ritz
-    /// subspace moves by less than <paramref name="tolerance"/>, starting the comparison from
+    /// subspace moves by less than <paramref name="tolerance"/>, or the error left (extrapolated from the rate of the
+    /// last two moves, when that rate is below ½ and the move below 10 × tolerance) is below it, starting the comparison from
     /// <paramref name="previous"/> when given. Returns the top-k Ritz vectors (k × D) and the rows' projections on them.
     /// </summary>
     private static double[] Iterate(FeatureRows rows, float[] mean, int k, int l, double[] q, Random random,
@@ -142,6 +144,7 @@ internal static unsafe class Pca
         // The previous iterate Q and its image Xcᵀ·Xc·Q (l × D each) join the Rayleigh–Ritz basis: the 2l-wide block
         // Krylov space span(Q_{t−1}, C·Q_{t−1}) converges much faster than Q_t alone, at no extra pass.
         double[]? qPrevious = null, zPrevious = null;
+        double lastMoved = 1;
         projections = [];
         for (int iteration = 1; ; iteration++)
         {
@@ -156,8 +159,12 @@ internal static unsafe class Pca
             // Ritz vectors Uᵀ (k × D): U[:, i] = Σ_a coefficients[a, i] · basis_a.
             var u = Combine(basis, coefficients, m, l, k, dim);
             double moved = previous is null ? 1 : SubspaceSine(u, previous, k, dim);
+            // The error left after this pass, from the geometric rate seen in the last two moves: ρ·moved/(1 − ρ).
+            double rate = lastMoved < 1 ? moved / lastMoved : 1;
+            double remaining = rate < 0.5 ? moved * rate / (1 - rate) : moved;
+            lastMoved = moved;
             progress?.Report($"R-KDE PCA: randomized pass {passes} over {n} rows, top-{k} subspace moved {moved:0.##E+0}");
-            bool done = moved <= tolerance || iteration == MaxIterations;
+            bool done = moved <= tolerance || (remaining <= tolerance && moved <= 10 * tolerance) || iteration == MaxIterations;
             if (done)
             {
                 var p = new double[(long)n * k];
