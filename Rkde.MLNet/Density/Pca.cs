@@ -33,7 +33,7 @@ internal static unsafe class Pca
     /// <summary>Randomized path: rows in the warm-start subset, used when there are at least twice as many rows.</summary>
     public const int WarmStartRows = 5000;
 
-    /// <summary>The fitted PCA: float mean (used for centring everywhere), D × k components, n × k projections.</summary>
+    /// <summary>The fitted PCA: float mean (used for centring everywhere), D × k components, n × k projections, and the randomized path's passes over the rows (0 for the exact path).</summary>
     public sealed record Result(float[] Mean, float[] Components, double[] Projections, int Passes);
 
     /// <summary>Fits the PCA on <paramref name="rows"/>, keeping <paramref name="k"/> components; the randomized path is seeded with <paramref name="seed"/>.</summary>
@@ -44,7 +44,7 @@ internal static unsafe class Pca
         if (solver == PcaSolver.Exact || (solver == PcaSolver.Auto && rows.Dimension <= ExactMaxDimension))
         {
             var components = ExactComponents(rows, mean, k);
-            return new Result(mean, components, Project(rows, mean, components, k), 1);
+            return new Result(mean, components, Project(rows, mean, components, k), 0);
         }
         return RandomizedComponents(rows, mean, k, seed, progress);
     }

@@ -54,7 +54,7 @@ public static class Figures
             }
         }
         Print($"density.fit {rows}x{dimension} k={Components}",
-            $"{best:0.00} s ({best / rows * 1e6:0.0} µs/row, {passes} PCA passes, CPU {bestCpu:0.00} s on {Environment.ProcessorCount} cores)");
+            $"{best:0.00} s ({best / rows * 1e6:0.0} µs/row, {(passes == 0 ? "exact PCA" : $"{passes} PCA passes")}, CPU {bestCpu:0.00} s on {Environment.ProcessorCount} cores)");
     }
 
     /// <summary>C#-side scoring (KdeDensityModel.LogDensities) of 100 boxes against a KDE of 40,000 points (median of 21).</summary>
