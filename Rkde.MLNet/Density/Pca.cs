@@ -6,7 +6,7 @@ namespace Rkde.MLNet.Density;
 
 /// <summary>
 /// PCA of the training rows: centre on the mean, keep the top-k principal directions, project the rows.
-/// Cost is linear in the number of rows: for D ≤ <see cref="ExactMaxDimension"/> the exact D × D covariance and its
+/// Cost is linear in the number of rows: for D ≤ <see cref="ExactMaxDimension"/> (or k ≥ D/2) the exact D × D covariance and its
 /// symmetric eigendecomposition (in double); above it a randomized subspace iteration with Rayleigh–Ritz
 /// (<see cref="RandomizedComponents"/>) whose passes over the rows run on <see cref="MatrixKernels"/>.
 /// Any orthonormal basis of the top-k subspace serves: the KDE after it is invariant to the basis.
@@ -41,7 +41,8 @@ internal static unsafe class Pca
     {
         double[] meanD = rows.Mean();
         var mean = Array.ConvertAll(meanD, m => (float)m);
-        if (solver == PcaSolver.Exact || (solver == PcaSolver.Auto && rows.Dimension <= ExactMaxDimension))
+        // The randomized path needs room for oversampling (l > k columns); with k near D the exact path is as cheap.
+        if (solver == PcaSolver.Exact || (solver == PcaSolver.Auto && (rows.Dimension <= ExactMaxDimension || 2 * k >= rows.Dimension)))
         {
             var components = ExactComponents(rows, mean, k);
             return new Result(mean, components, Project(rows, mean, components, k), 0);
