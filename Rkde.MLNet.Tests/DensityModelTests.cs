@@ -57,10 +57,12 @@ public sealed class DensityModelTests
     }
 
     [TestMethod]
-    public void RandomizedPcaAgreesWithExactPca()
+    [DataRow(1500, 512, DisplayName = "one stage")]
+    [DataRow(2 * Pca.WarmStartRows + 500, 288, DisplayName = "warm-started on a row subset")]
+    public void RandomizedPcaAgreesWithExactPca(int rows, int dim)
     {
-        // D = 512 exceeds Pca.ExactMaxDimension, so the default path is the randomized one.
-        const int rows = 1500, dim = 512, test = 40;
+        // D > Pca.ExactMaxDimension, so the default path is the randomized one.
+        const int test = 40;
         var data = LowRank(rows + test, dim, 24, seed: 11);
         var training = data.AsSpan(0, rows * dim).ToArray();
         var options = new DensityOptions { PcaComponents = 8 };
@@ -97,6 +99,24 @@ public sealed class DensityModelTests
         StringAssert.Contains(error.Message, "found 5 training regions");
         StringAssert.Contains(error.Message, "at least 8");
         StringAssert.Contains(error.Message, "MinBoxSize");
+    }
+
+    [TestMethod]
+    public void RowsThatSpanTooFewDimensionsGiveAClearError()
+    {
+        // 8 centred rows span at most 7 dimensions: the 8-d KDE covariance is singular.
+        var data = LowRank(8, 10, 6, seed: 1);
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => KdeDensityModel.Fit(data, 8, 10, new DensityOptions { PcaComponents = 8 }));
+        StringAssert.Contains(error.Message, "singular");
+    }
+
+    [TestMethod]
+    public void ComponentsAreCappedAtTheFeatureDimension()
+    {
+        var data = LowRank(100, 6, 6, seed: 1);
+        var model = KdeDensityModel.Fit(data, 100, 6, new DensityOptions { PcaComponents = 16 });
+        Assert.AreEqual(6, model.ComponentCount);
+        Assert.IsTrue(double.IsFinite(model.LogDensity(data.AsSpan(0, 6))));
     }
 
     [TestMethod]

@@ -2,6 +2,7 @@ using BenchmarkDotNet.Running;
 using Rkde.Benchmarks;
 
 // `--quick [NAME-PART …]`: one line per figure (Figures.All), optionally only those whose name contains a NAME-PART.
+// RKDE_TRACE=1 prints the density fit's progress with timestamps to stderr.
 // Otherwise BenchmarkDotNet, with its usual arguments (e.g. --filter *).
 if (args.Contains("--quick"))
 {
