@@ -57,10 +57,12 @@ public sealed class DensityModelTests
     }
 
     [TestMethod]
-    public void RandomizedPcaAgreesWithExactPca()
+    [DataRow(1500, 512, DisplayName = "one stage")]
+    [DataRow(2 * Pca.WarmStartRows + 500, 288, DisplayName = "warm-started on a row subset")]
+    public void RandomizedPcaAgreesWithExactPca(int rows, int dim)
     {
-        // D = 512 exceeds Pca.ExactMaxDimension, so the default path is the randomized one.
-        const int rows = 1500, dim = 512, test = 40;
+        // D > Pca.ExactMaxDimension, so the default path is the randomized one.
+        const int test = 40;
         var data = LowRank(rows + test, dim, 24, seed: 11);
         var training = data.AsSpan(0, rows * dim).ToArray();
         var options = new DensityOptions { PcaComponents = 8 };

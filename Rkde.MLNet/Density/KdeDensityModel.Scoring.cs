@@ -9,6 +9,9 @@ public sealed partial class KdeDensityModel
     /// <summary>Points transposed (k × n), for vectorized distances; built on first use.</summary>
     private double[]? _pointsByComponent;
 
+    /// <summary>Components transposed (k × D), in double; built on first use.</summary>
+    private double[]? _componentsByColumn;
+
     /// <summary>
     /// Log of the KDE density at a feature row (length <see cref="FeatureDimension"/>), in double with a stable
     /// log-sum-exp, so far-away rows get a finite (very negative) value rather than −∞.
@@ -65,15 +68,12 @@ public sealed partial class KdeDensityModel
     /// <summary>Maps a feature row to the kernel space: z = scale((x − Mean)·Components)·L.</summary>
     internal void Transform(ReadOnlySpan<float> row, Span<double> z)
     {
-        int k = ComponentCount;
+        int k = ComponentCount, dim = FeatureDimension;
+        var components = ComponentsByColumn();
+        var centred = new double[dim];
+        for (int d = 0; d < dim; d++) centred[d] = (double)row[d] - Mean[d];
         Span<double> y = k <= 64 ? stackalloc double[k] : new double[k];
-        y.Clear();
-        for (int d = 0; d < FeatureDimension; d++)
-        {
-            double x = (double)row[d] - Mean[d];
-            var c = Components.AsSpan(d * k, k);
-            for (int j = 0; j < k; j++) y[j] += x * c[j];
-        }
+        for (int j = 0; j < k; j++) y[j] = TensorPrimitives.Dot<double>(centred, components.AsSpan(j * dim, dim));
         if (Scaling == FeatureScalingMethod.Scale)
         {
             if (MaxLength > 0) TensorPrimitives.Divide(y, MaxLength, y);
@@ -132,6 +132,17 @@ public sealed partial class KdeDensityModel
                 dist[i] = s;
             }
         }
+    }
+
+    /// <summary>Components transposed (k × D) in double, for vectorized projections; built on first use.</summary>
+    private double[] ComponentsByColumn()
+    {
+        if (_componentsByColumn is { } cached) return cached;
+        int dim = FeatureDimension, k = ComponentCount;
+        var t = new double[Components.Length];
+        for (int d = 0; d < dim; d++)
+        for (int j = 0; j < k; j++) t[(long)j * dim + d] = Components[(long)d * k + j];
+        return _componentsByColumn = t;
     }
 
     private double[] PointsByComponent()

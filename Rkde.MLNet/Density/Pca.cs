@@ -136,47 +136,93 @@ internal static unsafe class Pca
         int dim = rows.Dimension, n = rows.Count;
         int stride = RoundUp(dim, MatrixKernels.Pad);
         var y = new float[(long)n * l];
+        var yPrevious = new float[(long)n * l];
+        // The previous iterate Q and its image Xcᵀ·Xc·Q (l × D each) join the Rayleigh–Ritz basis: the 2l-wide block
+        // Krylov space span(Q_{t−1}, C·Q_{t−1}) converges much faster than Q_t alone, at no extra pass.
+        double[]? qPrevious = null, zPrevious = null;
         projections = [];
         for (int iteration = 1; ; iteration++)
         {
             double[] zt = Pass(rows, mean, q, l, stride, y);
             passes++;
-            // Rayleigh–Ritz: H = Qᵀ·Z = Qᵀ Xcᵀ Xc Q.
-            var h = Matrix<double>.Build.Dense(l, l);
-            for (int a = 0; a < l; a++)
-            for (int b = 0; b < l; b++)
-                h[a, b] = TensorPrimitives.Dot(q.AsSpan(a * dim, dim), zt.AsSpan(b * stride, dim));
-            h = (h + h.Transpose()) * 0.5;
-            var evd = h.Evd(Symmetricity.Symmetric);
-            var w = new double[l * k]; // W's top-k columns, largest first, row-major l × k.
-            for (int a = 0; a < l; a++)
-            for (int i = 0; i < k; i++) w[a * k + i] = evd.EigenVectors[a, l - 1 - i];
-            // Ritz vectors Uᵀ (k × D): U[:, i] = Q · W[:, i].
-            var u = new double[k * dim];
-            for (int i = 0; i < k; i++)
-            {
-                var target = u.AsSpan(i * dim, dim);
-                for (int a = 0; a < l; a++) TensorPrimitives.MultiplyAdd(q.AsSpan(a * dim, dim), w[a * k + i], target, target);
-            }
+            var z = new double[l * dim];
+            for (int j = 0; j < l; j++) zt.AsSpan(j * stride, dim).CopyTo(z.AsSpan(j * dim, dim));
+            var basis = qPrevious is null ? q : [.. qPrevious, .. q];
+            var image = zPrevious is null ? z : [.. zPrevious, .. z];
+            int m = basis.Length / dim;
+            var coefficients = RayleighRitz(basis, image, m, dim, l); // m × l, top Ritz vectors first
+            // Ritz vectors Uᵀ (k × D): U[:, i] = Σ_a coefficients[a, i] · basis_a.
+            var u = Combine(basis, coefficients, m, l, k, dim);
             double moved = previous is null ? 1 : SubspaceSine(u, previous, k, dim);
             progress?.Report($"R-KDE PCA: randomized pass {passes} over {n} rows, top-{k} subspace moved {moved:0.##E+0}");
             bool done = moved <= tolerance || iteration == MaxIterations;
             if (done)
             {
                 var p = new double[(long)n * k];
+                var yCurrent = y;
+                var yBefore = yPrevious;
                 Parallel.For(0, n, r =>
                 {
                     var target = p.AsSpan(r * k, k);
-                    for (int a = 0; a < l; a++) TensorPrimitives.MultiplyAdd(w.AsSpan(a * k, k), (double)y[(long)r * l + a], target, target);
+                    for (int a = 0; a < m; a++)
+                    {
+                        double value = a < m - l ? yBefore[(long)r * l + a] : yCurrent[(long)r * l + a - (m - l)];
+                        TensorPrimitives.MultiplyAdd(coefficients.AsSpan(a * l, k), value, target, target);
+                    }
                 });
                 projections = p;
             }
-            // Next iterate Q ← orth(Z): continues the iteration, or warm-starts the next stage.
-            for (int j = 0; j < l; j++) zt.AsSpan(j * stride, dim).CopyTo(q.AsSpan(j * dim, dim));
+            // Next iterate: Q ← orth(C · top-l Ritz vectors), whose images are combinations of the known images.
+            qPrevious = q.ToArray();
+            zPrevious = z;
+            Combine(image, coefficients, m, l, l, dim).CopyTo(q, 0);
             Orthonormalise(q, l, dim, random);
+            (y, yPrevious) = (yPrevious, y);
             if (done) return u;
             previous = u;
         }
+    }
+
+    /// <summary>
+    /// Rayleigh–Ritz on a possibly dependent basis (m × D rows) with known images C·basis: returns the m × count
+    /// coefficients of the top <paramref name="count"/> Ritz vectors (orthonormal, largest Ritz value first).
+    /// </summary>
+    private static double[] RayleighRitz(double[] basis, double[] image, int m, int dim, int count)
+    {
+        var gram = Matrix<double>.Build.Dense(m, m);
+        var h = Matrix<double>.Build.Dense(m, m);
+        for (int a = 0; a < m; a++)
+        for (int b = 0; b < m; b++)
+        {
+            gram[a, b] = TensorPrimitives.Dot(basis.AsSpan(a * dim, dim), basis.AsSpan(b * dim, dim));
+            h[a, b] = TensorPrimitives.Dot(basis.AsSpan(a * dim, dim), image.AsSpan(b * dim, dim));
+        }
+        h = (h + h.Transpose()) * 0.5;
+        // Whiten the basis, dropping directions it spans only numerically (the two blocks align as they converge).
+        var gramEvd = gram.Evd(Symmetricity.Symmetric);
+        double largest = gramEvd.EigenValues[m - 1].Real;
+        var kept = Enumerable.Range(0, m).Where(j => gramEvd.EigenValues[j].Real > 1e-10 * largest).ToArray();
+        var whiten = Matrix<double>.Build.Dense(m, kept.Length,
+            (a, j) => gramEvd.EigenVectors[a, kept[j]] / Math.Sqrt(gramEvd.EigenValues[kept[j]].Real));
+        var evd = (whiten.TransposeThisAndMultiply(h) * whiten).Evd(Symmetricity.Symmetric);
+        var all = whiten * evd.EigenVectors; // m × r, Ritz values ascending
+        int r = kept.Length;
+        var coefficients = new double[m * count];
+        for (int a = 0; a < m; a++)
+        for (int i = 0; i < count; i++) coefficients[a * count + i] = all[a, r - 1 - i];
+        return coefficients;
+    }
+
+    /// <summary>Rows i &lt; <paramref name="count"/> of Σ_a coefficients[a, i] · rows_a (coefficients m × width).</summary>
+    private static double[] Combine(double[] rows, double[] coefficients, int m, int width, int count, int dim)
+    {
+        var result = new double[count * dim];
+        for (int i = 0; i < count; i++)
+        {
+            var target = result.AsSpan(i * dim, dim);
+            for (int a = 0; a < m; a++) TensorPrimitives.MultiplyAdd(rows.AsSpan(a * dim, dim), coefficients[a * width + i], target, target);
+        }
+        return result;
     }
 
     /// <summary>One pass over the rows: fills y = Xc·Q (n × l) and returns Zᵀ = (Xcᵀ·y)ᵀ (l × stride).</summary>
