@@ -20,7 +20,8 @@ internal sealed record DensityGraphNames(
 /// </summary>
 /// <remarks>
 /// The projection runs in double. The KDE's log-sum-exp splits into an exact part and a bounded part:
-/// log-density = LogNormaliser − ½‖z − p_j‖² + log Σ_i exp(s_i − s_j), with s_i = z·p_i − ½‖p_i‖² and j = argmax s.
+/// log-density = LogNormaliser − ½‖z − p_j‖² + log Σ_i exp(s_i − s_j), with s_i = z·p_i − ½‖p_i‖² and j = argmax s
+/// (the nearest point).
 /// The n scores s_i come from one float GEMM (the cost that matters: N × n × k); the nearest point's squared
 /// distance is recomputed in double, so regions far from all training points (log-densities of −10⁴ … −10⁶) keep
 /// full precision, and float rounding only touches the bounded correction term.
@@ -83,18 +84,18 @@ internal static class DensityGraph
         string zf = g.Node("Clip", [g.Node("Cast", [z], ("to", (long)DataType.Float)), g.Scalar(-1e15f), g.Scalar(1e15f)]);
         string s = g.Node("Gemm", [zf, g.Initializer("points_t", pointsT, k, n), g.Initializer("neg_half_point_norms", halfSquaredNorms, n)]);
 
-        // j = argmax s; correction = log Σ exp(s_i − s_j) = −logsoftmax(s)_j ≥ 0.
-        string nearest = g.Node("ArgMax", [s], ("axis", 1L), ("keepdims", 1L));
-        string logSoftmax = g.Node("LogSoftmax", [s], ("axis", 1L));
-        string correction = g.Node("Cast", [g.Node("Squeeze", [g.Node("GatherElements", [logSoftmax, nearest], ("axis", 1L)), g.Int64s(1)])],
-            ("to", (long)DataType.Double));
+        // j = argmax s (one TopK pass gives s_j and j); correction = log Σ_i exp(s_i − s_j) ≥ 0.
+        string[] top = g.Node("TopK", [s, g.Int64s(1)], [g.FreshName("nearest_score"), g.FreshName("nearest")], ("axis", 1L));
+        string expSum = g.Node("ReduceSum", [g.Node("Exp", [g.Node("Sub", [s, top[0]])]), g.Int64s(1)], ("keepdims", 0L));
+        string correction = g.Node("Log", [g.Node("Cast", [expSum], ("to", (long)DataType.Double))]);
+        string nearest = top[1];
 
         // Exact ½‖z − p_j‖² in double.
         string pj = g.Node("Gather", [g.Initializer("points", points, n, k), g.Node("Squeeze", [nearest, g.Int64s(1)])], ("axis", 0L));
         string halfDistance = g.Node("Mul", [g.Node("ReduceSumSquare", [g.Node("Sub", [z, pj]), g.Int64s(1)], ("keepdims", 0L)), g.Scalar(0.5)]);
 
-        // log-density = LogNormaliser − ½‖z − p_j‖² − logsoftmax_j.
-        string logDensity = g.Node("Sub", [g.Node("Sub", [g.Scalar(model.LogNormaliser), halfDistance]), correction]);
+        // log-density = LogNormaliser − ½‖z − p_j‖² + correction.
+        string logDensity = g.Node("Add", [g.Node("Sub", [g.Scalar(model.LogNormaliser), halfDistance]), correction]);
 
         // Anomaly probability 1 / (1 + exp(0.05·(ld − 12))) = sigmoid(0.6 − 0.05·ld).
         string probability = g.Node("Sigmoid", [g.Node("Sub", [g.Scalar(0.6), g.Node("Mul", [logDensity, g.Scalar(0.05)])])]);
