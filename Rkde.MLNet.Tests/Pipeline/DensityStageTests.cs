@@ -64,6 +64,17 @@ public sealed class DensityStageTests
     }
 
     [TestMethod]
+    public void TheSampleGrowsUpToMaxTrainingPoints()
+    {
+        var ml = new MLContext();
+        var messages = new List<string>();
+        var options = Options(messages);
+        options.MaxTrainingPoints = 2000;
+        ml.Transforms.RkdeDensity(options).Fit(ml.Data.LoadFromEnumerable(Rows(1500, 1)));
+        StringAssert.Contains(string.Join("\n", messages), "2250 regions from 1500 images; fitting PCA (2 components) and KDE on 2000 of them");
+    }
+
+    [TestMethod]
     public void ScoreColumnCanBeRenamedAndIsAFloat()
     {
         var ml = new MLContext();

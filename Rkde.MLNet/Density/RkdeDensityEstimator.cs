@@ -68,7 +68,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     private (float[] Sample, int Sampled, long Seen, long Images) Sample(IDataView input, int d, int seed, Action<string> report)
     {
         int capacity = _options.MaxTrainingPoints;
-        var sample = new float[checked(capacity * d)];
+        var sample = new float[checked(Math.Min(capacity, 1024) * d)]; // grows up to capacity × d
         var random = new Random(seed);
         long seen = 0, images = 0;
         var column = input.Schema[_options.FeaturesColumnName];
@@ -96,7 +96,11 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
                         $"Column '{_options.FeaturesColumnName}' holds {row[bad]} at row {images}, region {r}, dimension {bad}: the feature model produced a non-finite value. Check that model's inputs (RGB 0–1 pixels, boxes in input pixels) and its numerics."));
                 long slot = seen < capacity ? seen : random.NextInt64(seen + 1);
                 if (slot < capacity)
+                {
+                    if ((slot + 1) * d > sample.Length)
+                        Array.Resize(ref sample, checked((int)Math.Min(2L * sample.Length, (long)capacity * d)));
                     row.CopyTo(sample.AsSpan((int)slot * d, d));
+                }
                 seen++;
             }
             images++;

@@ -13,12 +13,12 @@ internal sealed class ProposerSlot
     public const string Boxes = "boxes";
     public const string Scores = "scores";
 
+    /// <summary>Metadata key in which exported proposers name their detector stage ("rcnn" or "rpn").</summary>
+    public const string RoiStageKey = "roi_stage";
+
     private readonly OnnxModelContract _model;
     private readonly int _width;
     private readonly int _height;
-
-    /// <summary>Metadata key in which exported proposers name their detector stage ("rcnn" or "rpn").</summary>
-    public const string RoiStageKey = "roi_stage";
 
     /// <summary>
     /// Checks the contract (throws naming the tensor, what it has and what is expected) and, when the model names its
@@ -34,9 +34,10 @@ internal sealed class ProposerSlot
         _width = width;
         _height = height;
         model.Require(Image, isInput: true, 1, 3, height, width);
-        foreach (var input in model.InputNames.Where(n => n != Image))
+        string? unexpected = model.InputNames.FirstOrDefault(n => n != Image);
+        if (unexpected is not null)
             throw new InvalidOperationException(
-                $"The {model.Slot} has an input tensor '{input}' the pipeline cannot feed; a proposer reads only '{Image}' (float [1, 3, {height}, {width}]).");
+                $"The {model.Slot} has an input tensor '{unexpected}' the pipeline cannot feed; a proposer reads only '{Image}' (float [1, 3, {height}, {width}]).");
         model.Require(Boxes, isInput: false, 1, -1, 4);
         model.Require(Scores, isInput: false, 1, -1);
     }

@@ -15,15 +15,17 @@ if (!Directory.Exists(train))
 }
 
 var ml = new MLContext(seed: 0);
-var trainImages = ml.Data.LoadFromEnumerable(Images(train));
-var options = new RkdeOptions { Progress = new Progress<string>(Console.Error.WriteLine) };
-Console.Error.WriteLine($"Fitting R-KDE on {Images(train).Length} images in '{train}' …");
+var trainFiles = Images(train);
+var trainImages = ml.Data.LoadFromEnumerable(trainFiles);
+var options = new RkdeOptions { Progress = new ConsoleProgress() }; // defaults: built-in models, 360 × 240, anomalib's settings
+Console.Error.WriteLine($"Fitting R-KDE on {trainFiles.Length} images in '{train}' …");
 var model = ml.Transforms.RkdeAnomaly(options).Fit(trainImages);
 ml.Model.Save(model, trainImages.Schema, modelPath);
 Console.Error.WriteLine($"Saved '{modelPath}'.");
 
-var scored = model.Transform(ml.Data.LoadFromEnumerable(Images(test)));
-foreach (var (image, prediction) in Images(test).Zip(ml.Data.CreateEnumerable<RkdePrediction>(scored, reuseRowObject: false)))
+var testFiles = Images(test);
+var scored = model.Transform(ml.Data.LoadFromEnumerable(testFiles));
+foreach (var (image, prediction) in testFiles.Zip(ml.Data.CreateEnumerable<RkdePrediction>(scored, reuseRowObject: false)))
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"{Path.GetFileName(image.ImagePath)}\t{prediction.Score:R}\t{prediction.BoxScores.Length}"));
@@ -35,6 +37,12 @@ static ImageInput[] Images(string folder) => Directory.EnumerateFiles(folder)
     .Order(StringComparer.Ordinal)
     .Select(f => new ImageInput { ImagePath = Path.GetFullPath(f) })
     .ToArray();
+
+/// <summary>Writes progress messages to stderr as they come (Progress&lt;T&gt; would post them to the thread pool).</summary>
+internal sealed class ConsoleProgress : IProgress<string>
+{
+    public void Report(string value) => Console.Error.WriteLine(value);
+}
 
 /// <summary>The model's input: one image path per row.</summary>
 internal sealed class ImageInput
