@@ -85,7 +85,7 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
     for (int r = 0; r < 15; r++)
     {
         var watch = Stopwatch.StartNew();
-        proposer.Run([image], [DefaultModels.Layer3Name, DefaultModels.Layer4Name]).Dispose();
+        proposer.Run([image], [DefaultModels.Layer3Name]).Dispose();
         trunkBest = Math.Min(trunkBest, watch.Elapsed.TotalMilliseconds);
         watch.Restart();
         proposer.Run([image]).Dispose();
