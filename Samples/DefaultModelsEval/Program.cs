@@ -1,5 +1,6 @@
 // Measures the default models (DefaultModels.Proposer + FeatureExtractor) on a scene folder in MVTec layout with a
-// boxes.json ({"<relative png>": [{"box": [x1,y1,x2,y2], "anomalous": bool}, ...]}, all items listed):
+// boxes.json listing every item (FashionScenes' {"images": [{"image": "<relative path>", "objects": [{"box": [x1,y1,x2,y2],
+// "anomalous": bool}, ...]}, ...]} as `rkde make-scenes` writes it, or a plain {"<relative path>": [objects]} map):
 //   proposal recall (share of items covered at IoU >= 0.5 by the top-100 proposals after the pipeline's filter:
 //   min side 25 px, NMS IoU 0.3), the mean best IoU, item separability (cosine 1-NN AUROC of anomalous vs normal
 //   test items, train/good items as reference, true boxes as RoIs) and milliseconds per image.
@@ -18,8 +19,7 @@ if (args.Length < 1)
 }
 string root = args[0];
 int width = args.Length > 2 ? int.Parse(args[1]) : 360, height = args.Length > 2 ? int.Parse(args[2]) : 240;
-var truth = JsonSerializer.Deserialize<Dictionary<string, Item[]>>(File.ReadAllText(Path.Combine(root, "boxes.json")),
-    new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+var truth = ReadTruth(Path.Combine(root, "boxes.json"));
 
 var build = Stopwatch.StartNew();
 byte[] proposerBytes = DefaultModels.Proposer(width, height), featureBytes = DefaultModels.FeatureExtractor(width, height);
@@ -153,6 +153,15 @@ static double Auroc(List<(float Score, bool Positive)> scored)
         foreach (var n in scored.Where(s => !s.Positive))
             wins += p.Score > n.Score ? 1 : p.Score == n.Score ? 0.5 : 0;
     return wins / ((double)pos * neg);
+}
+
+static Dictionary<string, Item[]> ReadTruth(string path)
+{
+    var json = new JsonSerializerOptions { PropertyNameCaseInsensitive = true };
+    using var document = JsonDocument.Parse(File.ReadAllText(path));
+    if (document.RootElement.TryGetProperty("images", out var images))
+        return images.EnumerateArray().ToDictionary(i => i.GetProperty("image").GetString()!, i => i.GetProperty("objects").Deserialize<Item[]>(json)!);
+    return document.RootElement.Deserialize<Dictionary<string, Item[]>>(json)!;
 }
 
 sealed record Item(float[] Box, bool Anomalous);
