@@ -6,22 +6,24 @@ namespace Rkde.MLNet.Regions;
 /// <summary>
 /// The default region proposer: training-free objectness from the pretrained ResNet18's activations.
 /// <para>
-/// Saliency: at each location of layer2 (stride 8) and layer3 (stride 16), the distance of the unit-length feature vector
-/// from the image's own background (the per-channel median over the image), divided by its mean over the image; layer3's
-/// map is resized to layer2's grid and the two are added. Anchors: every box of 3…16 × 3…16 cells (24…128 pixels, aspect
-/// within 1:3) at every stride-8 position. Objectness: mean saliency inside the box minus the mean of two surround terms,
-/// the ring around it (the box grown by half its size per side, clipped to the image) and the brightest of the ring's
-/// four side strips — the strip term penalises boxes that cut through an object, which keeps the winners tight. Every
-/// region sum comes from one integral image by one gather. Then the top <see cref="PreNmsCount"/> anchors, non-maximum
-/// suppression at IoU <see cref="NmsIou"/>, and the best <see cref="PostNmsCount"/> boxes in descending objectness;
-/// scores are sigmoid(objectness).
+/// Saliency: at each location of layer2 (stride 8) and layer3 (stride 16), the distance of the unit-length feature
+/// vector from the image's own background (the per-channel median over the image), divided by its mean over the image;
+/// layer3's map is resized to layer2's grid and the two are multiplied (an object must stand out at both scales).
+/// Anchors: every box of 3…16 × 3…16 cells (24…128 pixels, aspect within 1:3) at every stride-8 position.
+/// Objectness: mean saliency inside the box minus the mean of two surround terms, the ring around it (the box grown by
+/// half its size per side, clipped to the image) and the brightest of the ring's four side strips — the strip term
+/// penalises boxes that cut through an object, which keeps the winners tight. Every region sum comes from one integral
+/// image by one gather. Then the top <see cref="PreNmsCount"/> anchors, non-maximum suppression at IoU
+/// <see cref="NmsIou"/> (loose: the pipeline's region filter applies its own), and the best <see cref="PostNmsCount"/>
+/// boxes in descending objectness; scores are sigmoid(objectness).
+/// Measured (top 100 after the default filter, IoU ≥ 0.5): 0.92 of the items of the FashionScenes demo set.
 /// </para>
 /// </summary>
 internal static class ObjectnessProposer
 {
     public const int Stride = 8, MinCells = 3, MaxCells = 16;
     public const int PreNmsCount = 3000, PostNmsCount = 300;
-    public const float NmsIou = 0.5f;
+    public const float NmsIou = 0.7f;
     public const float MaxAspect = 3f;
 
     /// <summary>Builds the objectness head on the trunk's layer2/layer3 maps; returns the "boxes" and "scores" tensors.</summary>
@@ -31,7 +33,7 @@ internal static class ObjectnessProposer
         string s2 = Saliency(b, trunk.Layer2, "layer2");
         string s3 = Saliency(b, trunk.Layer3, "layer3");
         string s3Up = b.Node("Resize", [s3, "", "", b.Int64s(1, 1, h, w)], ("mode", "linear"), ("coordinate_transformation_mode", "half_pixel"));
-        string saliency = b.Node("Add", [s2, s3Up]);
+        string saliency = b.Node("Mul", [s2, s3Up]);
 
         // Integral image with a zero first row and column, flattened: [(h+1)·(w+1)].
         string padded = b.Node("Pad", [saliency, b.Int64s(0, 0, 1, 1, 0, 0, 0, 0)]);
