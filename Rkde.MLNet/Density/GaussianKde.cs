@@ -1,0 +1,68 @@
+using System.Numerics.Tensors;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Rkde.MLNet.Density;
+
+/// <summary>
+/// The Gaussian KDE's bandwidth (as anomalib's <c>GaussianKDE.fit</c>): Scott's factor n^(−1/(k+4)), the unbiased
+/// covariance of the scaled projected rows, L = Cholesky(inv(covariance) / factor²), the centred rows mapped through L and
+/// the log normaliser Σ log diag L − (k/2)·log 2π − log n. All in double.
+/// </summary>
+internal static class GaussianKde
+{
+    /// <summary>The fitted kernel: L (k × k row-major, lower), the n × k mapped rows, the log normaliser.</summary>
+    public sealed record Result(double[] BandwidthTransform, double[] Points, double LogNormaliser);
+
+    /// <summary>Scott's rule bandwidth factor for n points in k dimensions.</summary>
+    public static double ScottFactor(int n, int k) => Math.Pow(n, -1.0 / (k + 4));
+
+    /// <summary>Fits the kernel to <paramref name="data"/> (n × k row-major).</summary>
+    public static Result Fit(double[] data, int n, int k)
+    {
+        var mean = new double[k];
+        for (int i = 0; i < n; i++) TensorPrimitives.Add(mean, data.AsSpan(i * k, k), mean);
+        TensorPrimitives.Divide(mean, n, mean);
+        var centred = new double[data.Length];
+        var scatter = new double[k * k];
+        for (int i = 0; i < n; i++)
+        {
+            var row = centred.AsSpan(i * k, k);
+            TensorPrimitives.Subtract(data.AsSpan(i * k, k), mean, row);
+            for (int a = 0; a < k; a++)
+            {
+                var target = scatter.AsSpan(a * k, k);
+                TensorPrimitives.MultiplyAdd(row, row[a], target, target);
+            }
+        }
+        var covariance = Matrix<double>.Build.Dense(k, k, (a, b) => scatter[a * k + b] / (n - 1));
+        double factor = ScottFactor(n, k);
+        Matrix<double> l;
+        try
+        {
+            var inverse = covariance.Cholesky().Solve(Matrix<double>.Build.DenseIdentity(k));
+            inverse = (inverse + inverse.Transpose()) * (0.5 / (factor * factor));
+            l = inverse.Cholesky().Factor;
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidOperationException(
+                $"R-KDE's density model is degenerate: the {n} training regions, projected on {k} principal " +
+                $"components, do not span {k} dimensions (their covariance is singular). Train on more varied " +
+                "normal images or lower PcaComponents.", e);
+        }
+        var bandwidth = new double[k * k];
+        for (int a = 0; a < k; a++)
+        for (int b = 0; b < k; b++) bandwidth[a * k + b] = l[a, b];
+        // anomalib's covariance centres its data in place, so its kernel points are the *centred* rows mapped through
+        // L (scored rows are not centred). A no-op for Scale (PCA projections have zero mean); it matters for Norm.
+        var points = new double[data.Length];
+        for (int i = 0; i < n; i++)
+        {
+            var target = points.AsSpan(i * k, k);
+            for (int a = 0; a < k; a++) TensorPrimitives.MultiplyAdd(bandwidth.AsSpan(a * k, k), centred[i * k + a], target, target);
+        }
+        double logNormaliser = -0.5 * k * Math.Log(2 * Math.PI) - Math.Log(n);
+        for (int i = 0; i < k; i++) logNormaliser += Math.Log(l[i, i]);
+        return new Result(bandwidth, points, logNormaliser);
+    }
+}

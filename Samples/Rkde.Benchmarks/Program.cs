@@ -1,0 +1,16 @@
+using BenchmarkDotNet.Running;
+using Rkde.Benchmarks;
+
+// `--quick [NAME-PART …]`: one line per figure (Figures.All), optionally only those whose name contains a NAME-PART.
+// RKDE_TRACE=1 prints the density fit's progress with timestamps to stderr.
+// Otherwise BenchmarkDotNet, with its usual arguments (e.g. --filter *).
+if (args.Contains("--quick"))
+{
+    var parts = args.Where(a => a != "--quick").ToArray();
+    foreach (var (name, run) in Figures.All())
+    {
+        if (parts.Length == 0 || parts.Any(p => name.Contains(p, StringComparison.OrdinalIgnoreCase))) run();
+    }
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(DensityBenchmarks).Assembly).Run(args);
