@@ -3,7 +3,8 @@
 // "anomalous": bool}, ...]}, ...]} as `rkde make-scenes` writes it, or a plain {"<relative path>": [objects]} map):
 //   proposal recall (share of items covered at IoU >= 0.5 by the top-100 proposals after the pipeline's filter:
 //   min side 25 px, NMS IoU 0.3), the mean best IoU, item separability (cosine 1-NN AUROC of anomalous vs normal
-//   test items, train/good items as reference, true boxes as RoIs) and milliseconds per image.
+//   test items, train/good items as reference, true boxes as RoIs; and the KDE density stage fitted on them) and
+//   milliseconds per image.
 // Usage: dotnet run -c Release --project Samples/DefaultModelsEval -- SCENE_ROOT [width height]
 // (RKDE_PROFILE=/tmp/prefix also profiles the proposer with ORT and splits its time: backbone vs objectness head.)
 using System.Diagnostics;
@@ -11,6 +12,7 @@ using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Rkde.MLNet;
+using Rkde.MLNet.Density;
 using SkiaSharp;
 
 if (args.Length < 1)
@@ -116,8 +118,15 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
     }
 }
 var scored = test.Select(t => (Score: 1 - reference.Max(r => Dot(r, t.Feature)), t.Anomalous)).ToList();
+// The product's own density stage on the same rows: anomalib's defaults (16 components, Scale) and Norm scaling.
+var kde = new List<string>();
+foreach (var scaling in new[] { FeatureScalingMethod.Scale, FeatureScalingMethod.Norm })
+{
+    var model = KdeDensityModel.Fit(reference.SelectMany(r => r).ToArray(), reference.Count, reference[0].Length, new DensityOptions { FeatureScaling = scaling });
+    kde.Add($"{scaling} {Auroc(test.Select(t => (Score: (float)-model.LogDensity(t.Feature), t.Anomalous)).ToList()):F3}");
+}
 Console.WriteLine($"images {images}: recall@100 (IoU>=0.5) {covered}/{objects} = {(double)covered / objects:F3}, mean best IoU {iouSum / objects:F3}");
-Console.WriteLine($"item cosine 1-NN AUROC {Auroc(scored):F3} ({test.Count(t => t.Anomalous)} anomalous, {test.Count(t => !t.Anomalous)} normal test items, {reference.Count} reference)");
+Console.WriteLine($"item AUROC (true boxes): cosine 1-NN {Auroc(scored):F3}, KDE 16 components {string.Join(", ", kde)} ({test.Count(t => t.Anomalous)} anomalous, {test.Count(t => !t.Anomalous)} normal test items, {reference.Count} reference)");
 Console.WriteLine($"ms/image: proposer (backbone + objectness) {proposeMs / images:F1}, features (true boxes) {featureMs / images:F1}");
 return 0;
 
