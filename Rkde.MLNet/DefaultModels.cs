@@ -17,38 +17,34 @@ public static class DefaultModels
     /// <summary>Name of the stride-16 layer3 map [1, 256, ⌈H/16⌉, ⌈W/16⌉] output by the proposer and read by the extractor.</summary>
     public const string Layer3Name = "resnet18_layer3";
 
-    /// <summary>Name of the stride-32 layer4 map [1, 512, ⌈H/32⌉, ⌈W/32⌉] output by the proposer and read by the extractor.</summary>
-    public const string Layer4Name = "resnet18_layer4";
-
     /// <summary>Length of each box's feature vector from <see cref="FeatureExtractor"/>.</summary>
     public static int FeatureDimension => RoiFeatureHead.Dimension(FeatureSources);
 
-    private static readonly RoiFeatureSource[] FeatureSources =
-    [
-        new(Layer3Name, ResNet18Features.Layer3Channels, 16, 7),
-        new(Layer4Name, ResNet18Features.Layer4Channels, 32, 4),
-    ];
+    // Chosen by cosine 1-NN AUROC of anomalous vs normal items (true boxes) on Fashion-MNIST scenes: layer3 2×2 grid 0.76,
+    // layer3 averaged over 7×7 0.67 (max 0.71), layer4 averaged 0.52, layer3 + layer4 averaged (768-d) 0.58.
+    private static readonly RoiFeatureSource[] FeatureSources = [new(Layer3Name, ResNet18Features.Layer3Channels, 16, 2, 4)];
 
     private static readonly ConcurrentDictionary<(string, int, int), Lazy<byte[]>> Cache = new();
 
     /// <summary>
     /// The default region proposer for images of <paramref name="width"/> × <paramref name="height"/> pixels (at least 32 each):
     /// input "image" float [1, 3, H, W] (RGB, 0–1) → "boxes" [1, N, 4] (x1, y1, x2, y2 in input pixels) and "scores" [1, N]
-    /// in descending objectness (N ≤ 300), plus <see cref="Layer3Name"/> and <see cref="Layer4Name"/>.
+    /// in descending objectness (N ≤ 300), plus <see cref="Layer3Name"/>.
     /// </summary>
     public static byte[] Proposer(int width, int height) =>
         Cache.GetOrAdd(("proposer", width, height), key => new Lazy<byte[]>(() => BuildProposer(key.Item2, key.Item3))).Value;
 
     /// <summary>
     /// The default RoI feature extractor for images of <paramref name="width"/> × <paramref name="height"/> pixels: inputs
-    /// <see cref="Layer3Name"/>, <see cref="Layer4Name"/> (as the proposer outputs them) and "boxes" [1, N, 4] (input pixels)
-    /// → "features" [1, N, <see cref="FeatureDimension"/>], unit length.
+    /// <see cref="Layer3Name"/> (as the proposer outputs it) and "boxes" [1, N, 4] (input pixels) → "features"
+    /// [1, N, <see cref="FeatureDimension"/>]: RoIAlign of layer3 into a 2 × 2 grid (1,024 values), unit length.
     /// </summary>
     public static byte[] FeatureExtractor(int width, int height) =>
         Cache.GetOrAdd(("features", width, height), key => new Lazy<byte[]>(() => BuildFeatureExtractor(key.Item2, key.Item3))).Value;
 
     private static byte[] BuildProposer(int width, int height)
     {
+        ResNet18Trunk.CheckSize(width, height);
         var b = new OnnxGraphBuilder("rkde_default_proposer");
         string image = b.Input("image", DataType.Float, 1, 3, height, width);
         var trunk = ResNet18Trunk.AddTo(b, image, width, height);
@@ -56,19 +52,16 @@ public static class DefaultModels
         b.Output("boxes", boxes, DataType.Float, 1, "N", 4);
         b.Output("scores", scores, DataType.Float, 1, "N");
         var (h3, w3) = trunk.MapSize(16);
-        var (h4, w4) = trunk.MapSize(32);
         b.Output(Layer3Name, trunk.Layer3, DataType.Float, 1, ResNet18Features.Layer3Channels, h3, w3);
-        b.Output(Layer4Name, trunk.Layer4, DataType.Float, 1, ResNet18Features.Layer4Channels, h4, w4);
         Describe(b, "regions", width, height);
         return b.ToBytes();
     }
 
     private static byte[] BuildFeatureExtractor(int width, int height)
     {
-        OptionChecks.AtLeast("width", width, 32, "pixels (ResNet18 downsamples by 32)");
-        OptionChecks.AtLeast("height", height, 32, "pixels (ResNet18 downsamples by 32)");
+        ResNet18Trunk.CheckSize(width, height);
         var b = new OnnxGraphBuilder("rkde_default_features");
-        var sizes = new ResNet18Features("", "", "", width, height);
+        var sizes = new ResNet18Features("", "", width, height);
         foreach (var source in FeatureSources)
         {
             var (h, w) = sizes.MapSize(source.Stride);

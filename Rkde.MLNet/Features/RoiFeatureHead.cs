@@ -3,14 +3,20 @@ using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Rkde.MLNet.Features;
 
-/// <summary>One trunk map the feature head pools from: its graph input name, channels, stride and RoIAlign grid.</summary>
-internal sealed record RoiFeatureSource(string InputName, int Channels, int Stride, int PooledSize);
+/// <summary>
+/// One trunk map the feature head pools from: its graph input name, channels, stride, the RoIAlign grid (Grid × Grid
+/// cells, kept as spatial layout) and the samples per cell side.
+/// </summary>
+internal sealed record RoiFeatureSource(string InputName, int Channels, int Stride, int Grid, int SamplingRatio)
+{
+    public int Dimension => Channels * Grid * Grid;
+}
 
 /// <summary>
 /// The default RoI feature head: for each box, RoIAlign (opset 16, <c>half_pixel</c> coordinates: pixel centres at
-/// +0.5, like torchvision's aligned=True) on each source map, average-pooled over the RoIAlign grid, each part
-/// L2-normalised, concatenated and L2-normalised again → "features" [1, N, D]. Unit-length features keep the density
-/// stage well conditioned (cosine geometry; on the item benchmark raw features separated far worse).
+/// +0.5, like torchvision's aligned=True) on each source map into a Grid × Grid grid of averaged cells, flattened
+/// (channel-major), each part L2-normalised, and — with several sources — concatenated and L2-normalised again →
+/// "features" [1, N, D]. Unit-length features keep the density stage well conditioned (cosine geometry).
 /// </summary>
 internal static class RoiFeatureHead
 {
@@ -23,16 +29,16 @@ internal static class RoiFeatureHead
         foreach (var source in sources)
         {
             string aligned = b.Node("RoiAlign", [source.InputName, rois, batchIndices],
-                ("mode", "avg"), ("output_height", (long)source.PooledSize), ("output_width", (long)source.PooledSize),
-                ("sampling_ratio", 2L), ("spatial_scale", 1f / source.Stride), ("coordinate_transformation_mode", "half_pixel"));
-            string pooled = b.Node("ReduceMean", [aligned], ("axes", new long[] { 2, 3 }), ("keepdims", 0L));
+                ("mode", "avg"), ("output_height", (long)source.Grid), ("output_width", (long)source.Grid),
+                ("sampling_ratio", (long)source.SamplingRatio), ("spatial_scale", 1f / source.Stride), ("coordinate_transformation_mode", "half_pixel"));
+            string pooled = b.Node("Flatten", [aligned], ("axis", 1L));
             parts.Add(L2Normalise(b, pooled));
         }
         string joined = parts.Count == 1 ? parts[0] : L2Normalise(b, b.Node("Concat", [.. parts], ("axis", 1L)));
         return b.Node("Unsqueeze", [joined, b.Int64s(0)]);
     }
 
-    public static int Dimension(IReadOnlyList<RoiFeatureSource> sources) => sources.Sum(s => s.Channels);
+    public static int Dimension(IReadOnlyList<RoiFeatureSource> sources) => sources.Sum(s => s.Dimension);
 
     private static string L2Normalise(OnnxGraphBuilder b, string rows)
     {

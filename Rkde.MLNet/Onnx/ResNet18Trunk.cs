@@ -3,11 +3,11 @@ using Onnx;
 namespace Rkde.MLNet.Onnx;
 
 /// <summary>The names and shapes of the ResNet18 trunk's stage outputs inside a graph being built.</summary>
-internal sealed record ResNet18Features(string Layer2, string Layer3, string Layer4, int Width, int Height)
+internal sealed record ResNet18Features(string Layer2, string Layer3, int Width, int Height)
 {
-    public const int Layer2Channels = 128, Layer3Channels = 256, Layer4Channels = 512;
+    public const int Layer2Channels = 128, Layer3Channels = 256;
 
-    /// <summary>Spatial size of the map with the given stride (8, 16 or 32) at this input size: ⌈n/2⌉ per stride-2 step.</summary>
+    /// <summary>Spatial size of the map with the given stride (8 or 16) at this input size: ⌈n/2⌉ per stride-2 step.</summary>
     public (int Height, int Width) MapSize(int stride) => (Downsample(Height, stride), Downsample(Width, stride));
 
     private static int Downsample(int n, int stride)
@@ -19,7 +19,8 @@ internal sealed record ResNet18Features(string Layer2, string Layer3, string Lay
 }
 
 /// <summary>
-/// Grafts the pretrained ResNet18 trunk (stem to layer4, no classifier) of <see cref="ResNet18Package"/> onto a graph,
+/// Grafts the pretrained ResNet18 trunk (stem to layer3; layer4 and the classifier are left out — layer4 features
+/// separated anomalous items worse, see DefaultModels) of <see cref="ResNet18Package"/> onto a graph,
 /// reading an RGB image in [0, 1]. The surgery: the package's preprocessing (RGB→BGR, ×255, minus the per-channel mean)
 /// is folded in (mean subtracted from the image, channel swap and ×255 folded into the stem's weights — exact, padding
 /// included); BatchNormalization loses opset 8's <c>spatial</c> attribute so the graph runs at opset ≥ 16; stride-2
@@ -29,12 +30,11 @@ internal sealed record ResNet18Features(string Layer2, string Layer3, string Lay
 internal static class ResNet18Trunk
 {
     private const string PackageInput = "Input247";
-    private const string Layer2Output = "ReLU315_Output_0", Layer3Output = "ReLU347_Output_0", Layer4Output = "ReLU393_Output_0";
+    private const string Layer2Output = "ReLU315_Output_0", Layer3Output = "ReLU347_Output_0";
 
     public static ResNet18Features AddTo(OnnxGraphBuilder builder, string image, int width, int height, string prefix = "resnet18_")
     {
-        OptionChecks.AtLeast("width", width, 32, "pixels (ResNet18 downsamples by 32)");
-        OptionChecks.AtLeast("height", height, 32, "pixels (ResNet18 downsamples by 32)");
+        CheckSize(width, height);
         var model = ResNet18Package.LoadModel();
         var graph = model.Graph;
         var meanBgr = ResNet18Package.ChannelMeanBgr();
@@ -44,7 +44,7 @@ internal static class ResNet18Trunk
         var renamed = new Dictionary<string, string> { [PackageInput] = centred };
         string Rename(string name) => renamed.TryGetValue(name, out var n) ? n : prefix + name;
 
-        var lastNeeded = graph.Node.Select((n, i) => (n, i)).Single(p => p.n.Output.Contains(Layer4Output)).i;
+        var lastNeeded = graph.Node.Select((n, i) => (n, i)).Single(p => p.n.Output.Contains(Layer3Output)).i;
         var used = new HashSet<string>();
         string? stemWeights = null;
         foreach (var source in graph.Node.Take(lastNeeded + 1))
@@ -75,7 +75,14 @@ internal static class ResNet18Trunk
             copy.Name = Rename(tensor.Name);
             builder.Initializer(copy);
         }
-        return new ResNet18Features(Rename(Layer2Output), Rename(Layer3Output), Rename(Layer4Output), width, height);
+        return new ResNet18Features(Rename(Layer2Output), Rename(Layer3Output), width, height);
+    }
+
+    /// <summary>The smallest input the default models take: 32 pixels a side (layer3 is then 2 × 2).</summary>
+    public static void CheckSize(int width, int height)
+    {
+        OptionChecks.AtLeast("width", width, 32, "pixels for the default ResNet18 models");
+        OptionChecks.AtLeast("height", height, 32, "pixels for the default ResNet18 models");
     }
 
     /// <summary>Stem weights W[o, c] over BGR 0–255 become W'[o, c] = 255·W[o, 2−c] over RGB 0–1.</summary>

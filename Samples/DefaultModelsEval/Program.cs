@@ -1,14 +1,18 @@
 // Measures the default models (DefaultModels.Proposer + FeatureExtractor) on a scene folder in MVTec layout with a
-// boxes.json ({"<relative png>": [{"box": [x1,y1,x2,y2], "anomalous": bool}, ...]}, all items listed):
+// boxes.json listing every item (FashionScenes' {"images": [{"image": "<relative path>", "objects": [{"box": [x1,y1,x2,y2],
+// "anomalous": bool}, ...]}, ...]} as `rkde make-scenes` writes it, or a plain {"<relative path>": [objects]} map):
 //   proposal recall (share of items covered at IoU >= 0.5 by the top-100 proposals after the pipeline's filter:
 //   min side 25 px, NMS IoU 0.3), the mean best IoU, item separability (cosine 1-NN AUROC of anomalous vs normal
-//   test items, train/good items as reference, true boxes as RoIs) and milliseconds per image.
+//   test items, train/good items as reference, true boxes as RoIs; and the KDE density stage fitted on them) and
+//   milliseconds per image.
 // Usage: dotnet run -c Release --project Samples/DefaultModelsEval -- SCENE_ROOT [width height]
+// (RKDE_PROFILE=/tmp/prefix also profiles the proposer with ORT and splits its time: backbone vs objectness head.)
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Rkde.MLNet;
+using Rkde.MLNet.Density;
 using SkiaSharp;
 
 if (args.Length < 1)
@@ -18,8 +22,7 @@ if (args.Length < 1)
 }
 string root = args[0];
 int width = args.Length > 2 ? int.Parse(args[1]) : 360, height = args.Length > 2 ? int.Parse(args[2]) : 240;
-var truth = JsonSerializer.Deserialize<Dictionary<string, Item[]>>(File.ReadAllText(Path.Combine(root, "boxes.json")),
-    new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+var truth = ReadTruth(Path.Combine(root, "boxes.json"));
 
 var build = Stopwatch.StartNew();
 byte[] proposerBytes = DefaultModels.Proposer(width, height), featureBytes = DefaultModels.FeatureExtractor(width, height);
@@ -78,28 +81,52 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
     int n = Math.Min(100, boxes.Length / 4);
     var input = new DenseTensor<float>(boxes.AsSpan(0, 4 * n).ToArray(), [1, n, 4]);
     extractor.Run([.. maps, NamedOnnxValue.CreateFromTensor("boxes", input)]).Dispose();
-    // Interleaved repetitions, best of each (the machine is shared): backbone alone (only the layer maps requested,
-    // so ORT runs only the trunk), whole proposer, feature head on the proposer's first boxes.
+    // Interleaved repetitions, best of each (the machine is shared): whole proposer (backbone + objectness), feature
+    // head on the proposer's first boxes.
     var image = NamedOnnxValue.CreateFromTensor("image", tensor);
-    double trunkBest = double.MaxValue, proposerBest = double.MaxValue, featureBest = double.MaxValue;
+    double proposerBest = double.MaxValue, featureBest = double.MaxValue;
     for (int r = 0; r < 15; r++)
     {
         var watch = Stopwatch.StartNew();
-        proposer.Run([image], [DefaultModels.Layer3Name, DefaultModels.Layer4Name]).Dispose();
-        trunkBest = Math.Min(trunkBest, watch.Elapsed.TotalMilliseconds);
-        watch.Restart();
         proposer.Run([image]).Dispose();
         proposerBest = Math.Min(proposerBest, watch.Elapsed.TotalMilliseconds);
         watch.Restart();
         extractor.Run([.. maps, NamedOnnxValue.CreateFromTensor("boxes", input)]).Dispose();
         featureBest = Math.Min(featureBest, watch.Elapsed.TotalMilliseconds);
     }
-    Console.WriteLine($"best of 15, ms: backbone {trunkBest:F1}, objectness {proposerBest - trunkBest:F1}, features for {n} boxes {featureBest:F1}; " +
+    Console.WriteLine($"best of 15, ms: proposer (backbone + objectness) {proposerBest:F1}, features for {n} boxes {featureBest:F1}; " +
         $"total {proposerBest + featureBest:F1} ms/image = {1000 / (proposerBest + featureBest):F1} images/s (load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})");
+    if (Environment.GetEnvironmentVariable("RKDE_PROFILE") is string prefix)
+    {
+        // ORT's per-node profile of 10 proposer runs: kernel time of the ResNet18 trunk's nodes vs the objectness head's.
+        using var profiled = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2, EnableProfiling = true, ProfileOutputPathPrefix = prefix };
+        using var session = new InferenceSession(proposerBytes, profiled);
+        for (int r = 0; r < 10; r++)
+            session.Run([image]).Dispose();
+        string file = session.EndProfiling();
+        using var trace = JsonDocument.Parse(File.ReadAllText(file));
+        double trunk = 0, head = 0;
+        foreach (var e in trace.RootElement.EnumerateArray())
+        {
+            string name = e.GetProperty("name").GetString()!;
+            if (e.GetProperty("cat").GetString() != "Node" || !name.EndsWith("_kernel_time", StringComparison.Ordinal))
+                continue;
+            double ms = e.GetProperty("dur").GetDouble() / 1000 / 10;
+            if (name.StartsWith("resnet18_", StringComparison.Ordinal)) trunk += ms; else head += ms;
+        }
+        Console.WriteLine($"profile ({file}): kernel ms/image: backbone {trunk:F1}, objectness head {head:F1}");
+    }
 }
 var scored = test.Select(t => (Score: 1 - reference.Max(r => Dot(r, t.Feature)), t.Anomalous)).ToList();
+// The product's own density stage on the same rows: anomalib's defaults (16 components, Scale) and Norm scaling.
+var kde = new List<string>();
+foreach (var scaling in new[] { FeatureScalingMethod.Scale, FeatureScalingMethod.Norm })
+{
+    var model = KdeDensityModel.Fit(reference.SelectMany(r => r).ToArray(), reference.Count, reference[0].Length, new DensityOptions { FeatureScaling = scaling });
+    kde.Add($"{scaling} {Auroc(test.Select(t => (Score: (float)-model.LogDensity(t.Feature), t.Anomalous)).ToList()):F3}");
+}
 Console.WriteLine($"images {images}: recall@100 (IoU>=0.5) {covered}/{objects} = {(double)covered / objects:F3}, mean best IoU {iouSum / objects:F3}");
-Console.WriteLine($"item cosine 1-NN AUROC {Auroc(scored):F3} ({test.Count(t => t.Anomalous)} anomalous, {test.Count(t => !t.Anomalous)} normal test items, {reference.Count} reference)");
+Console.WriteLine($"item AUROC (true boxes): cosine 1-NN {Auroc(scored):F3}, KDE 16 components {string.Join(", ", kde)} ({test.Count(t => t.Anomalous)} anomalous, {test.Count(t => !t.Anomalous)} normal test items, {reference.Count} reference)");
 Console.WriteLine($"ms/image: proposer (backbone + objectness) {proposeMs / images:F1}, features (true boxes) {featureMs / images:F1}");
 return 0;
 
@@ -153,6 +180,15 @@ static double Auroc(List<(float Score, bool Positive)> scored)
         foreach (var n in scored.Where(s => !s.Positive))
             wins += p.Score > n.Score ? 1 : p.Score == n.Score ? 0.5 : 0;
     return wins / ((double)pos * neg);
+}
+
+static Dictionary<string, Item[]> ReadTruth(string path)
+{
+    var json = new JsonSerializerOptions { PropertyNameCaseInsensitive = true };
+    using var document = JsonDocument.Parse(File.ReadAllText(path));
+    if (document.RootElement.TryGetProperty("images", out var images))
+        return images.EnumerateArray().ToDictionary(i => i.GetProperty("image").GetString()!, i => i.GetProperty("objects").Deserialize<Item[]>(json)!);
+    return document.RootElement.Deserialize<Dictionary<string, Item[]>>(json)!;
 }
 
 sealed record Item(float[] Box, bool Anomalous);
