@@ -44,7 +44,7 @@ public sealed partial class KdeDensityModel
     /// <summary>k × k row-major matrix L: the Cholesky factor of the inverse covariance divided by Scott's factor squared.</summary>
     public double[] BandwidthTransform { get; }
 
-    /// <summary>The n training rows mapped through the bandwidth transform, n × k row-major.</summary>
+    /// <summary>The n training rows (scaled, then centred on their mean as anomalib does) mapped through the bandwidth transform, n × k row-major.</summary>
     public double[] Points { get; }
 
     /// <summary>n, the number of training points in the KDE.</summary>

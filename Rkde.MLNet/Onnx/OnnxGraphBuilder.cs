@@ -51,6 +51,9 @@ internal sealed class OnnxGraphBuilder
     public string Initializer(string name, ReadOnlySpan<long> data, params long[] dims) =>
         AddInitializer(name, DataType.Int64, MemoryMarshal.AsBytes(data), dims);
 
+    public string Initializer(string name, ReadOnlySpan<int> data, params long[] dims) =>
+        AddInitializer(name, DataType.Int32, MemoryMarshal.AsBytes(data), dims);
+
     /// <summary>A scalar or 1-D int64 constant, as Reshape, Slice and friends take.</summary>
     public string Int64s(params long[] values) => Initializer(FreshName("i64"), values, values.Length);
 
@@ -72,6 +75,16 @@ internal sealed class OnnxGraphBuilder
             node.Attribute.Add(Attribute(name, value));
         _graph.Node.Add(node);
         return outputs;
+    }
+
+    /// <summary>Copies an existing node (from another model) into this graph unchanged.</summary>
+    public void Node(NodeProto node) => _graph.Node.Add(node);
+
+    /// <summary>Copies an existing tensor (from another model) into this graph's initializers.</summary>
+    public string Initializer(TensorProto tensor)
+    {
+        _graph.Initializer.Add(tensor);
+        return tensor.Name;
     }
 
     /// <summary>Adds a key/value pair to the model's metadata.</summary>

@@ -1,0 +1,168 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using SkiaSharp;
+
+namespace Rkde.MLNet.Tests.Pipeline;
+
+[TestClass]
+public sealed class RkdeAnomalyTests
+{
+    public sealed class ImageInput
+    {
+        public string ImagePath { get; set; } = "";
+    }
+
+    private static TestImages s_images = null!;
+    private static ImageInput[] s_train = [];
+    private static ImageInput[] s_test = [];
+    private static MLContext s_ml = null!;
+    private static ITransformer s_model = null!;
+    private static IDataView s_trainData = null!;
+
+    internal static RkdeOptions Options(string folder, byte[]? features = null) => new()
+    {
+        ImageFolder = folder,
+        ImageWidth = TinyModels.Width,
+        ImageHeight = TinyModels.Height,
+        ProposerModelBytes = TinyModels.Proposer(),
+        FeatureModelBytes = features ?? TinyModels.Features(),
+        MinBoxSize = 4,
+        IouThreshold = 0.9f,
+        PcaComponents = 4,
+    };
+
+    [ClassInitialize]
+    public static void FitOnce(TestContext _)
+    {
+        s_images = new TestImages();
+        s_train = Enumerable.Range(0, 8).Select(i => new ImageInput { ImagePath = s_images.Noise($"train{i}.png", 40, 30, seed: i) }).ToArray();
+        s_test =
+        [
+            new() { ImagePath = s_images.Noise("normal.png", 40, 30, seed: 100) },
+            new() { ImagePath = s_images.Noise("odd.png", 40, 30, seed: 101, r: 250, g: 20, b: 200, spread: 5) },
+            new() { ImagePath = s_images.Solid("black.png", 40, 30, SKColors.Black) },
+            new() { ImagePath = s_images.Noise("big.png", 64, 64, seed: 102) },
+        ];
+        s_ml = new MLContext(seed: 1);
+        s_trainData = s_ml.Data.LoadFromEnumerable(s_train);
+        s_model = s_ml.Transforms.RkdeAnomaly(Options(s_images.Folder)).Fit(s_trainData);
+    }
+
+    [ClassCleanup]
+    public static void Cleanup() => s_images?.Dispose();
+
+    private static RkdePrediction[] Score(MLContext ml, ITransformer model, IEnumerable<ImageInput> images) =>
+        ml.Data.CreateEnumerable<RkdePrediction>(model.Transform(ml.Data.LoadFromEnumerable(images)), reuseRowObject: false).ToArray();
+
+    [TestMethod]
+    public void OutputColumnsAreBoxesBoxScoresScoreAndNoInternalColumns()
+    {
+        var schema = s_model.GetOutputSchema(s_trainData.Schema);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single), schema["Boxes"].Type);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single), schema["BoxScores"].Type);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 1), schema["Score"].Type);
+        CollectionAssert.AreEqual(new[] { "ImagePath", "Boxes", "BoxScores", "Score" }, schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
+    }
+
+    [TestMethod]
+    public void SavedModelLoadsInAFreshContextAndScoresIdentically()
+    {
+        var before = Score(s_ml, s_model, s_test);
+        string path = Path.Combine(s_images.Folder, "rkde.zip");
+        s_ml.Model.Save(s_model, s_trainData.Schema, path);
+
+        var fresh = new MLContext();
+        var loaded = fresh.Model.Load(path, out var inputSchema);
+        Assert.IsInstanceOfType<TextDataViewType>(inputSchema["ImagePath"].Type);
+        var after = Score(fresh, loaded, s_test);
+
+        Assert.HasCount(before.Length, after);
+        for (int i = 0; i < before.Length; i++)
+        {
+            AssertClose(before[i].Boxes, after[i].Boxes);
+            AssertClose(before[i].BoxScores, after[i].BoxScores);
+            Assert.AreEqual(before[i].Score, after[i].Score, 1e-6f);
+        }
+        foreach (var transformer in (TransformerChain<ITransformer>)loaded)
+            StringAssert.StartsWith(transformer.GetType().Assembly.GetName().Name, "Microsoft.ML", "every saved stage is stock ML.NET");
+    }
+
+    [TestMethod]
+    public void ScoresAreProbabilitiesAndTheImageScoreIsTheHighestBoxScore()
+    {
+        var scored = Score(s_ml, s_model, s_test);
+        foreach (var p in scored.Where(p => p.BoxCount > 0))
+        {
+            Assert.AreEqual(p.BoxCount, p.BoxScores.Length);
+            Assert.IsTrue(p.BoxScores.All(s => s >= 0 && s <= 1), string.Join(", ", p.BoxScores));
+            Assert.AreEqual(p.BoxScores.Max(), p.Score);
+        }
+        Assert.IsGreaterThan(scored[0].Score, scored[1].Score, "the odd-coloured image scores above the normal one");
+    }
+
+    [TestMethod]
+    public void ImageWithNoBoxesGivesEmptyVectorsAndScoreZero()
+    {
+        var black = Score(s_ml, s_model, [s_test[2]]).Single();
+        Assert.IsEmpty(black.Boxes);
+        Assert.IsEmpty(black.BoxScores);
+        Assert.AreEqual(0f, black.Score);
+    }
+
+    [TestMethod]
+    public void BoxesAreNormalisedWhateverTheImageSize()
+    {
+        var scored = Score(s_ml, s_model, [s_test[0], s_test[3]]);
+        float[] expected = TinyModels.Boxes.Select((v, i) => v / (i % 2 == 0 ? TinyModels.Width : TinyModels.Height)).ToArray();
+        foreach (var p in scored)
+            AssertClose(expected, p.Boxes);
+        float[] pixels = scored[1].BoxesInPixels(64, 64);
+        AssertClose(expected.Select(v => v * 64).ToArray(), pixels);
+    }
+
+    [TestMethod]
+    public void PredictionEngineGivesTheSameAsTransform()
+    {
+        var engine = s_ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(s_model);
+        var batch = Score(s_ml, s_model, s_test);
+        for (int i = 0; i < s_test.Length; i++)
+        {
+            var single = engine.Predict(s_test[i]);
+            AssertClose(batch[i].BoxScores, single.BoxScores);
+            Assert.AreEqual(batch[i].Score, single.Score);
+        }
+    }
+
+    [TestMethod]
+    public void FeatureModelReadsExtraProposerOutputsByName()
+    {
+        // The feature model reads "fmap", an extra output of the proposer, instead of the image: same numbers.
+        var ml = new MLContext(seed: 1);
+        var model = ml.Transforms.RkdeAnomaly(Options(s_images.Folder, TinyModels.Features(imageInput: "fmap"))).Fit(s_trainData);
+        var viaImage = Score(s_ml, s_model, s_test);
+        var viaFmap = Score(ml, model, s_test);
+        for (int i = 0; i < s_test.Length; i++)
+            AssertClose(viaImage[i].BoxScores, viaFmap[i].BoxScores);
+    }
+
+    [TestMethod]
+    public void MissingOrMistypedImageColumnIsNamed()
+    {
+        var estimator = s_ml.Transforms.RkdeAnomaly(Options(s_images.Folder));
+        var missing = s_ml.Data.LoadFromEnumerable(new[] { new { Path = "x.png" } });
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(missing));
+        StringAssert.Contains(e.Message, "'ImagePath'");
+        StringAssert.Contains(e.Message, "missing");
+        var mistyped = s_ml.Data.LoadFromEnumerable(new[] { new { ImagePath = 1f } });
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(mistyped));
+        StringAssert.Contains(e.Message, "'ImagePath'");
+        StringAssert.Contains(e.Message, "is Single; expected String");
+    }
+
+    internal static void AssertClose(float[] expected, float[] actual, float tolerance = 1e-6f)
+    {
+        Assert.HasCount(expected.Length, actual);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.AreEqual(expected[i], actual[i], tolerance, $"index {i}");
+    }
+}

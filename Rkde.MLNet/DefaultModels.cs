@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using Rkde.MLNet.Features;
+using Rkde.MLNet.Onnx;
+using Rkde.MLNet.Regions;
+using DataType = Onnx.TensorProto.Types.DataType;
+
+namespace Rkde.MLNet;
+
+/// <summary>
+/// The default, offline R-KDE models, built (and cached in memory) on first use from the pretrained ResNet18 of the
+/// NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 (ImageNet weights, MIT). Both take RGB images scaled to [0, 1].
+/// The proposer runs the backbone once and also outputs the feature maps the feature extractor reads by name, so an image
+/// costs one backbone pass when both defaults are used.
+/// </summary>
+public static class DefaultModels
+{
+    /// <summary>Name of the stride-16 layer3 map [1, 256, ⌈H/16⌉, ⌈W/16⌉] output by the proposer and read by the extractor.</summary>
+    public const string Layer3Name = "resnet18_layer3";
+
+    /// <summary>Name of the stride-32 layer4 map [1, 512, ⌈H/32⌉, ⌈W/32⌉] output by the proposer and read by the extractor.</summary>
+    public const string Layer4Name = "resnet18_layer4";
+
+    /// <summary>Length of each box's feature vector from <see cref="FeatureExtractor"/>.</summary>
+    public static int FeatureDimension => RoiFeatureHead.Dimension(FeatureSources);
+
+    private static readonly RoiFeatureSource[] FeatureSources =
+    [
+        new(Layer3Name, ResNet18Features.Layer3Channels, 16, 7),
+        new(Layer4Name, ResNet18Features.Layer4Channels, 32, 4),
+    ];
+
+    private static readonly ConcurrentDictionary<(string, int, int), Lazy<byte[]>> Cache = new();
+
+    /// <summary>
+    /// The default region proposer for images of <paramref name="width"/> × <paramref name="height"/> pixels (at least 32 each):
+    /// input "image" float [1, 3, H, W] (RGB, 0–1) → "boxes" [1, N, 4] (x1, y1, x2, y2 in input pixels) and "scores" [1, N]
+    /// in descending objectness (N ≤ 300), plus <see cref="Layer3Name"/> and <see cref="Layer4Name"/>.
+    /// </summary>
+    public static byte[] Proposer(int width, int height) =>
+        Cache.GetOrAdd(("proposer", width, height), key => new Lazy<byte[]>(() => BuildProposer(key.Item2, key.Item3))).Value;
+
+    /// <summary>
+    /// The default RoI feature extractor for images of <paramref name="width"/> × <paramref name="height"/> pixels: inputs
+    /// <see cref="Layer3Name"/>, <see cref="Layer4Name"/> (as the proposer outputs them) and "boxes" [1, N, 4] (input pixels)
+    /// → "features" [1, N, <see cref="FeatureDimension"/>], unit length.
+    /// </summary>
+    public static byte[] FeatureExtractor(int width, int height) =>
+        Cache.GetOrAdd(("features", width, height), key => new Lazy<byte[]>(() => BuildFeatureExtractor(key.Item2, key.Item3))).Value;
+
+    private static byte[] BuildProposer(int width, int height)
+    {
+        var b = new OnnxGraphBuilder("rkde_default_proposer");
+        string image = b.Input("image", DataType.Float, 1, 3, height, width);
+        var trunk = ResNet18Trunk.AddTo(b, image, width, height);
+        var (boxes, scores) = ObjectnessProposer.AddTo(b, trunk);
+        b.Output("boxes", boxes, DataType.Float, 1, "N", 4);
+        b.Output("scores", scores, DataType.Float, 1, "N");
+        var (h3, w3) = trunk.MapSize(16);
+        var (h4, w4) = trunk.MapSize(32);
+        b.Output(Layer3Name, trunk.Layer3, DataType.Float, 1, ResNet18Features.Layer3Channels, h3, w3);
+        b.Output(Layer4Name, trunk.Layer4, DataType.Float, 1, ResNet18Features.Layer4Channels, h4, w4);
+        Describe(b, "regions", width, height);
+        return b.ToBytes();
+    }
+
+    private static byte[] BuildFeatureExtractor(int width, int height)
+    {
+        OptionChecks.AtLeast("width", width, 32, "pixels (ResNet18 downsamples by 32)");
+        OptionChecks.AtLeast("height", height, 32, "pixels (ResNet18 downsamples by 32)");
+        var b = new OnnxGraphBuilder("rkde_default_features");
+        var sizes = new ResNet18Features("", "", "", width, height);
+        foreach (var source in FeatureSources)
+        {
+            var (h, w) = sizes.MapSize(source.Stride);
+            b.Input(source.InputName, DataType.Float, 1, source.Channels, h, w);
+        }
+        string boxes = b.Input("boxes", DataType.Float, 1, "N", 4);
+        string features = RoiFeatureHead.AddTo(b, boxes, FeatureSources);
+        b.Output("features", features, DataType.Float, 1, "N", FeatureDimension);
+        Describe(b, "features", width, height);
+        return b.ToBytes();
+    }
+
+    private static void Describe(OnnxGraphBuilder b, string stage, int width, int height)
+    {
+        b.Metadata("rkde_format_version", "1");
+        b.Metadata("rkde_stage", stage);
+        b.Metadata("rkde_default_model", $"resnet18 {ResNet18Package.PackageId} {ResNet18Package.PackageVersion}");
+        b.Metadata("rkde_input_size", $"{width}x{height}");
+    }
+}

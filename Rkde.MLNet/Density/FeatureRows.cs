@@ -1,0 +1,113 @@
+using System.Runtime.Intrinsics;
+
+namespace Rkde.MLNet.Density;
+
+/// <summary>
+/// A view of the training rows the density model is fitted on: the caller's pinned N × D row-major buffer plus an
+/// optional list of selected row indices (the training sample), so the sample is never copied.
+/// Also holds the row-parallel loop and the streaming passes (finite check, mean) over that view.
+/// </summary>
+internal readonly unsafe struct FeatureRows
+{
+    private readonly float* _data;
+    private readonly int[]? _index;
+
+    public FeatureRows(float* data, int rowCount, int dimension, int[]? index = null)
+    {
+        _data = data;
+        _index = index;
+        Count = index?.Length ?? rowCount;
+        Dimension = dimension;
+    }
+
+    /// <summary>Number of rows in the view.</summary>
+    public int Count { get; }
+
+    /// <summary>D, the length of a row.</summary>
+    public int Dimension { get; }
+
+    /// <summary>Pointer to row <paramref name="i"/> of the view.</summary>
+    public float* Row(int i) => _data + (long)(_index is null ? i : _index[i]) * Dimension;
+
+    /// <summary>The index of row <paramref name="i"/> in the caller's buffer.</summary>
+    public int SourceRow(int i) => _index is null ? i : _index[i];
+
+    /// <summary>
+    /// Runs <paramref name="body"/> over contiguous row ranges, one worker per core; each worker gets its own
+    /// state from <paramref name="createState"/>, and <paramref name="merge"/> folds the states one at a time.
+    /// </summary>
+    public static void ParallelRanges<TState>(int count, Func<TState> createState, Action<int, int, TState> body,
+        Action<TState> merge)
+    {
+        int workers = Math.Clamp(count / 64, 1, Environment.ProcessorCount);
+        var gate = new object();
+        Parallel.For(0, workers, w =>
+        {
+            int start = (int)((long)count * w / workers), end = (int)((long)count * (w + 1) / workers);
+            var state = createState();
+            body(start, end, state);
+            lock (gate) merge(state);
+        });
+    }
+
+    /// <summary>The first (row, column) holding NaN or ±∞, or null when every value is finite.</summary>
+    public (int Row, int Column)? FindNonFinite()
+    {
+        var self = this;
+        int bad = int.MaxValue;
+        ParallelRanges(Count, () => new int[] { int.MaxValue }, (start, end, first) =>
+        {
+            for (int i = start; i < end && first[0] == int.MaxValue; i++)
+            {
+                if (!AllFinite(self.Row(i), self.Dimension)) first[0] = i;
+            }
+        }, first => bad = Math.Min(bad, first[0]));
+        if (bad == int.MaxValue) return null;
+        float* row = Row(bad);
+        int column = 0;
+        while (column < Dimension - 1 && float.IsFinite(row[column])) column++;
+        return (SourceRow(bad), column);
+    }
+
+    private static bool AllFinite(float* x, int n)
+    {
+        // x − x is 0 for finite x and NaN for NaN and ±∞; NaN never equals 0.
+        int d = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var ok = Vector256<float>.AllBitsSet;
+            for (; d <= n - 8; d += 8)
+            {
+                var v = Vector256.Load(x + d);
+                ok &= Vector256.Equals(v - v, Vector256<float>.Zero);
+            }
+            if (Vector256.ExtractMostSignificantBits(ok) != 0xFF) return false;
+        }
+        for (; d < n; d++)
+        {
+            if (!float.IsFinite(x[d])) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The per-column mean of the view, accumulated in double.</summary>
+    public double[] Mean()
+    {
+        var self = this;
+        int dim = Dimension;
+        var total = new double[dim];
+        ParallelRanges(Count, () => new double[dim], (start, end, sum) =>
+        {
+            for (int i = start; i < end; i++)
+            {
+                float* row = self.Row(i);
+                for (int d = 0; d < dim; d++) sum[d] += row[d];
+            }
+        }, sum =>
+        {
+            for (int d = 0; d < dim; d++) total[d] += sum[d];
+        });
+        for (int d = 0; d < dim; d++) total[d] /= Count;
+        return total;
+    }
+}

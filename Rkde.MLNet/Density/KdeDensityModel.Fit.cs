@@ -1,0 +1,98 @@
+using System.Globalization;
+
+namespace Rkde.MLNet.Density;
+
+public sealed partial class KdeDensityModel
+{
+    /// <summary>
+    /// Fits the density model on <paramref name="rowCount"/> feature rows of length <paramref name="featureDimension"/>
+    /// (<paramref name="rows"/> row-major): a seeded uniform sample of at most
+    /// <see cref="DensityOptions.MaxTrainingPoints"/> rows → PCA (<see cref="Pca"/>) → scaling → Gaussian KDE
+    /// (<see cref="GaussianKde"/>). Cost is linear in the number of rows.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Fewer rows than <see cref="DensityOptions.PcaComponents"/>, or rows that span fewer dimensions.</exception>
+    /// <exception cref="ArgumentException">Mismatched lengths, or a NaN/∞ feature (the row and column are named).</exception>
+    public static KdeDensityModel Fit(ReadOnlySpan<float> rows, int rowCount, int featureDimension,
+        DensityOptions options, int seed = 0, IProgress<string>? progress = null)
+        => Fit(rows, rowCount, featureDimension, options, seed, progress, PcaSolver.Auto);
+
+    internal static unsafe KdeDensityModel Fit(ReadOnlySpan<float> rows, int rowCount, int featureDimension,
+        DensityOptions options, int seed, IProgress<string>? progress, PcaSolver solver)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        OptionChecks.AtLeast(nameof(featureDimension), featureDimension, 1);
+        OptionChecks.AtLeast(nameof(rowCount), rowCount, 0);
+        if (rows.Length != (long)rowCount * featureDimension)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"rows holds {rows.Length} values but rowCount × featureDimension = {rowCount} × {featureDimension} = {(long)rowCount * featureDimension}: pass the rows row-major, featureDimension values each."),
+                nameof(rows));
+        }
+        int requested = options.PcaComponents;
+        if (rowCount < requested)
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                $"R-KDE found {rowCount} training regions but needs at least {requested} (PcaComponents) to fit its density model. " +
+                $"Train on more or larger normal images, lower PcaComponents, or keep more regions per image by lowering MinBoxSize or RoiScoreThreshold."));
+        }
+        // As anomalib (whose SVD yields at most D directions): k = min(PcaComponents, D).
+        int k = Math.Min(requested, featureDimension);
+
+        fixed (float* data = rows)
+        {
+            var all = new FeatureRows(data, rowCount, featureDimension);
+            if (all.FindNonFinite() is var (badRow, badColumn))
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                    $"Training feature row {badRow} holds {rows[(int)((long)badRow * featureDimension + badColumn)]} at column {badColumn}: R-KDE needs finite features. Check the feature extractor's output for that region."),
+                    nameof(rows));
+            }
+            int[]? sample = TrainingSample.Select(rowCount, options.MaxTrainingPoints, seed);
+            var training = new FeatureRows(data, rowCount, featureDimension, sample);
+            progress?.Report(sample is null
+                ? $"R-KDE density: fitting on all {rowCount} training regions ({featureDimension}-d, {k} components)"
+                : $"R-KDE density: fitting on a seeded sample of {sample.Length} of {rowCount} training regions ({featureDimension}-d, {k} components)");
+
+            var pca = Pca.Fit(training, k, seed, progress, solver);
+            int n = training.Count;
+            double[] scaled = pca.Projections;
+            double maxLength = 1;
+            if (options.FeatureScaling == FeatureScalingMethod.Scale)
+            {
+                maxLength = 0;
+                for (int i = 0; i < n; i++) maxLength = Math.Max(maxLength, RowNorm(scaled.AsSpan(i * k, k)));
+                if (maxLength > 0)
+                {
+                    for (int i = 0; i < scaled.Length; i++) scaled[i] /= maxLength;
+                }
+            }
+            else
+            {
+                for (int i = 0; i < n; i++) NormaliseRow(scaled.AsSpan(i * k, k));
+            }
+
+            var kde = GaussianKde.Fit(scaled, n, k);
+            progress?.Report($"R-KDE density: KDE fitted on {n} points");
+            return new KdeDensityModel(featureDimension, k, options.FeatureScaling, pca.Mean, pca.Components,
+                maxLength, kde.BandwidthTransform, kde.Points, kde.LogNormaliser);
+        }
+    }
+
+    private static double RowNorm(ReadOnlySpan<double> y)
+    {
+        double s = 0;
+        foreach (double v in y) s += v * v;
+        return Math.Sqrt(s);
+    }
+
+    /// <summary>Divides a projected row by its own L2 norm (a zero row stays at the origin).</summary>
+    private static void NormaliseRow(Span<double> y)
+    {
+        double norm = RowNorm(y);
+        if (norm > 0)
+        {
+            for (int j = 0; j < y.Length; j++) y[j] /= norm;
+        }
+    }
+}

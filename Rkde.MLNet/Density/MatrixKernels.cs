@@ -1,0 +1,120 @@
+using System.Runtime.Intrinsics;
+
+namespace Rkde.MLNet.Density;
+
+/// <summary>
+/// The register-blocked SIMD products behind the randomized PCA, on float row blocks held in cache:
+/// <c>Y = B·Q</c> and <c>Zᵀ += Yᵀ·B</c>. Rows are padded with zeros to <see cref="Pad"/> floats.
+/// </summary>
+internal static unsafe class MatrixKernels
+{
+    /// <summary>Row blocks and column counts are multiples of this; padded rows are zero.</summary>
+    public const int RowMultiple = 4;
+
+    /// <summary>Feature rows are padded to a multiple of this many floats.</summary>
+    public const int Pad = 32;
+
+    /// <summary>Columns of a float row processed per cache block in <see cref="Project"/>.</summary>
+    private const int Chunk = 1024;
+
+    /// <summary>
+    /// <c>y[r, j] = Σ_d b[r, d] · qt[j, d]</c> for r &lt; <paramref name="rows"/>, j &lt; <paramref name="cols"/>:
+    /// b is rows × stride, qt is cols × stride (Q transposed), y is rows × cols; rows and cols are multiples of 4,
+    /// stride a multiple of <see cref="Pad"/>.
+    /// </summary>
+    public static void Project(float* b, float* qt, float* y, int rows, int cols, int stride)
+    {
+        new Span<float>(y, rows * cols).Clear();
+        for (int d0 = 0; d0 < stride; d0 += Chunk)
+        {
+            int d1 = Math.Min(stride, d0 + Chunk);
+            for (int i = 0; i < rows; i += 4)
+            {
+                float* b0 = b + (long)i * stride, b1 = b0 + stride, b2 = b1 + stride, b3 = b2 + stride;
+                for (int j = 0; j < cols; j += 4)
+                {
+                    float* q0 = qt + (long)j * stride, q1 = q0 + stride, q2 = q1 + stride, q3 = q2 + stride;
+                    Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
+                    Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
+                    Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
+                    Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
+                    for (int d = d0; d < d1; d += 8)
+                    {
+                        var x0 = Vector256.Load(b0 + d); var x1 = Vector256.Load(b1 + d);
+                        var x2 = Vector256.Load(b2 + d); var x3 = Vector256.Load(b3 + d);
+                        var w0 = Vector256.Load(q0 + d); var w1 = Vector256.Load(q1 + d);
+                        var w2 = Vector256.Load(q2 + d); var w3 = Vector256.Load(q3 + d);
+                        a00 = Vector256.FusedMultiplyAdd(x0, w0, a00); a01 = Vector256.FusedMultiplyAdd(x0, w1, a01);
+                        a02 = Vector256.FusedMultiplyAdd(x0, w2, a02); a03 = Vector256.FusedMultiplyAdd(x0, w3, a03);
+                        a10 = Vector256.FusedMultiplyAdd(x1, w0, a10); a11 = Vector256.FusedMultiplyAdd(x1, w1, a11);
+                        a12 = Vector256.FusedMultiplyAdd(x1, w2, a12); a13 = Vector256.FusedMultiplyAdd(x1, w3, a13);
+                        a20 = Vector256.FusedMultiplyAdd(x2, w0, a20); a21 = Vector256.FusedMultiplyAdd(x2, w1, a21);
+                        a22 = Vector256.FusedMultiplyAdd(x2, w2, a22); a23 = Vector256.FusedMultiplyAdd(x2, w3, a23);
+                        a30 = Vector256.FusedMultiplyAdd(x3, w0, a30); a31 = Vector256.FusedMultiplyAdd(x3, w1, a31);
+                        a32 = Vector256.FusedMultiplyAdd(x3, w2, a32); a33 = Vector256.FusedMultiplyAdd(x3, w3, a33);
+                    }
+                    float* y0 = y + i * cols + j, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
+                    y0[0] += Vector256.Sum(a00); y0[1] += Vector256.Sum(a01); y0[2] += Vector256.Sum(a02); y0[3] += Vector256.Sum(a03);
+                    y1[0] += Vector256.Sum(a10); y1[1] += Vector256.Sum(a11); y1[2] += Vector256.Sum(a12); y1[3] += Vector256.Sum(a13);
+                    y2[0] += Vector256.Sum(a20); y2[1] += Vector256.Sum(a21); y2[2] += Vector256.Sum(a22); y2[3] += Vector256.Sum(a23);
+                    y3[0] += Vector256.Sum(a30); y3[1] += Vector256.Sum(a31); y3[2] += Vector256.Sum(a32); y3[3] += Vector256.Sum(a33);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>zt[j, d] += Σ_r y[r, j] · b[r, d]</c>: b is rows × stride, y is rows × cols, zt is cols × stride (Zᵀ, in
+    /// double); cols a multiple of 4, stride a multiple of <see cref="Pad"/>.
+    /// </summary>
+    public static void AccumulateTransposed(float* b, float* y, double* zt, int rows, int cols, int stride)
+    {
+        for (int d = 0; d < stride; d += 32)
+        {
+            for (int j = 0; j < cols; j += 4)
+            {
+                Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
+                Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
+                Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
+                Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
+                for (int r = 0; r < rows; r++)
+                {
+                    float* br = b + (long)r * stride + d;
+                    var x0 = Vector256.Load(br); var x1 = Vector256.Load(br + 8);
+                    var x2 = Vector256.Load(br + 16); var x3 = Vector256.Load(br + 24);
+                    float* yr = y + r * cols + j;
+                    var c0 = Vector256.Create(yr[0]); var c1 = Vector256.Create(yr[1]);
+                    var c2 = Vector256.Create(yr[2]); var c3 = Vector256.Create(yr[3]);
+                    a00 = Vector256.FusedMultiplyAdd(c0, x0, a00); a01 = Vector256.FusedMultiplyAdd(c0, x1, a01);
+                    a02 = Vector256.FusedMultiplyAdd(c0, x2, a02); a03 = Vector256.FusedMultiplyAdd(c0, x3, a03);
+                    a10 = Vector256.FusedMultiplyAdd(c1, x0, a10); a11 = Vector256.FusedMultiplyAdd(c1, x1, a11);
+                    a12 = Vector256.FusedMultiplyAdd(c1, x2, a12); a13 = Vector256.FusedMultiplyAdd(c1, x3, a13);
+                    a20 = Vector256.FusedMultiplyAdd(c2, x0, a20); a21 = Vector256.FusedMultiplyAdd(c2, x1, a21);
+                    a22 = Vector256.FusedMultiplyAdd(c2, x2, a22); a23 = Vector256.FusedMultiplyAdd(c2, x3, a23);
+                    a30 = Vector256.FusedMultiplyAdd(c3, x0, a30); a31 = Vector256.FusedMultiplyAdd(c3, x1, a31);
+                    a32 = Vector256.FusedMultiplyAdd(c3, x2, a32); a33 = Vector256.FusedMultiplyAdd(c3, x3, a33);
+                }
+                AddWidened(zt + (long)j * stride + d, a00, a01, a02, a03);
+                AddWidened(zt + (long)(j + 1) * stride + d, a10, a11, a12, a13);
+                AddWidened(zt + (long)(j + 2) * stride + d, a20, a21, a22, a23);
+                AddWidened(zt + (long)(j + 3) * stride + d, a30, a31, a32, a33);
+            }
+        }
+    }
+
+    private static void AddWidened(double* z, Vector256<float> v0, Vector256<float> v1, Vector256<float> v2,
+        Vector256<float> v3)
+    {
+        AddWidened(z, v0);
+        AddWidened(z + 8, v1);
+        AddWidened(z + 16, v2);
+        AddWidened(z + 24, v3);
+    }
+
+    private static void AddWidened(double* z, Vector256<float> v)
+    {
+        var (lo, hi) = Vector256.Widen(v);
+        Vector256.Store(Vector256.Load(z) + lo, z);
+        Vector256.Store(Vector256.Load(z + 4) + hi, z + 4);
+    }
+}

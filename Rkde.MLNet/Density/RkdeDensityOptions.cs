@@ -1,0 +1,55 @@
+namespace Rkde.MLNet.Density;
+
+/// <summary>Options of <see cref="RkdeCatalog.RkdeDensity"/>: the PCA + KDE stage over a column of region features.</summary>
+public sealed class RkdeDensityOptions
+{
+    /// <summary>Input column: float vector of the image's region features, <see cref="FeatureDimension"/> per region. Default "Features".</summary>
+    public string FeaturesColumnName = "Features";
+
+    /// <summary>D, the length of one region's features; 0: the column's fixed vector size (one region per row).</summary>
+    public int FeatureDimension;
+
+    /// <summary>Number of principal components kept. Default 16.</summary>
+    public int PcaComponents = 16;
+
+    /// <summary>Scaling after the projection. Default <see cref="FeatureScalingMethod.Scale"/>.</summary>
+    public FeatureScalingMethod FeatureScaling = FeatureScalingMethod.Scale;
+
+    /// <summary>At most this many training regions (a reservoir sample seeded by <see cref="Seed"/>) build the KDE. Default 40,000.</summary>
+    public int MaxTrainingPoints = 40_000;
+
+    /// <summary>Output column: variable-length float vector, the anomaly probability of each region. Default "BoxScores".</summary>
+    public string BoxScoresColumnName = "BoxScores";
+
+    /// <summary>Output column: the row's anomaly score, the highest region probability (0 without regions). Default "Score".</summary>
+    public string ScoreColumnName = "Score";
+
+    /// <summary>Seed of the training-region sample and the PCA; the same data and seed give the same model. Default 0.</summary>
+    public int Seed;
+
+    /// <summary>GPU for ONNX Runtime (CUDA device id); null: CPU.</summary>
+    public int? GpuDeviceId;
+
+    /// <summary>When the GPU cannot be used, run on the CPU instead of failing. Default true.</summary>
+    public bool FallbackToCpu = true;
+
+    /// <summary>Receives progress messages during Fit .</summary>
+    public IProgress<string>? Progress;
+
+    internal DensityOptions Density => new()
+    {
+        PcaComponents = PcaComponents,
+        FeatureScaling = FeatureScaling,
+        MaxTrainingPoints = MaxTrainingPoints,
+    };
+
+    /// <summary>Throws when a value is invalid, naming the option, its value and the valid range.</summary>
+    public void Validate()
+    {
+        OptionChecks.NotEmpty(nameof(FeaturesColumnName), FeaturesColumnName);
+        OptionChecks.AtLeast(nameof(FeatureDimension), FeatureDimension, 0);
+        Density.Validate();
+        OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
+        OptionChecks.DistinctColumns((nameof(BoxScoresColumnName), BoxScoresColumnName), (nameof(ScoreColumnName), ScoreColumnName));
+    }
+}

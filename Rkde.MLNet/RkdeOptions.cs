@@ -1,0 +1,105 @@
+using Rkde.MLNet.Density;
+using Rkde.MLNet.Regions;
+
+namespace Rkde.MLNet;
+
+/// <summary>Options of <see cref="RkdeCatalog.RkdeAnomaly"/>: the whole R-KDE chain from image paths to anomaly scores. Defaults are anomalib's.</summary>
+public sealed class RkdeOptions
+{
+    /// <summary>The input column holding image paths (text). Default "ImagePath".</summary>
+    public string ImageColumnName = "ImagePath";
+
+    /// <summary>Folder the image paths are relative to; null: paths are used as they are.</summary>
+    public string? ImageFolder;
+
+    /// <summary>Width of the model input; images are stretched to it. Default 360.</summary>
+    public int ImageWidth = 360;
+
+    /// <summary>Height of the model input; images are stretched to it. Default 240.</summary>
+    public int ImageHeight = 240;
+
+    /// <summary>Which detector stage the proposer model implements. Default <see cref="RoiStage.Rcnn"/>.</summary>
+    public RoiStage RoiStage = RoiStage.Rcnn;
+
+    /// <summary>Path of a proposer ONNX model (see the README's model contracts); null with null bytes: the built-in default.</summary>
+    public string? ProposerModelPath;
+
+    /// <summary>A proposer ONNX model in memory; null with a null path: the built-in default.</summary>
+    public byte[]? ProposerModelBytes;
+
+    /// <summary>Path of a feature-extractor ONNX model; null with null bytes: the built-in default.</summary>
+    public string? FeatureModelPath;
+
+    /// <summary>A feature-extractor ONNX model in memory; null with a null path: the built-in default.</summary>
+    public byte[]? FeatureModelBytes;
+
+    /// <summary>Boxes whose detector score is at or below this are dropped. Default 0.001.</summary>
+    public float RoiScoreThreshold = 0.001f;
+
+    /// <summary>Boxes narrower or lower than this many pixels (of the model input) are dropped. Default 25.</summary>
+    public float MinBoxSize = 25;
+
+    /// <summary>Class-agnostic NMS IoU threshold. Default 0.3.</summary>
+    public float IouThreshold = 0.3f;
+
+    /// <summary>At most this many boxes per image. Default 100.</summary>
+    public int MaxDetectionsPerImage = 100;
+
+    /// <summary>Number of principal components kept. Default 16.</summary>
+    public int PcaComponents = 16;
+
+    /// <summary>Scaling after the projection. Default <see cref="FeatureScalingMethod.Scale"/>.</summary>
+    public FeatureScalingMethod FeatureScaling = FeatureScalingMethod.Scale;
+
+    /// <summary>At most this many training regions (a reservoir sample seeded by <see cref="Seed"/>) build the KDE. Default 40,000.</summary>
+    public int MaxTrainingPoints = 40_000;
+
+    /// <summary>Seed of the training-region sample and the PCA; the same data and seed give the same model. Default 0.</summary>
+    public int Seed;
+
+    /// <summary>GPU for ONNX Runtime (CUDA device id); null: CPU.</summary>
+    public int? GpuDeviceId;
+
+    /// <summary>When the GPU cannot be used, run on the CPU instead of failing. Default true.</summary>
+    public bool FallbackToCpu = true;
+
+    /// <summary>Receives progress messages during Fit .</summary>
+    public IProgress<string>? Progress;
+
+    /// <summary>Output column: variable-length float vector, 4 per box (x1, y1, x2, y2) normalised to [0, 1]. Default "Boxes".</summary>
+    public string BoxesColumnName = "Boxes";
+
+    /// <summary>Output column: variable-length float vector, the anomaly probability of each box. Default "BoxScores".</summary>
+    public string BoxScoresColumnName = "BoxScores";
+
+    /// <summary>Output column: the image's anomaly score, the highest box score (0 without boxes). Default "Score".</summary>
+    public string ScoreColumnName = "Score";
+
+    internal RegionFilterOptions RegionFilter => new()
+    {
+        RoiScoreThreshold = RoiScoreThreshold,
+        MinBoxSize = MinBoxSize,
+        IouThreshold = IouThreshold,
+        MaxDetectionsPerImage = MaxDetectionsPerImage,
+    };
+
+    internal DensityOptions Density => new()
+    {
+        PcaComponents = PcaComponents,
+        FeatureScaling = FeatureScaling,
+        MaxTrainingPoints = MaxTrainingPoints,
+    };
+
+    /// <summary>Throws when a value is invalid, naming the option, its value and the valid range.</summary>
+    public void Validate()
+    {
+        OptionChecks.NotEmpty(nameof(ImageColumnName), ImageColumnName);
+        OptionChecks.ImageSize(nameof(ImageWidth), ImageWidth, nameof(ImageHeight), ImageHeight);
+        OptionChecks.Defined(nameof(RoiStage), RoiStage);
+        RegionFilter.Validate();
+        Density.Validate();
+        OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
+        OptionChecks.DistinctColumns((nameof(BoxesColumnName), BoxesColumnName), (nameof(BoxScoresColumnName), BoxScoresColumnName),
+            (nameof(ScoreColumnName), ScoreColumnName));
+    }
+}
