@@ -7,7 +7,8 @@ internal sealed class OnnxRun : IDisposable
 {
     private readonly InferenceSession _session;
 
-    public OnnxRun(byte[] model) => _session = new InferenceSession(model);
+    public OnnxRun(byte[] model, SessionOptions? options = null) =>
+        _session = options is null ? new InferenceSession(model) : new InferenceSession(model, options);
 
     public ModelMetadata Metadata => _session.ModelMetadata;
 
