@@ -55,6 +55,23 @@ def build_faster_rcnn(pretrained: bool, **detector_options) -> FasterRCNN:
     return model.eval()
 
 
+@torch.no_grad()
+def spread_random_objectness(model: FasterRCNN, width: int, height: int, seed: int) -> None:
+    """Random weights only: rescale the RPN's objectness layer so each anchor type's logits have a standard
+    deviation of 2 on a seeded noise image, centred at -8 so the top proposals score around 0.5, where float32
+    separates them well. torchvision's init (std 0.01 on unnormalised random features) packs the objectness into
+    a 0.02-wide band with exact ties, which makes the proposal order arbitrary and the parity test meaningless.
+    The graph is unchanged."""
+    generator = torch.Generator().manual_seed(seed)
+    images, _ = model.transform([torch.rand(3, height, width, generator=generator)])
+    head = model.rpn.head
+    logits, _ = head(list(model.backbone(images.tensors).values()))
+    per_type = torch.cat([level[0].flatten(1) for level in logits], dim=1)  # [anchor types, locations]
+    mean, std = per_type.mean(dim=1), per_type.std(dim=1)
+    head.cls_logits.weight.mul_((2 / std).view(-1, 1, 1, 1))
+    head.cls_logits.bias.copy_((head.cls_logits.bias - mean) * 2 / std - 8)
+
+
 def detector_options(stage: str, score_threshold: float, max_detections: int) -> dict:
     """The Faster R-CNN settings of anomalib's RegionExtractor for a stage."""
     return dict(
@@ -342,7 +359,11 @@ def main(argv=None) -> None:
     for stage in ("rcnn", "rpn"):
         if stage not in opts.stages:
             continue
+        if opts.random_weights:
+            torch.manual_seed(opts.seed)  # both stages get the same random detector
         detector = build_faster_rcnn(pretrained, **detector_options(stage, opts.score_threshold, opts.max_detections))
+        if opts.random_weights:
+            spread_random_objectness(detector, opts.width, opts.height, opts.seed)
         proposer = RcnnProposer(detector) if stage == "rcnn" else RpnProposer(detector, opts.anomalib_rpn_scaling)
         proposer.eval()
         timings[stage] = export_onnx(
@@ -353,6 +374,8 @@ def main(argv=None) -> None:
         )
         proposers[stage] = proposer
     if "features" in opts.stages:
+        if opts.random_weights:
+            torch.manual_seed(opts.seed)  # the same weights whichever stages are exported
         features = build_feature_extractor(pretrained)
         boxes = torch.tensor([[[10.0, 20.0, 120.0, 150.0], [0.0, 0.0, opts.width, opts.height]]])
         timings["features"] = export_onnx(
