@@ -314,7 +314,8 @@ def parse_args(argv=None):
     weights.add_argument("--random-weights", action="store_true",
                          help="seeded random weights: the same graphs, for tests on machines without internet")
     parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
-    parser.add_argument("--output", type=Path, default=Path("models"), help="folder for the ONNX files")
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "models",
+                        help="folder for the ONNX files (default: models/ next to this script, git-ignored)")
     parser.add_argument("--width", type=int, default=360, help="model input width in pixels (default 360)")
     parser.add_argument("--height", type=int, default=240, help="model input height in pixels (default 240)")
     parser.add_argument("--stages", default="rcnn,rpn,features",
