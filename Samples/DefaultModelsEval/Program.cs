@@ -34,6 +34,11 @@ using var extractor = new InferenceSession(featureBytes, options);
 int covered = 0, objects = 0, images = 0;
 double iouSum = 0, proposeMs = 0, featureMs = 0;
 var reference = new List<float[]>();
+// RKDE_DUMP=/path/prefix writes, per image, the top-100 filtered proposals' boxes and features and the true items' features
+// (prefix.json index + prefix.f32 little-endian floats) for offline density experiments.
+var dumpPrefix = Environment.GetEnvironmentVariable("RKDE_DUMP");
+using var dumpData = dumpPrefix is null ? null : new BinaryWriter(File.Create(dumpPrefix + ".f32"));
+var dumpIndex = new List<object>();
 var test = new List<(float[] Feature, bool Anomalous)>();
 foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
 {
@@ -63,6 +68,15 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
         featureMs += watch.Elapsed.TotalMilliseconds;
         var f = features.First().AsTensor<float>().ToArray();
         int d = f.Length / items.Length;
+        if (dumpData is not null)
+        {
+            var pb = kept.SelectMany(k => boxes.Skip(4 * k).Take(4)).ToArray();
+            using var pf = extractor.Run([.. maps, NamedOnnxValue.CreateFromTensor("boxes", new DenseTensor<float>(pb, [1, kept.Count, 4]))]);
+            var pfv = pf.First().AsTensor<float>().ToArray();
+            dumpIndex.Add(new { image = name, proposals = kept.Count, items = items.Length, boxes = pb, truth = items.Select(i => new[] { i.Box[0] * sx, i.Box[1] * sy, i.Box[2] * sx, i.Box[3] * sy }).ToArray(), anomalous = items.Select(i => i.Anomalous).ToArray() });
+            foreach (var v in pfv) dumpData.Write(v);
+            foreach (var v in f) dumpData.Write(v);
+        }
         for (int i = 0; i < items.Length; i++)
         {
             var row = f.AsSpan(i * d, d).ToArray();
@@ -117,6 +131,8 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
         Console.WriteLine($"profile ({file}): kernel ms/image: backbone {trunk:F1}, objectness head {head:F1}");
     }
 }
+if (dumpPrefix is not null)
+    File.WriteAllText(dumpPrefix + ".json", JsonSerializer.Serialize(new { dimension = DefaultModels.FeatureDimension, images = dumpIndex }));
 var scored = test.Select(t => (Score: 1 - reference.Max(r => Dot(r, t.Feature)), t.Anomalous)).ToList();
 // The product's own density stage on the same rows: anomalib's defaults (16 components, Scale) and Norm scaling.
 var kde = new List<string>();
