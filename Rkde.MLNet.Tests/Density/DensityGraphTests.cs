@@ -90,6 +90,48 @@ public sealed class DensityGraphTests
     }
 
     [TestMethod]
+    [DataRow(FeatureScalingMethod.Scale)]
+    [DataRow(FeatureScalingMethod.Norm)]
+    public void NonFiniteRowsScoreOneWithLogDensityMinusInfinityAndNoNaN(FeatureScalingMethod scaling)
+    {
+        var random = new Random(5);
+        const int d = 12;
+        var model = Fit(Enumerable.Range(0, 200 * d).Select(_ => (float)random.NextDouble()).ToArray(), d, 4, scaling);
+        float[] Row(params (int Column, float Value)[] set)
+        {
+            var row = Enumerable.Range(0, d).Select(_ => (float)random.NextDouble()).ToArray();
+            foreach (var (column, value) in set) row[column] = value;
+            return row;
+        }
+        var rows = new[]
+        {
+            Row(), Row((3, float.NaN)), Row((0, float.PositiveInfinity)), Row((11, float.NegativeInfinity)),
+            Row((1, float.PositiveInfinity), (2, float.NegativeInfinity)), Row((5, 3e38f)), Row(),
+        };
+        bool[] bad = [false, true, true, true, true, false, false];
+
+        var (scores, logDensity, image, _) = Score(DensityGraph.Build(model), rows.SelectMany(r => r).ToArray(), d);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            double reference = model.LogDensity(rows[i]);
+            Assert.IsFalse(float.IsNaN(scores[i]) || float.IsNaN(logDensity[i]), $"row {i} gave NaN");
+            if (bad[i])
+            {
+                Assert.AreEqual(double.NegativeInfinity, reference, $"row {i}: C#");
+                Assert.AreEqual(float.NegativeInfinity, logDensity[i], $"row {i}: graph");
+                Assert.AreEqual(1f, scores[i], $"row {i}: box score");
+            }
+            else
+            {
+                if (Math.Abs(reference) < 1e30) // beyond float range the output is −∞ by the final cast
+                    Assert.AreEqual(reference, logDensity[i], Math.Max(1e-4, Math.Abs(reference) * 1e-7), $"row {i}");
+                Assert.AreEqual(KdeDensityModel.Probability(reference), scores[i], 1e-6, $"row {i}: box score");
+            }
+        }
+        Assert.AreEqual(1f, image[0]);
+    }
+
+    [TestMethod]
     public void NoRegionsGiveEmptyOutputsAndImageScoreZero()
     {
         var random = new Random(3);

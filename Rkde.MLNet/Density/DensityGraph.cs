@@ -19,85 +19,123 @@ internal sealed record DensityGraphNames(
 /// with it and persists it (initializers hold the fitted state) through Model.Save / Model.Load.
 /// </summary>
 /// <remarks>
-/// The projection runs in double. The KDE's log-sum-exp splits into an exact part and a bounded part:
+/// The projection runs in double; under Scale, PCA, the 1/MaxLength scaling and the bandwidth transform are one
+/// D × (k+1) matrix whose last column (0, with bias 1) appends a 1 to each row: z₁ = [z, 1].
+/// The KDE's log-sum-exp splits into an exact part and a bounded part:
 /// log-density = LogNormaliser − ½‖z − p_j‖² + log Σ_i exp(s_i − s_j), with s_i = z·p_i − ½‖p_i‖² and j = argmax s
 /// (the nearest point).
-/// The n scores s_i come from one float GEMM (the cost that matters: N × n × k); the nearest point's squared
+/// All n scores s_i come from one float MatMul of z₁ (N × (k+1)) with [points; −½‖p‖²] ((k+1) × n, the cost that
+/// matters: N × n × (k+1)); a LogSoftmax over them gives s_i − log Σ exp(s), whose maximum is −log Σ_i exp(s_i − s_j)
+/// and whose argmax is j, found in two levels (the best of √n blocks, then inside it). The nearest point's squared
 /// distance is recomputed in double, so regions far from all training points (log-densities of −10⁴ … −10⁶) keep
 /// full precision, and float rounding only touches the bounded correction term.
+/// A feature row holding NaN or ±∞ gets log-density −∞ and box score 1 (the most anomalous).
 /// </remarks>
 internal static class DensityGraph
 {
     /// <summary>The format version written to the graph's metadata ("rkde_format_version").</summary>
     public const string FormatVersion = "1";
 
+    /// <summary>Score of the padding points that fill the last block: far below any real s_i, and finite (no inf − inf).</summary>
+    private const float PaddingScore = -1e30f;
+
     public static byte[] Build(KdeDensityModel model, DensityGraphNames? names = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         names ??= new DensityGraphNames();
-        int d = model.FeatureDimension, k = model.ComponentCount, n = model.PointCount;
+        int d = model.FeatureDimension, k = model.ComponentCount, n = model.PointCount, k1 = k + 1;
 
         var g = new OnnxGraphBuilder("rkde_density", opset: 18);
         g.Metadata("rkde_format_version", FormatVersion);
         g.Metadata("rkde_stage", "density");
         string features = g.Input(names.Features, DataType.Float, 1L, "N", (long)d);
-
-        // y = (x − mean)·Components, in double.
         string x = g.Node("Cast", [g.Node("Squeeze", [features, g.Int64s(0)])], ("to", (long)DataType.Double));
-        string mean = g.Initializer("mean", model.Mean.Select(v => (double)v).ToArray(), d);
-        string components = g.Initializer("components", model.Components.Select(v => (double)v).ToArray(), d, k);
-        string y = g.Node("MatMul", [g.Node("Sub", [x, mean]), components]);
 
-        // Scaling, then the bandwidth transform: z = (y / scale)·L.
+        // z₁ = [z, 1] (N × (k+1), double), z = scale((x − mean)·Components)·L.
         double[] bandwidth = model.BandwidthTransform;
+        var one = new double[k1];
+        one[k] = 1;
+        string z1;
         if (model.Scaling == FeatureScalingMethod.Scale)
         {
-            if (model.MaxLength > 0)
-                y = g.Node("Div", [y, g.Scalar(model.MaxLength)]);
+            // W = Components·L / MaxLength with a zero last column; bias = −mean·W, plus the 1.
+            double inverse = model.MaxLength > 0 ? 1 / model.MaxLength : 1;
+            var w = new double[(long)d * k1];
+            var bias = (double[])one.Clone();
+            for (int r = 0; r < d; r++)
+            {
+                for (int c = 0; c < k; c++)
+                {
+                    double sum = 0;
+                    for (int a = c; a < k; a++) sum += model.Components[r * k + a] * bandwidth[a * k + c];
+                    w[(long)r * k1 + c] = sum * inverse;
+                    bias[c] -= model.Mean[r] * w[(long)r * k1 + c];
+                }
+            }
+            z1 = g.Node("Add", [g.Node("MatMul", [x, g.Initializer("projection", w, d, k1)]), g.Initializer("projection_bias", bias, k1)]);
         }
         else
         {
-            // Per-row L2 norm; a zero row stays zero (divided by 1) instead of becoming NaN.
+            // Centred exactly (a row equal to the mean projects to 0), then each row divided by its L2 norm; a zero row stays zero.
+            string mean = g.Initializer("mean", model.Mean.Select(v => (double)v).ToArray(), d);
+            string components = g.Initializer("components", model.Components.Select(v => (double)v).ToArray(), d, k);
+            string y = g.Node("MatMul", [g.Node("Sub", [x, mean]), components]);
             string norm = g.Node("Sqrt", [g.Node("ReduceSumSquare", [y, g.Int64s(1)], ("keepdims", 1L))]);
-            string zero = g.Node("Equal", [norm, g.Scalar(0.0)]);
-            y = g.Node("Div", [y, g.Node("Where", [zero, g.Scalar(1.0), norm])]);
+            y = g.Node("Div", [y, g.Node("Where", [g.Node("Equal", [norm, g.Scalar(0.0)]), g.Scalar(1.0), norm])]);
+            var l1 = new double[k * k1];
+            for (int a = 0; a < k; a++) bandwidth.AsSpan(a * k, k).CopyTo(l1.AsSpan(a * k1, k));
+            z1 = g.Node("Add", [g.Node("MatMul", [y, g.Initializer("bandwidth_transform", l1, k, k1)]), g.Initializer("one", one, k1)]);
         }
-        string z = g.Node("MatMul", [y, g.Initializer("bandwidth_transform", bandwidth, k, k)]);
 
-        // s_i = z·p_i − ½‖p_i‖² for all n points, in float.
+        // Rows with NaN/±∞ features (exactly the rows whose z₁ is not finite) are scored as the origin, then overridden.
+        string total = g.Node("ReduceSum", [z1, g.Int64s(1)], ("keepdims", 1L));
+        string bad = g.Node("Or", [g.Node("IsNaN", [total]), g.Node("IsInf", [total])]);
+        z1 = g.Node("Where", [bad, g.Initializer("origin", one, k1), z1]);
+
+        // s_i = z·p_i − ½‖p_i‖² for all points, padded to nb blocks of bs, in float. z₁ is clipped so that rows beyond
+        // float range (finite inputs up to ±3.4e38) give no inf − inf: there the exact distance dominates and the correction is ~0.
+        int bs = (int)Math.Ceiling(Math.Sqrt(n)), nb = (n + bs - 1) / bs, padded = nb * bs;
         double[] points = model.Points;
-        var pointsT = new float[k * n];
-        var halfSquaredNorms = new float[n];
-        for (int i = 0; i < n; i++)
+        var scoring = new float[(long)k1 * padded];
+        for (int i = 0; i < padded; i++)
         {
             double sum = 0;
-            for (int c = 0; c < k; c++)
+            for (int c = 0; c < k && i < n; c++)
             {
                 double p = points[i * k + c];
-                pointsT[c * n + i] = (float)p;
+                scoring[(long)c * padded + i] = (float)p;
                 sum += p * p;
             }
-            halfSquaredNorms[i] = (float)(-0.5 * sum);
+            scoring[(long)k * padded + i] = i < n ? (float)(-0.5 * sum) : PaddingScore;
         }
-        // Clipped so that rows beyond float range (finite inputs up to ±3.4e38) give no inf − inf: there the nearest
-        // point's exact distance dominates and the correction is ~0.
-        string zf = g.Node("Clip", [g.Node("Cast", [z], ("to", (long)DataType.Float)), g.Scalar(-1e15f), g.Scalar(1e15f)]);
-        string s = g.Node("Gemm", [zf, g.Initializer("points_t", pointsT, k, n), g.Initializer("neg_half_point_norms", halfSquaredNorms, n)]);
+        string zf = g.Node("Cast", [g.Node("Clip", [z1, g.Scalar(-1e15), g.Scalar(1e15)])], ("to", (long)DataType.Float));
+        string s = g.Node("MatMul", [zf, g.Initializer("points_t", scoring, k1, padded)]);
 
-        // j = argmax s (one TopK pass gives s_j and j); correction = log Σ_i exp(s_i − s_j) ≥ 0.
-        string[] top = g.Node("TopK", [s, g.Int64s(1)], [g.FreshName("nearest_score"), g.FreshName("nearest")], ("axis", 1L));
-        string expSum = g.Node("ReduceSum", [g.Node("Exp", [g.Node("Sub", [s, top[0]])]), g.Int64s(1)], ("keepdims", 0L));
-        string correction = g.Node("Log", [g.Node("Cast", [expSum], ("to", (long)DataType.Double))]);
-        string nearest = top[1];
+        // t_i = s_i − log Σ exp(s): max t = −log Σ_i exp(s_i − s_j) = −correction, argmax t = j.
+        string t = g.Node("Reshape", [g.Node("LogSoftmax", [s], ("axis", 1L)), g.Int64s(0, nb, bs)]);
+        string blockMax = g.Node("ReduceMax", [t, g.Int64s(2)], ("keepdims", 0L));
+        string negativeCorrection = g.Node("ReduceMax", [blockMax, g.Int64s(1)], ("keepdims", 0L));
+        string block = g.Node("ArgMax", [blockMax], ("axis", 1L), ("keepdims", 1L));
+        string inBlock = g.Node("GatherElements", [t, g.Node("Expand", [g.Node("Unsqueeze", [block, g.Int64s(2)]), g.Int64s(1, 1, bs)])], ("axis", 1L));
+        string offset = g.Node("ArgMax", [inBlock], ("axis", 2L), ("keepdims", 0L));
+        string nearest = g.Node("Add", [g.Node("Mul", [block, g.Int64s(bs)]), offset]);
 
-        // Exact ½‖z − p_j‖² in double.
-        string pj = g.Node("Gather", [g.Initializer("points", points, n, k), g.Node("Squeeze", [nearest, g.Int64s(1)])], ("axis", 0L));
-        string halfDistance = g.Node("Mul", [g.Node("ReduceSumSquare", [g.Node("Sub", [z, pj]), g.Int64s(1)], ("keepdims", 0L)), g.Scalar(0.5)]);
+        // Exact ½‖z − p_j‖² in double (the appended 1s cancel).
+        var points1 = new double[(long)n * k1];
+        for (int i = 0; i < n; i++)
+        {
+            points.AsSpan(i * k, k).CopyTo(points1.AsSpan(i * k1, k));
+            points1[(long)i * k1 + k] = 1;
+        }
+        string pj = g.Node("Gather", [g.Initializer("points", points1, n, k1), g.Node("Squeeze", [nearest, g.Int64s(1)])], ("axis", 0L));
+        string halfDistance = g.Node("Mul", [g.Node("ReduceSumSquare", [g.Node("Sub", [z1, pj]), g.Int64s(1)], ("keepdims", 0L)), g.Scalar(0.5)]);
 
-        // log-density = LogNormaliser − ½‖z − p_j‖² + correction.
+        // log-density = LogNormaliser − ½‖z − p_j‖² + correction; −∞ for non-finite rows.
+        string correction = g.Node("Neg", [g.Node("Cast", [negativeCorrection], ("to", (long)DataType.Double))]);
         string logDensity = g.Node("Add", [g.Node("Sub", [g.Scalar(model.LogNormaliser), halfDistance]), correction]);
+        logDensity = g.Node("Where", [g.Node("Squeeze", [bad, g.Int64s(1)]), g.Scalar(double.NegativeInfinity), logDensity]);
 
-        // Anomaly probability 1 / (1 + exp(0.05·(ld − 12))) = sigmoid(0.6 − 0.05·ld).
+        // Anomaly probability 1 / (1 + exp(0.05·(ld − 12))) = sigmoid(0.6 − 0.05·ld): 1 at ld = −∞.
         string probability = g.Node("Sigmoid", [g.Node("Sub", [g.Scalar(0.6), g.Node("Mul", [logDensity, g.Scalar(0.05)])])]);
 
         string probabilityF = g.Node("Cast", [probability], ("to", (long)DataType.Float));

@@ -17,7 +17,8 @@ public sealed partial class KdeDensityModel
 
     /// <summary>
     /// Log of the KDE density at a feature row (length <see cref="FeatureDimension"/>), in double with a stable
-    /// log-sum-exp, so far-away rows get a finite (very negative) value rather than −∞.
+    /// log-sum-exp, so far-away rows get a finite (very negative) value rather than −∞. A row holding NaN or ±∞ gets −∞
+    /// (probability 1, the most anomalous).
     /// </summary>
     public double LogDensity(ReadOnlySpan<float> row)
     {
@@ -81,7 +82,13 @@ public sealed partial class KdeDensityModel
                 minimum[r] = m;
             }
         }
-        for (int r = 0; r < rows; r++) destination[start + r] = LogNormaliser - 0.5 * minimum[r] + Math.Log(sum[r]);
+        for (int r = 0; r < rows; r++)
+        {
+            // A non-finite feature makes z non-finite (NaN or ±∞ propagate through the projection): most anomalous.
+            destination[start + r] = double.IsFinite(TensorPrimitives.Sum<double>(z.AsSpan((start + r) * k, k)))
+                ? LogNormaliser - 0.5 * minimum[r] + Math.Log(sum[r])
+                : double.NegativeInfinity;
+        }
     }
 
     /// <summary>

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
 using Rkde.MLNet.Density;
 
 namespace Rkde.Benchmarks;
@@ -18,6 +20,7 @@ public static class Figures
         ("density.fit.40000", () => DensityFit(40_000)),
         ("density.fit.40000x256", () => DensityFit(40_000, 256)),
         ("density.score", DensityScoring),
+        ("density.score.onnx", DensityScoringOnnx),
     ];
 
     private const int Dimension = 4096;
@@ -57,13 +60,22 @@ public static class Figures
             $"{best:0.00} s ({best / rows * 1e6:0.0} µs/row, {(passes == 0 ? "exact PCA" : $"{passes} PCA passes")}, CPU {bestCpu:0.00} s on {Environment.ProcessorCount} cores)");
     }
 
+    private const int ScoringPoints = 40_000, ScoringBoxes = 100;
+
+    /// <summary>A KDE fitted on 40,000 × 4,096 synthetic rows and 100 further rows to score, shared by the scoring figures.</summary>
+    private static readonly Lazy<(KdeDensityModel Model, float[] Queries)> ScoringSetup = new(() =>
+    {
+        var data = SyntheticFeatures.Generate(ScoringPoints + ScoringBoxes, Dimension);
+        var model = KdeDensityModel.Fit(data.AsSpan(0, ScoringPoints * Dimension), ScoringPoints, Dimension,
+            new DensityOptions { PcaComponents = Components });
+        return (model, data.AsSpan(ScoringPoints * Dimension).ToArray());
+    });
+
     /// <summary>C#-side scoring (KdeDensityModel.LogDensities) of 100 boxes against a KDE of 40,000 points (median of 21).</summary>
     public static void DensityScoring()
     {
-        const int rows = 40_000, boxes = 100;
-        var data = SyntheticFeatures.Generate(rows + boxes, Dimension);
-        var model = KdeDensityModel.Fit(data.AsSpan(0, rows * Dimension), rows, Dimension, new DensityOptions { PcaComponents = Components });
-        var queries = data.AsSpan(rows * Dimension).ToArray();
+        const int rows = ScoringPoints, boxes = ScoringBoxes;
+        var (model, queries) = ScoringSetup.Value;
         var output = new double[boxes];
         model.LogDensities(queries, output); // warm-up: JIT tiers, transposed caches
         var times = new List<double>();
@@ -78,6 +90,65 @@ public static class Figures
         times.Sort();
         Print($"density.score C# {boxes} boxes vs {rows} points",
             $"{times[times.Count / 2]:0.00} ms (median of 21, CPU {cpuPerRun:0.00} ms per run on {Environment.ProcessorCount} cores)");
+    }
+
+    /// <summary>
+    /// The emitted density graph (what a saved model runs) scoring 100 boxes against 40,000 points through ONNX Runtime's
+    /// InferenceSession with default options (median of 21). RKDE_ORT_PROFILE=1 also prints ORT's per-node time, summed over the runs.
+    /// </summary>
+    public static void DensityScoringOnnx()
+    {
+        var (model, queries) = ScoringSetup.Value;
+        bool profile = Environment.GetEnvironmentVariable("RKDE_ORT_PROFILE") is not null;
+        using var options = new SessionOptions();
+        if (profile) options.EnableProfiling = true;
+        if (Environment.GetEnvironmentVariable("RKDE_ORT_THREADS") is { } threads) options.IntraOpNumThreads = int.Parse(threads, CultureInfo.InvariantCulture);
+        options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "rkde-density");
+        using var session = new InferenceSession(DensityGraph.Build(model), options);
+        using var input = OrtValue.CreateTensorValueFromMemory(queries, [1, ScoringBoxes, Dimension]);
+        using var runOptions = new RunOptions();
+        var outputNames = session.OutputNames.ToArray();
+        void Run()
+        {
+            using var outputs = session.Run(runOptions, ["features"], [input], outputNames);
+        }
+        Run(); // warm-up: allocations, prepacked weights
+        var times = new List<double>();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        for (int repeat = 0; repeat < 21; repeat++)
+        {
+            var watch = Stopwatch.StartNew();
+            Run();
+            times.Add(watch.Elapsed.TotalMilliseconds);
+        }
+        double cpuPerRun = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / 21;
+        times.Sort();
+        Print($"density.score ONNX graph {ScoringBoxes} boxes vs {ScoringPoints} points",
+            $"{times[times.Count / 2]:0.00} ms (median of 21, best {times[0]:0.00} ms, CPU {cpuPerRun:0.00} ms per run on {Environment.ProcessorCount} cores)");
+        if (profile) PrintProfile(session.EndProfiling());
+    }
+
+    /// <summary>Prints each node's median kernel time over the profiled runs (stderr), most expensive first.</summary>
+    private static void PrintProfile(string path)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(path));
+        var times = new Dictionary<string, (List<double> Us, string Op)>();
+        foreach (var e in json.RootElement.EnumerateArray())
+        {
+            string name = e.GetProperty("name").GetString()!;
+            if (e.GetProperty("cat").GetString() != "Node" || !name.EndsWith("_kernel_time", StringComparison.Ordinal))
+                continue;
+            name = name[..^"_kernel_time".Length];
+            if (!times.TryGetValue(name, out var entry))
+                times[name] = entry = ([], e.GetProperty("args").TryGetProperty("op_name", out var o) ? o.GetString()! : "?");
+            entry.Us.Add(e.GetProperty("dur").GetDouble());
+        }
+        var medians = times.Select(t => (Name: t.Key, t.Value.Op, Ms: t.Value.Us.Order().ElementAt(t.Value.Us.Count / 2) / 1000)).ToList();
+        double all = medians.Sum(m => m.Ms);
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  ORT profile: {all:0.000} ms per run in {medians.Count} nodes (medians)"));
+        foreach (var (name, op, ms) in medians.OrderByDescending(m => m.Ms).Take(8))
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {ms,7:0.000} ms {100 * ms / all,5:0.0} %  {op,-16} {name}"));
+        File.Delete(path);
     }
 
     private static void Print(string name, string value) =>
