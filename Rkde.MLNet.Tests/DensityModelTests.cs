@@ -43,6 +43,33 @@ public sealed class DensityModelTests
     }
 
     [TestMethod]
+    public void ReservoirKeepsAlgorithmRsSampleAcrossChunksAndFitsAsTheSameRowsInOneBuffer()
+    {
+        const int rows = 1000, dim = 12, capacity = 300;
+        var data = LowRank(rows, dim, 6, seed: 4);
+        var reservoir = new Reservoir(capacity, dim, seed: 9, chunkRows: 7);
+        for (int r = 0; r < rows; r++) reservoir.Add(data.AsSpan(r * dim, dim));
+
+        // Algorithm R over one contiguous buffer, with the same random sequence.
+        var expected = new float[capacity * dim];
+        var random = new Random(9);
+        for (long seen = 0; seen < rows; seen++)
+        {
+            long slot = seen < capacity ? seen : random.NextInt64(seen + 1);
+            if (slot < capacity) data.AsSpan((int)seen * dim, dim).CopyTo(expected.AsSpan((int)slot * dim, dim));
+        }
+        Assert.AreEqual(1000L, reservoir.Seen);
+        var view = reservoir.Rows();
+        Assert.AreEqual(capacity, view.Count);
+
+        // The points come out in row order: equal points mean the same rows in the same order.
+        var options = new DensityOptions { PcaComponents = 4 };
+        var fromChunks = KdeDensityModel.Fit(view, options, seed: 2, progress: null);
+        GC.KeepAlive(reservoir);
+        CollectionAssert.AreEqual(KdeDensityModel.Fit(expected, capacity, dim, options, seed: 2).Points, fromChunks.Points);
+    }
+
+    [TestMethod]
     public void FitSubsamplesToMaxTrainingPointsDeterministically()
     {
         const int rows = 300, dim = 12;

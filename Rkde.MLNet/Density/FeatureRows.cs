@@ -3,20 +3,34 @@ using System.Runtime.Intrinsics;
 namespace Rkde.MLNet.Density;
 
 /// <summary>
-/// A view of the training rows the density model is fitted on: the caller's pinned N × D row-major buffer plus an
-/// optional list of selected row indices (the training sample), so the sample is never copied.
-/// Also holds the row-parallel loop and the streaming passes (finite check, mean) over that view.
+/// A view of the training rows the density model is fitted on: the caller's pinned N × D row-major buffer, or the
+/// pinned chunks of a <see cref="Reservoir"/>, plus an optional list of selected row indices (the training sample), so
+/// the sample is never copied. Also holds the row-parallel loop and the streaming passes (finite check, mean) over that view.
 /// </summary>
 internal readonly unsafe struct FeatureRows
 {
     private readonly float* _data;
-    private readonly int _sourceRows;
+    private readonly nint[]? _chunks;
+    private readonly int _chunkRows;
     private readonly int[]? _index;
 
+    /// <summary>A view of <paramref name="rowCount"/> contiguous rows at <paramref name="data"/>, or of those listed in <paramref name="index"/>.</summary>
     public FeatureRows(float* data, int rowCount, int dimension, int[]? index = null)
+        : this(data, null, 0, rowCount, dimension, index)
+    {
+    }
+
+    /// <summary>A view of <paramref name="rowCount"/> rows stored <paramref name="chunkRows"/> to a chunk at <paramref name="chunks"/>.</summary>
+    public FeatureRows(nint[] chunks, int chunkRows, int rowCount, int dimension)
+        : this(null, chunks, chunkRows, rowCount, dimension, null)
+    {
+    }
+
+    private FeatureRows(float* data, nint[]? chunks, int chunkRows, int rowCount, int dimension, int[]? index)
     {
         _data = data;
-        _sourceRows = rowCount;
+        _chunks = chunks;
+        _chunkRows = chunkRows;
         _index = index;
         Count = index?.Length ?? rowCount;
         Dimension = dimension;
@@ -29,17 +43,31 @@ internal readonly unsafe struct FeatureRows
     public int Dimension { get; }
 
     /// <summary>Pointer to row <paramref name="i"/> of the view.</summary>
-    public float* Row(int i) => _data + (long)(_index is null ? i : _index[i]) * Dimension;
+    public float* Row(int i)
+    {
+        int source = SourceRow(i);
+        return _chunks is null
+            ? _data + (long)source * Dimension
+            : (float*)_chunks[source / _chunkRows] + (long)(source % _chunkRows) * Dimension;
+    }
 
-    /// <summary>The index of row <paramref name="i"/> in the caller's buffer.</summary>
+    /// <summary>The index of row <paramref name="i"/> in the underlying rows.</summary>
     public int SourceRow(int i) => _index is null ? i : _index[i];
+
+    /// <summary>The rows of this view listed in <paramref name="index"/> (indices into this view), as a view.</summary>
+    public FeatureRows Subset(int[] index)
+    {
+        var source = new int[index.Length];
+        for (int i = 0; i < index.Length; i++) source[i] = SourceRow(index[i]);
+        return new FeatureRows(_data, _chunks, _chunkRows, 0, Dimension, source);
+    }
 
     /// <summary>Every <paramref name="step"/>-th row of this view, as a view.</summary>
     public FeatureRows EveryNth(int step)
     {
         var index = new int[(Count + step - 1) / step];
-        for (int i = 0; i < index.Length; i++) index[i] = SourceRow(i * step);
-        return new FeatureRows(_data, _sourceRows, Dimension, index);
+        for (int i = 0; i < index.Length; i++) index[i] = i * step;
+        return Subset(index);
     }
 
     /// <summary>

@@ -19,8 +19,6 @@ public sealed partial class KdeDensityModel
     internal static unsafe KdeDensityModel Fit(ReadOnlySpan<float> rows, int rowCount, int featureDimension,
         DensityOptions options, int seed, IProgress<string>? progress, PcaSolver solver)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
         OptionChecks.AtLeast(nameof(featureDimension), featureDimension, 1);
         OptionChecks.AtLeast(nameof(rowCount), rowCount, 0);
         if (rows.Length != (long)rowCount * featureDimension)
@@ -29,6 +27,17 @@ public sealed partial class KdeDensityModel
                 $"rows holds {rows.Length} values but rowCount × featureDimension = {rowCount} × {featureDimension} = {(long)rowCount * featureDimension}: pass the rows row-major, featureDimension values each."),
                 nameof(rows));
         }
+        fixed (float* data = rows)
+            return Fit(new FeatureRows(data, rowCount, featureDimension), options, seed, progress, solver);
+    }
+
+    /// <summary>Fits on the rows of <paramref name="all"/>, which stay pinned for the call (see the public overload).</summary>
+    internal static unsafe KdeDensityModel Fit(FeatureRows all, DensityOptions options, int seed,
+        IProgress<string>? progress, PcaSolver solver = PcaSolver.Auto)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        int rowCount = all.Count, featureDimension = all.Dimension;
         int requested = options.PcaComponents;
         if (rowCount < requested)
         {
@@ -39,47 +48,43 @@ public sealed partial class KdeDensityModel
         // As anomalib (whose SVD yields at most D directions): k = min(PcaComponents, D).
         int k = Math.Min(requested, featureDimension);
 
-        fixed (float* data = rows)
+        if (all.FindNonFinite() is var (badRow, badColumn))
         {
-            var all = new FeatureRows(data, rowCount, featureDimension);
-            if (all.FindNonFinite() is var (badRow, badColumn))
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-                    $"Training feature row {badRow} holds {rows[(int)((long)badRow * featureDimension + badColumn)]} at column {badColumn}: R-KDE needs finite features. Check the feature extractor's output for that region."),
-                    nameof(rows));
-            }
-            int[]? sample = TrainingSample.Select(rowCount, options.MaxTrainingPoints, seed);
-            var training = new FeatureRows(data, rowCount, featureDimension, sample);
-            progress?.Report(sample is null
-                ? $"R-KDE density: fitting on all {rowCount} training regions ({featureDimension}-d, {k} components)"
-                : $"R-KDE density: fitting on a seeded sample of {sample.Length} of {rowCount} training regions ({featureDimension}-d, {k} components)");
-
-            var pca = Pca.Fit(training, k, seed, progress, solver);
-            progress?.Report(pca.Passes == 0
-                ? $"R-KDE density: exact PCA done ({featureDimension}-d covariance)"
-                : $"R-KDE density: randomized PCA done in {pca.Passes} passes over the rows");
-            int n = training.Count;
-            double[] scaled = pca.Projections;
-            double maxLength = 1;
-            if (options.FeatureScaling == FeatureScalingMethod.Scale)
-            {
-                maxLength = 0;
-                for (int i = 0; i < n; i++) maxLength = Math.Max(maxLength, RowNorm(scaled.AsSpan(i * k, k)));
-                if (maxLength > 0)
-                {
-                    for (int i = 0; i < scaled.Length; i++) scaled[i] /= maxLength;
-                }
-            }
-            else
-            {
-                for (int i = 0; i < n; i++) NormaliseRow(scaled.AsSpan(i * k, k));
-            }
-
-            var kde = GaussianKde.Fit(scaled, n, k);
-            progress?.Report($"R-KDE density: KDE fitted on {n} points");
-            return new KdeDensityModel(featureDimension, k, options.FeatureScaling, pca.Mean, pca.Components,
-                maxLength, kde.BandwidthTransform, kde.Points, kde.LogNormaliser);
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"Training feature row {badRow} holds {all.Row(badRow)[badColumn]} at column {badColumn}: R-KDE needs finite features. Check the feature extractor's output for that region."),
+                "rows");
         }
+        int[]? sample = TrainingSample.Select(rowCount, options.MaxTrainingPoints, seed);
+        var training = sample is null ? all : all.Subset(sample);
+        progress?.Report(sample is null
+            ? $"R-KDE density: fitting on all {rowCount} training regions ({featureDimension}-d, {k} components)"
+            : $"R-KDE density: fitting on a seeded sample of {sample.Length} of {rowCount} training regions ({featureDimension}-d, {k} components)");
+
+        var pca = Pca.Fit(training, k, seed, progress, solver);
+        progress?.Report(pca.Passes == 0
+            ? $"R-KDE density: exact PCA done ({featureDimension}-d covariance)"
+            : $"R-KDE density: randomized PCA done in {pca.Passes} passes over the rows");
+        int n = training.Count;
+        double[] scaled = pca.Projections;
+        double maxLength = 1;
+        if (options.FeatureScaling == FeatureScalingMethod.Scale)
+        {
+            maxLength = 0;
+            for (int i = 0; i < n; i++) maxLength = Math.Max(maxLength, RowNorm(scaled.AsSpan(i * k, k)));
+            if (maxLength > 0)
+            {
+                for (int i = 0; i < scaled.Length; i++) scaled[i] /= maxLength;
+            }
+        }
+        else
+        {
+            for (int i = 0; i < n; i++) NormaliseRow(scaled.AsSpan(i * k, k));
+        }
+
+        var kde = GaussianKde.Fit(scaled, n, k);
+        progress?.Report($"R-KDE density: KDE fitted on {n} points");
+        return new KdeDensityModel(featureDimension, k, options.FeatureScaling, pca.Mean, pca.Components,
+            maxLength, kde.BandwidthTransform, kde.Points, kde.LogNormaliser);
     }
 
     private static double RowNorm(ReadOnlySpan<double> y)

@@ -43,15 +43,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
         int seed = _options.Seed;
         void Report(string message) => _options.Progress?.Report(message);
 
-        var (sample, sampled, seen, images) = Sample(input, d, seed, Report);
-        if (seen == 0)
-            throw new InvalidOperationException(
-                $"The {images} training images gave no regions at all in column '{_options.FeaturesColumnName}', so there is nothing to fit the density on. " +
-                "Use more or larger images, or lower RoiScoreThreshold / MinBoxSize.");
-        Report(string.Create(CultureInfo.InvariantCulture,
-            $"RkdeDensity: {seen} regions from {images} images; fitting PCA ({_options.PcaComponents} components) and KDE on {sampled} of them."));
-        var model = KdeDensityModel.Fit(sample.AsSpan(0, sampled * d), sampled, d, _options.Density, seed,
-            new Progress<string>(Report));
+        var model = FitModel(input, d, seed, Report);
         var names = new DensityGraphNames();
         var graph = OnnxModelContract.Emitted("density graph", DensityGraph.Build(model, names), "density");
         byte[] bytes = graph.Rewire(
@@ -64,13 +56,29 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
         return chain;
     }
 
-    /// <summary>One cursor pass with reservoir sampling (Algorithm R) over regions; rejects non-finite features.</summary>
-    private (float[] Sample, int Sampled, long Seen, long Images) Sample(IDataView input, int d, int seed, Action<string> report)
+    /// <summary>
+    /// Samples the regions in one cursor pass and fits the density model on the sample; the reservoir (the bulk of the
+    /// fit's memory) is unreachable once this returns.
+    /// </summary>
+    private KdeDensityModel FitModel(IDataView input, int d, int seed, Action<string> report)
     {
-        int capacity = _options.MaxTrainingPoints;
-        var sample = new float[checked(Math.Min(capacity, 1024) * d)]; // grows up to capacity × d
-        var random = new Random(seed);
-        long seen = 0, images = 0;
+        var (reservoir, images) = Sample(input, d, seed, report);
+        if (reservoir.Seen == 0)
+            throw new InvalidOperationException(
+                $"The {images} training images gave no regions at all in column '{_options.FeaturesColumnName}', so there is nothing to fit the density on. " +
+                "Use more or larger images, or lower RoiScoreThreshold / MinBoxSize.");
+        report(string.Create(CultureInfo.InvariantCulture,
+            $"RkdeDensity: {reservoir.Seen} regions from {images} images; fitting PCA ({_options.PcaComponents} components) and KDE on {reservoir.Count} of them."));
+        var model = KdeDensityModel.Fit(reservoir.Rows(), _options.Density, seed, new Progress<string>(report));
+        GC.KeepAlive(reservoir); // its pinned chunks back the rows the fit read
+        return model;
+    }
+
+    /// <summary>One cursor pass with reservoir sampling (Algorithm R) over regions; rejects non-finite features.</summary>
+    private (Reservoir Reservoir, long Images) Sample(IDataView input, int d, int seed, Action<string> report)
+    {
+        var reservoir = new Reservoir(_options.MaxTrainingPoints, d, seed);
+        long images = 0;
         var column = input.Schema[_options.FeaturesColumnName];
         using var cursor = input.GetRowCursor([column]);
         var getter = cursor.GetGetter<VBuffer<float>>(column);
@@ -94,23 +102,16 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
                 if (bad >= 0)
                     throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
                         $"Column '{_options.FeaturesColumnName}' holds {row[bad]} at row {images}, region {r}, dimension {bad}: the feature model produced a non-finite value. Check that model's inputs (RGB 0–1 pixels, boxes in input pixels) and its numerics."));
-                long slot = seen < capacity ? seen : random.NextInt64(seen + 1);
-                if (slot < capacity)
-                {
-                    if ((slot + 1) * d > sample.Length)
-                        Array.Resize(ref sample, checked((int)Math.Min(2L * sample.Length, (long)capacity * d)));
-                    row.CopyTo(sample.AsSpan((int)slot * d, d));
-                }
-                seen++;
+                reservoir.Add(row);
             }
             images++;
             if (clock.Elapsed.TotalSeconds >= 5)
             {
-                report(string.Create(CultureInfo.InvariantCulture, $"RkdeDensity: read {images} images, {seen} regions."));
+                report(string.Create(CultureInfo.InvariantCulture, $"RkdeDensity: read {images} images, {reservoir.Seen} regions."));
                 clock.Restart();
             }
         }
-        return (sample, (int)Math.Min(seen, capacity), seen, images);
+        return (reservoir, images);
     }
 
     private static void Densify(in VBuffer<float> buffer, float[] dense)

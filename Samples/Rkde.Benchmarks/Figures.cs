@@ -21,6 +21,7 @@ public static class Figures
         ("density.fit.40000x256", () => DensityFit(40_000, 256)),
         ("density.score", DensityScoring),
         ("density.score.onnx", DensityScoringOnnx),
+        ("density.fit.rss", FitMemory.Figure),
     ];
 
     private const int Dimension = 4096;
