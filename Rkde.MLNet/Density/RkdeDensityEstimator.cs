@@ -58,26 +58,24 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
 
     /// <summary>
     /// Samples the regions in one cursor pass and fits the density model on the sample; the reservoir (the bulk of the
-    /// fit's memory) is unreachable once this returns.
+    /// fit's memory) is freed when this returns.
     /// </summary>
     private KdeDensityModel FitModel(IDataView input, int d, int seed, Action<string> report)
     {
-        var (reservoir, images) = Sample(input, d, seed, report);
+        using var reservoir = new Reservoir(_options.MaxTrainingPoints, d, seed);
+        long images = Sample(input, d, reservoir, report);
         if (reservoir.Seen == 0)
             throw new InvalidOperationException(
                 $"The {images} training images gave no regions at all in column '{_options.FeaturesColumnName}', so there is nothing to fit the density on. " +
                 "Use more or larger images, or lower RoiScoreThreshold / MinBoxSize.");
         report(string.Create(CultureInfo.InvariantCulture,
             $"RkdeDensity: {reservoir.Seen} regions from {images} images; fitting PCA ({_options.PcaComponents} components) and KDE on {reservoir.Count} of them."));
-        var model = KdeDensityModel.Fit(reservoir.Rows(), _options.Density, seed, new Progress<string>(report));
-        GC.KeepAlive(reservoir); // its pinned chunks back the rows the fit read
-        return model;
+        return KdeDensityModel.Fit(reservoir.Rows(), _options.Density, seed, new Progress<string>(report));
     }
 
-    /// <summary>One cursor pass with reservoir sampling (Algorithm R) over regions; rejects non-finite features.</summary>
-    private (Reservoir Reservoir, long Images) Sample(IDataView input, int d, int seed, Action<string> report)
+    /// <summary>One cursor pass offering every region to <paramref name="reservoir"/>; rejects non-finite features. Returns the image count.</summary>
+    private long Sample(IDataView input, int d, Reservoir reservoir, Action<string> report)
     {
-        var reservoir = new Reservoir(_options.MaxTrainingPoints, d, seed);
         long images = 0;
         var column = input.Schema[_options.FeaturesColumnName];
         using var cursor = input.GetRowCursor([column]);
@@ -111,7 +109,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
                 clock.Restart();
             }
         }
-        return (reservoir, images);
+        return images;
     }
 
     private static void Densify(in VBuffer<float> buffer, float[] dense)

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Rkde.MLNet.Density;
@@ -31,10 +30,10 @@ internal static class TrainingSample
 
 /// <summary>
 /// A seeded uniform sample (Algorithm R) of at most <c>capacity</c> feature rows from a stream of unknown length.
-/// Rows live in fixed-size pinned chunks allocated as the sample grows, so nothing is copied while it grows and the
-/// memory held follows the rows held (at most one partly filled chunk more).
+/// Rows live in fixed-size native chunks allocated as the sample grows, so nothing is copied while it grows, the
+/// memory held follows the rows held (at most one partly filled chunk more), and Dispose returns it at once.
 /// </summary>
-internal sealed unsafe class Reservoir
+internal sealed unsafe class Reservoir : IDisposable
 {
     /// <summary>Target size of one chunk of rows.</summary>
     private const int ChunkBytes = 4 << 20;
@@ -42,7 +41,7 @@ internal sealed unsafe class Reservoir
     private readonly int _capacity;
     private readonly int _chunkRows;
     private readonly Random _random;
-    private readonly List<float[]> _chunks = [];
+    private readonly List<nint> _chunks = [];
 
     /// <summary>An empty reservoir of up to <paramref name="capacity"/> rows; <paramref name="chunkRows"/> overrides the chunk size (about 4 MB).</summary>
     public Reservoir(int capacity, int dimension, int seed, int? chunkRows = null)
@@ -70,16 +69,18 @@ internal sealed unsafe class Reservoir
         if (slot >= _capacity) return;
         int chunk = (int)(slot / _chunkRows);
         if (chunk == _chunks.Count)
-            _chunks.Add(GC.AllocateUninitializedArray<float>(_chunkRows * Dimension, pinned: true));
-        row.CopyTo(_chunks[chunk].AsSpan((int)(slot % _chunkRows) * Dimension, Dimension));
+            _chunks.Add((nint)NativeMemory.Alloc((nuint)_chunkRows * (nuint)Dimension, sizeof(float)));
+        row.CopyTo(new Span<float>((float*)_chunks[chunk] + slot % _chunkRows * Dimension, Dimension));
     }
 
-    /// <summary>The held rows as a view; valid while this reservoir is reachable (its chunks are pinned).</summary>
-    public FeatureRows Rows()
+    /// <summary>The held rows as a view, valid until Dispose.</summary>
+    public FeatureRows Rows() => new([.. _chunks], _chunkRows, Count, Dimension);
+
+    /// <summary>Frees the rows.</summary>
+    public void Dispose()
     {
-        var chunks = new nint[_chunks.Count];
-        for (int i = 0; i < chunks.Length; i++)
-            chunks[i] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_chunks[i]));
-        return new FeatureRows(chunks, _chunkRows, Count, Dimension);
+        foreach (nint chunk in _chunks) NativeMemory.Free((void*)chunk);
+        _chunks.Clear();
+        Seen = 0;
     }
 }
