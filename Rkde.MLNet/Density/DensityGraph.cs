@@ -5,8 +5,8 @@ namespace Rkde.MLNet.Density;
 
 /// <summary>Names of the density graph's tensors (they become ML.NET column names through OnnxTransformer).</summary>
 /// <param name="Features">Input: float [1, N, D], one feature row per region.</param>
-/// <param name="BoxScores">Output: float [1, N], the anomaly probability of each region.</param>
-/// <param name="LogDensity">Output: float [1, N], the KDE log-density of each region.</param>
+/// <param name="BoxScores">Output: float [1, N], the anomaly probability of each region (1 for a row holding NaN or ±∞).</param>
+/// <param name="LogDensity">Output: float [1, N], the KDE log-density of each region (−∞ for a row holding NaN or ±∞).</param>
 /// <param name="ImageScore">Output: float [1], the highest box score, 0 when N = 0.</param>
 internal sealed record DensityGraphNames(
     string Features = "features",
