@@ -20,7 +20,8 @@ public static class Figures
         ("density.fit.40000", () => DensityFit(40_000)),
         ("density.fit.40000x256", () => DensityFit(40_000, 256)),
         ("density.score", DensityScoring),
-        ("density.score.onnx", DensityScoringOnnx),
+        ("density.score.onnx", () => DensityScoringOnnx()),
+        ("density.score.onnx.1thread", () => DensityScoringOnnx(threads: 1)),
         ("density.fit.rss", FitMemory.Figure),
     ];
 
@@ -95,15 +96,17 @@ public static class Figures
 
     /// <summary>
     /// The emitted density graph (what a saved model runs) scoring 100 boxes against 40,000 points through ONNX Runtime's
-    /// InferenceSession with default options (median of 21). RKDE_ORT_PROFILE=1 also prints ORT's per-node time, summed over the runs.
+    /// InferenceSession (median of 21), with default options as ML.NET's OnnxTransformer uses them, or on
+    /// <paramref name="threads"/> intra-op threads (1: the work itself, steady on a busy machine).
+    /// RKDE_ORT_PROFILE=1 also prints ORT's per-node median kernel times.
     /// </summary>
-    public static void DensityScoringOnnx()
+    public static void DensityScoringOnnx(int? threads = null)
     {
         var (model, queries) = ScoringSetup.Value;
         bool profile = Environment.GetEnvironmentVariable("RKDE_ORT_PROFILE") is not null;
         using var options = new SessionOptions();
         if (profile) options.EnableProfiling = true;
-        if (Environment.GetEnvironmentVariable("RKDE_ORT_THREADS") is { } threads) options.IntraOpNumThreads = int.Parse(threads, CultureInfo.InvariantCulture);
+        if (threads is { } count) options.IntraOpNumThreads = count;
         options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "rkde-density");
         using var session = new InferenceSession(DensityGraph.Build(model), options);
         using var input = OrtValue.CreateTensorValueFromMemory(queries, [1, ScoringBoxes, Dimension]);
@@ -124,7 +127,7 @@ public static class Figures
         }
         double cpuPerRun = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / 21;
         times.Sort();
-        Print($"density.score ONNX graph {ScoringBoxes} boxes vs {ScoringPoints} points",
+        Print($"density.score ONNX graph {ScoringBoxes} boxes vs {ScoringPoints} points{(threads is { } t ? $", {t} intra-op thread(s)" : "")}",
             $"{times[times.Count / 2]:0.00} ms (median of 21, best {times[0]:0.00} ms, CPU {cpuPerRun:0.00} ms per run on {Environment.ProcessorCount} cores)");
         if (profile) PrintProfile(session.EndProfiling());
     }
