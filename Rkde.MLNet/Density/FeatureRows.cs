@@ -4,7 +4,7 @@ namespace Rkde.MLNet.Density;
 
 /// <summary>
 /// A view of the training rows the density model is fitted on: the caller's pinned N × D row-major buffer, or the
-/// pinned chunks of a <see cref="Reservoir"/>, plus an optional list of selected row indices (the training sample), so
+/// native chunks of a <see cref="Reservoir"/>, plus an optional list of selected row indices (the training sample), so
 /// the sample is never copied. Also holds the row-parallel loop and the streaming passes (finite check, mean) over that view.
 /// </summary>
 internal readonly unsafe struct FeatureRows

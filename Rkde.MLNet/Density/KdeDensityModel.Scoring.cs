@@ -30,7 +30,8 @@ public sealed partial class KdeDensityModel
 
     /// <summary>
     /// Log-densities of <paramref name="rows"/> (row-major, <see cref="FeatureDimension"/> values each) into
-    /// <paramref name="destination"/> (one per row), in parallel over rows, streaming the points tile by tile.
+    /// <paramref name="destination"/> (one per row, −∞ for a row holding NaN or ±∞), in parallel over rows, streaming
+    /// the points tile by tile.
     /// </summary>
     public unsafe void LogDensities(ReadOnlySpan<float> rows, Span<double> destination)
     {
