@@ -90,6 +90,26 @@ public sealed class DensityGraphTests
     }
 
     [TestMethod]
+    [DataRow(17)]
+    [DataRow(30)]
+    [DataRow(101)]
+    public void NearestPointIsFoundWhenTheLastBlockIsPadded(int n)
+    {
+        var random = new Random(n);
+        const int d = 9;
+        var train = Enumerable.Range(0, n * d).Select(_ => (float)(random.NextDouble() * 2)).ToArray();
+        var model = Fit(train, d, 4, FeatureScalingMethod.Scale);
+        // Each training row (the last ones sit in the padded block), and the same rows pushed far out.
+        float[] rows = [.. train, .. train.Select((v, i) => v * (i / d % 2 == 0 ? 40f : -25f))];
+        var (_, logDensity, _, _) = Score(DensityGraph.Build(model), rows, d);
+        for (int i = 0; i < 2 * n; i++)
+        {
+            double reference = model.LogDensity(rows.AsSpan(i * d, d));
+            Assert.AreEqual(reference, logDensity[i], Math.Max(1e-4, Math.Abs(reference) * 1e-7), $"n = {n}, row {i}");
+        }
+    }
+
+    [TestMethod]
     [DataRow(FeatureScalingMethod.Scale)]
     [DataRow(FeatureScalingMethod.Norm)]
     public void NonFiniteRowsScoreOneWithLogDensityMinusInfinityAndNoNaN(FeatureScalingMethod scaling)
