@@ -67,7 +67,7 @@ internal static class DensityGraph
                 for (int c = 0; c < k; c++)
                 {
                     double sum = 0;
-                    for (int a = c; a < k; a++) sum += model.Components[r * k + a] * bandwidth[a * k + c];
+                    for (int a = 0; a < k; a++) sum += model.Components[r * k + a] * bandwidth[a * k + c];
                     w[(long)r * k1 + c] = sum * inverse;
                     bias[c] -= model.Mean[r] * w[(long)r * k1 + c];
                 }
