@@ -22,6 +22,7 @@ public static class Figures
         ("density.score", DensityScoring),
         ("density.score.onnx", () => DensityScoringOnnx()),
         ("density.score.onnx.1thread", () => DensityScoringOnnx(threads: 1)),
+        ("density.score.onnx.default-models", () => DensityScoringOnnx(dimension: 1024, components: 64)),
         ("density.fit.rss", FitMemory.Figure),
     ];
 
@@ -64,20 +65,23 @@ public static class Figures
 
     private const int ScoringPoints = 40_000, ScoringBoxes = 100;
 
-    /// <summary>A KDE fitted on 40,000 × 4,096 synthetic rows and 100 further rows to score, shared by the scoring figures.</summary>
-    private static readonly Lazy<(KdeDensityModel Model, float[] Queries)> ScoringSetup = new(() =>
+    private static readonly Dictionary<(int Dimension, int Components), (KdeDensityModel Model, float[] Queries)> ScoringSetups = [];
+
+    /// <summary>A KDE fitted on 40,000 synthetic rows and 100 further rows to score, shared by the scoring figures.</summary>
+    private static (KdeDensityModel Model, float[] Queries) ScoringSetup(int dimension = Dimension, int components = Components)
     {
-        var data = SyntheticFeatures.Generate(ScoringPoints + ScoringBoxes, Dimension);
-        var model = KdeDensityModel.Fit(data.AsSpan(0, ScoringPoints * Dimension), ScoringPoints, Dimension,
-            new DensityOptions { PcaComponents = Components });
-        return (model, data.AsSpan(ScoringPoints * Dimension).ToArray());
-    });
+        if (ScoringSetups.TryGetValue((dimension, components), out var setup)) return setup;
+        var data = SyntheticFeatures.Generate(ScoringPoints + ScoringBoxes, dimension);
+        var model = KdeDensityModel.Fit(data.AsSpan(0, ScoringPoints * dimension), ScoringPoints, dimension,
+            new DensityOptions { PcaComponents = components });
+        return ScoringSetups[(dimension, components)] = (model, data.AsSpan(ScoringPoints * dimension).ToArray());
+    }
 
     /// <summary>C#-side scoring (KdeDensityModel.LogDensities) of 100 boxes against a KDE of 40,000 points (median of 21).</summary>
     public static void DensityScoring()
     {
         const int rows = ScoringPoints, boxes = ScoringBoxes;
-        var (model, queries) = ScoringSetup.Value;
+        var (model, queries) = ScoringSetup();
         var output = new double[boxes];
         model.LogDensities(queries, output); // warm-up: JIT tiers, transposed caches
         var times = new List<double>();
@@ -97,19 +101,20 @@ public static class Figures
     /// <summary>
     /// The emitted density graph (what a saved model runs) scoring 100 boxes against 40,000 points through ONNX Runtime's
     /// InferenceSession (median of 21), with default options as ML.NET's OnnxTransformer uses them, or on
-    /// <paramref name="threads"/> intra-op threads (1: the work itself, steady on a busy machine).
+    /// <paramref name="threads"/> intra-op threads (1: the work itself, steady on a busy machine); the embedded default
+    /// feature extractor's shape is D = 1,024 with 64 components.
     /// RKDE_ORT_PROFILE=1 also prints ORT's per-node median kernel times.
     /// </summary>
-    public static void DensityScoringOnnx(int? threads = null)
+    public static void DensityScoringOnnx(int? threads = null, int dimension = Dimension, int components = Components)
     {
-        var (model, queries) = ScoringSetup.Value;
+        var (model, queries) = ScoringSetup(dimension, components);
         bool profile = Environment.GetEnvironmentVariable("RKDE_ORT_PROFILE") is not null;
         using var options = new SessionOptions();
         if (profile) options.EnableProfiling = true;
         if (threads is { } count) options.IntraOpNumThreads = count;
         options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "rkde-density");
         using var session = new InferenceSession(DensityGraph.Build(model), options);
-        using var input = OrtValue.CreateTensorValueFromMemory(queries, [1, ScoringBoxes, Dimension]);
+        using var input = OrtValue.CreateTensorValueFromMemory(queries, [1, ScoringBoxes, dimension]);
         using var runOptions = new RunOptions();
         var outputNames = session.OutputNames.ToArray();
         void Run()
@@ -127,7 +132,7 @@ public static class Figures
         }
         double cpuPerRun = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / 21;
         times.Sort();
-        Print($"density.score ONNX graph {ScoringBoxes} boxes vs {ScoringPoints} points{(threads is { } t ? $", {t} intra-op thread(s)" : "")}",
+        Print($"density.score ONNX graph {ScoringBoxes} boxes vs {ScoringPoints} points, D={dimension} k={components}{(threads is { } t ? $", {t} intra-op thread(s)" : "")}",
             $"{times[times.Count / 2]:0.00} ms (median of 21, best {times[0]:0.00} ms, CPU {cpuPerRun:0.00} ms per run on {Environment.ProcessorCount} cores)");
         if (profile) PrintProfile(session.EndProfiling());
     }
