@@ -113,6 +113,26 @@ public sealed class DensityStageTests
     }
 
     [TestMethod]
+    public void NonFiniteFeaturesAtScoringGiveBoxScoreOneAndImageScoreOne()
+    {
+        var ml = new MLContext();
+        var model = ml.Transforms.RkdeDensity(Options()).Fit(ml.Data.LoadFromEnumerable(Rows(200, 1)));
+        var test = new[]
+        {
+            new Row { Features = [0.1f, float.NaN, 0.2f, 0.3f, -0.1f, 0.2f] },
+            new Row { Features = [float.PositiveInfinity, 0, 0] },
+            new Row { Features = [0.1f, 0.2f, 0.3f] },
+        };
+        var scored = ml.Data.CreateEnumerable<Scored>(model.Transform(ml.Data.LoadFromEnumerable(test)), false).ToArray();
+        Assert.AreEqual(1f, scored[0].BoxScores[0]);
+        Assert.IsTrue(scored[0].BoxScores[1] is >= 0 and < 1, "the finite box keeps its score");
+        Assert.AreEqual(1f, scored[0].Score);
+        CollectionAssert.AreEqual(new[] { 1f }, scored[1].BoxScores);
+        Assert.AreEqual(1f, scored[1].Score);
+        Assert.IsFalse(float.IsNaN(scored[2].Score) || scored[2].Score == 1f, "a finite image is unaffected");
+    }
+
+    [TestMethod]
     public void NoRegionsOrTooFewFailNamingTheCounts()
     {
         var ml = new MLContext();
