@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Numerics.Tensors;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Rkde.MLNet;
@@ -19,9 +20,12 @@ public static class FitMemory
 
     private const int Dimension = 1024;
 
+    /// <summary>Rank of the synthetic features' structured part.</summary>
+    private const int Rank = 24;
+
     /// <summary>
-    /// (images, boxes per image, label): 30 boxes per image is the realistic count after filtering (the default
-    /// proposer keeps 11–100), 100 the worst case (MaxDetectionsPerImage); 20,000 images show the plateau past the cap.
+    /// (images, boxes per image, label): 30 boxes per image is the realistic count, mid-range of the 11–100 that survive
+    /// filtering; 100 is the worst case (MaxDetectionsPerImage); 20,000 images show the plateau past the cap.
     /// </summary>
     private static readonly (int Images, int Boxes, string Label)[] Configurations =
     [
@@ -105,13 +109,11 @@ public static class FitMemory
                 var target = row.Features.AsSpan(b * Dimension, Dimension);
                 noise.AsSpan(random.Next(noise.Length - Dimension), Dimension).CopyTo(target);
                 for (int j = 0; j < Rank; j++)
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(basis.AsSpan(j * Dimension, Dimension), (float)(random.NextDouble() * 4 / (j + 1)), target, target);
+                    TensorPrimitives.MultiplyAdd(basis.AsSpan(j * Dimension, Dimension), (float)(random.NextDouble() * 4 / (j + 1)), target, target);
             }
             yield return row;
         }
     }
-
-    private const int Rank = 24;
 
     private sealed class TraceProgress : IProgress<string>
     {
