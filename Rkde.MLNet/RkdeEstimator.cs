@@ -75,7 +75,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         {
             FeaturesColumnName = FeaturesColumn,
             FeatureDimension = features.FeatureDimension,
-            PcaComponents = o.PcaComponents,
+            PcaComponents = o.ResolvedPcaComponents,
             FeatureScaling = o.FeatureScaling,
             MaxTrainingPoints = o.MaxTrainingPoints,
             Seed = o.Seed,

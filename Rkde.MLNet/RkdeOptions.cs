@@ -49,8 +49,11 @@ public sealed class RkdeOptions
     /// <summary>At most this many boxes per image. Default 100.</summary>
     public int MaxDetectionsPerImage = 100;
 
-    /// <summary>Number of principal components kept. Default 16.</summary>
-    public int PcaComponents = 16;
+    /// <summary>
+    /// Number of principal components kept. Default null: <see cref="DensityOptions.AnomalibPcaComponents"/> (16) with a
+    /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (64) with the embedded default feature extractor.
+    /// </summary>
+    public int? PcaComponents;
 
     /// <summary>Scaling after the projection. Default <see cref="FeatureScalingMethod.Scale"/>.</summary>
     public FeatureScalingMethod FeatureScaling = FeatureScalingMethod.Scale;
@@ -87,9 +90,13 @@ public sealed class RkdeOptions
         MaxDetectionsPerImage = MaxDetectionsPerImage,
     };
 
+    /// <summary>The component count in effect: <see cref="PcaComponents"/>, or its default for the feature model in use.</summary>
+    internal int ResolvedPcaComponents => PcaComponents
+        ?? (FeatureModelPath is null && FeatureModelBytes is null ? DefaultModels.PcaComponents : DensityOptions.AnomalibPcaComponents);
+
     internal DensityOptions Density => new()
     {
-        PcaComponents = PcaComponents,
+        PcaComponents = ResolvedPcaComponents,
         FeatureScaling = FeatureScaling,
         MaxTrainingPoints = MaxTrainingPoints,
     };

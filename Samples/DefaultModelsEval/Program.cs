@@ -73,7 +73,8 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
             var pb = kept.SelectMany(k => boxes.Skip(4 * k).Take(4)).ToArray();
             using var pf = extractor.Run([.. maps, NamedOnnxValue.CreateFromTensor("boxes", new DenseTensor<float>(pb, [1, kept.Count, 4]))]);
             var pfv = pf.First().AsTensor<float>().ToArray();
-            dumpIndex.Add(new { image = name, proposals = kept.Count, items = items.Length, boxes = pb, truth = items.Select(i => new[] { i.Box[0] * sx, i.Box[1] * sy, i.Box[2] * sx, i.Box[3] * sy }).ToArray(), anomalous = items.Select(i => i.Anomalous).ToArray() });
+            var ps = proposed.First(v => v.Name == "scores").AsTensor<float>().ToArray();
+            dumpIndex.Add(new { image = name, proposals = kept.Count, scores = kept.Select(k => ps[k]).ToArray(), items = items.Length, boxes = pb, truth = items.Select(i => new[] { i.Box[0] * sx, i.Box[1] * sy, i.Box[2] * sx, i.Box[3] * sy }).ToArray(), anomalous = items.Select(i => i.Anomalous).ToArray() });
             foreach (var v in pfv) dumpData.Write(v);
             foreach (var v in f) dumpData.Write(v);
         }

@@ -18,7 +18,7 @@ internal sealed class RkdeOptionSet
     private readonly Option<float> _minBox = new("--min-box-size") { Description = "Drop boxes with a side shorter than this (model-input pixels).", DefaultValueFactory = _ => Defaults.MinBoxSize };
     private readonly Option<float> _iou = new("--iou-threshold") { Description = "Non-maximum suppression IoU threshold.", DefaultValueFactory = _ => Defaults.IouThreshold };
     private readonly Option<int> _maxDetections = new("--max-detections") { Description = "Boxes kept per image.", DefaultValueFactory = _ => Defaults.MaxDetectionsPerImage };
-    private readonly Option<int> _pca = new("--pca-components") { Description = "PCA components of the density model.", DefaultValueFactory = _ => Defaults.PcaComponents };
+    private readonly Option<int?> _pca = new("--pca-components") { Description = "PCA components of the density model; default 64 with the embedded feature extractor, 16 (anomalib's) with --features." };
     private readonly Option<FeatureScalingMethod> _scaling = new("--feature-scaling") { Description = "scale (by the largest training norm) or norm (each to unit length).", DefaultValueFactory = _ => Defaults.FeatureScaling };
     private readonly Option<int> _maxPoints = new("--max-training-points") { Description = "Training boxes kept for the KDE (random subset).", DefaultValueFactory = _ => Defaults.MaxTrainingPoints };
     private readonly Option<int> _seed = new("--seed") { Description = "Seed of the training-region sample and the PCA (same data + seed → same model).", DefaultValueFactory = _ => Defaults.Seed };
