@@ -105,6 +105,14 @@ internal sealed class ImageCases : IDisposable
 
     public string Tiny(string name, int seed) => Encode(name, SKColorType.Rgba8888, SKAlphaType.Opaque, Grey(seed, 10, 10), SKEncodedImageFormat.Png, 10, 10);
 
+    /// <summary>One colour, written as RGBA when <paramref name="alpha"/> is Unpremul (so a transparent colour stays so).</summary>
+    public string Solid(string name, SKColor colour, SKAlphaType alpha)
+    {
+        using var bitmap = new SKBitmap(new SKImageInfo(Width, Height, SKColorType.Rgba8888, alpha));
+        bitmap.Erase(colour);
+        return Write(name, bitmap, SKEncodedImageFormat.Png);
+    }
+
     public string Empty(string name)
     {
         File.WriteAllBytes(PathOf(name), []);
