@@ -92,7 +92,7 @@ public sealed class BadImageScoringTests
         var before = Score("rgb.png");
         var missing = Assert.Throws<FileNotFoundException>(() => Score("missing.png"));
         StringAssert.Contains(missing.Message, s_cases.PathOf("missing.png"));
-        foreach (string name in new[] { s_cases.Empty("empty.png"), s_cases.Text("text.png"), s_cases.CorruptJpeg("corrupt.jpg", "rgb.jpg") })
+        foreach (string name in new[] { s_cases.Empty("empty.png"), s_cases.Text("text.png"), s_cases.CorruptJpeg("corrupt.jpg", "rgb.jpg"), s_cases.CorruptPng("corrupt.png", "rgb.png") })
         {
             var e = Assert.Throws<ArgumentException>(() => Score(name), name);
             StringAssert.Contains(e.Message, "Invalid input stream contents", "ML.NET does not name the file");

@@ -70,6 +70,8 @@ public sealed class ModelLoadTests
             string m = LoadFails(path);
             StringAssert.Contains(m, $"Model '{path}' is not a complete model .zip");
             StringAssert.Contains(m, "truncated, damaged or not a model");
+            var plain = Assert.Throws<FormatException>(() => new MLContext().Model.Load(path, out _), "plain Model.Load");
+            Assert.AreEqual("Failed to open a zip archive", plain.Message);
         }
     }
 
