@@ -33,8 +33,10 @@ public sealed class ImageCheckTests
             Assert.AreEqual((ImageCases.Width, ImageCases.Height), (r.Width, r.Height), name);
             Assert.IsNull(r.Message);
         }
-        Assert.AreEqual((48, 32, true), Check(s_cases.Cmyk("cmyk.jpg")) is var c ? (c.Width, c.Height, c.IsReadable) : default);
-        Assert.AreEqual((10, 10, true), Check(s_cases.Tiny("tiny.png", 2)) is var t ? (t.Width, t.Height, t.IsReadable) : default);
+        var cmyk = Check(s_cases.Cmyk("cmyk.jpg"));
+        Assert.AreEqual((ImageProblem.None, 48, 32), (cmyk.Problem, cmyk.Width, cmyk.Height));
+        var tiny = Check(s_cases.Tiny("tiny.png", 2));
+        Assert.AreEqual((ImageProblem.None, 10, 10), (tiny.Problem, tiny.Width, tiny.Height));
     }
 
     [TestMethod]

@@ -6,9 +6,9 @@ namespace Rkde.MLNet.Images;
 
 /// <summary>
 /// Finds out whether an image file can be scored as it is, by decoding it completely with SkiaSharp (the decoder
-/// ML.NET's image loader uses). ML.NET itself throws on a missing, empty or non-image file, without naming the file
-/// for the last two, and scores a truncated PNG as if the missing rows were black; check images first where such
-/// files can occur.
+/// ML.NET's image loader uses). ML.NET itself throws on a missing, empty, non-image or corrupt file, naming the file
+/// only when it is missing, and scores a truncated PNG or JPEG without an error, the missing part filled in by the
+/// decoder; check images first where such files can occur.
 /// </summary>
 public static class ImageCheck
 {
