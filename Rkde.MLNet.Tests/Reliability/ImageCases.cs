@@ -45,8 +45,11 @@ internal sealed class ImageCases : IDisposable
 
     public string Jpeg(string name, int seed) => Encode(name, SKColorType.Rgba8888, SKAlphaType.Opaque, Grey(seed), SKEncodedImageFormat.Jpeg);
 
-    /// <summary>16-bit RGB PNG (bit depth 16, colour type 2) of the same grey levels, each sample v × 257, written byte by byte.</summary>
-    public string Rgb16(string name, int seed)
+    /// <summary>
+    /// 16-bit RGB PNG (bit depth 16, colour type 2) of the same grey levels, each sample v × 257, written byte by byte.
+    /// Its header may declare another size than the data holds (<paramref name="declaredWidth"/> × <paramref name="declaredHeight"/>).
+    /// </summary>
+    public string Rgb16(string name, int seed, int declaredWidth = Width, int declaredHeight = Height)
     {
         byte[] grey = Grey(seed);
         var raw = new MemoryStream();
@@ -66,8 +69,8 @@ internal sealed class ImageCases : IDisposable
         using (var z = new ZLibStream(zlib, CompressionLevel.Optimal, leaveOpen: true))
             raw.WriteTo(z);
         var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, Width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), Height);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, declaredWidth);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), declaredHeight);
         ihdr[8] = 16; // bit depth
         ihdr[9] = 2;  // RGB
         var png = new MemoryStream();

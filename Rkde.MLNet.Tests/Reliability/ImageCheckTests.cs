@@ -55,6 +55,15 @@ public sealed class ImageCheckTests
     }
 
     [TestMethod]
+    public void AHeaderClaimingMoreThanMaxPixelsIsTooLargeWithoutAllocatingIt()
+    {
+        var r = Check(s_cases.Rgb16("huge.png", 1, declaredWidth: 60_000, declaredHeight: 60_000));
+        Assert.AreEqual(ImageProblem.TooLarge, r.Problem);
+        StringAssert.Contains(r.Message, "declares 60,000 × 60,000 pixels, more than 268,435,456 pixels");
+        Assert.AreEqual(ImageProblem.Truncated, Check(s_cases.Rgb16("tall.png", 1, declaredHeight: 300)).Problem, "a header claiming more rows than the data holds");
+    }
+
+    [TestMethod]
     public void MissingFilesAndEmptyPathsAreMissing()
     {
         var r = Check("nowhere.png");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using SkiaSharp;
@@ -12,6 +13,12 @@ namespace Rkde.MLNet.Images;
 /// </summary>
 public static class ImageCheck
 {
+    /// <summary>
+    /// The most pixels an image may have: 2^28 (16,384 × 16,384), 1 GiB decoded. ML.NET decodes whole images too, and
+    /// fails on a header that claims more than memory holds with "Unable to allocate pixels for the bitmap".
+    /// </summary>
+    public const long MaxPixels = 1L << 28;
+
     /// <summary>Checks one image file. Never throws for a bad file: the result says what is wrong.</summary>
     public static ImageCheckResult Check(string path)
     {
@@ -38,7 +45,11 @@ public static class ImageCheck
                 };
             }
             var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
-            using var bitmap = new SKBitmap(info);
+            if ((long)info.Width * info.Height > MaxPixels)
+                return TooLarge(path, info, string.Create(CultureInfo.InvariantCulture, $"more than {MaxPixels:N0} pixels"));
+            using var bitmap = new SKBitmap();
+            if (!bitmap.TryAllocPixels(info))
+                return TooLarge(path, info, "too many to decode in the memory available");
             var decoded = codec.GetPixels(info, bitmap.GetPixels());
             return decoded switch
             {
@@ -81,6 +92,10 @@ public static class ImageCheck
 
     private static ImageCheckResult Corrupt(string path, SKCodecResult result) => Fail(path, ImageProblem.Corrupt,
         $"Image '{path}' is corrupt (SkiaSharp: {result}); copy it again or re-encode it.");
+
+    private static ImageCheckResult TooLarge(string path, SKImageInfo info, string why) => Fail(path, ImageProblem.TooLarge,
+        string.Create(CultureInfo.InvariantCulture,
+            $"Image '{path}' declares {info.Width:N0} × {info.Height:N0} pixels, {why}; scale it down, or check that its header is not damaged."));
 
     private static ImageCheckResult Fail(string path, ImageProblem problem, string message) => new(path, problem, 0, 0, message);
 }

@@ -21,6 +21,12 @@ public enum ImageProblem
     /// <summary>The image data is invalid.</summary>
     Corrupt,
 
+    /// <summary>
+    /// The image has more than <see cref="ImageCheck.MaxPixels"/> pixels, or too many to decode in the memory available
+    /// (a damaged header can claim any size).
+    /// </summary>
+    TooLarge,
+
     /// <summary>The file exists but cannot be opened (permissions, I/O error).</summary>
     Unreadable,
 }
