@@ -60,7 +60,10 @@ public static class RkdeModelCatalog
             foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel"))
             {
                 using var reader = new BinaryReader(entry.Open());
-                var model = ModelProto.Parser.ParseFrom(reader.ReadBytes(reader.ReadInt32()));
+                int length = reader.ReadInt32();
+                if (length < 0 || length > entry.Length - sizeof(int))
+                    throw new InvalidDataException($"entry {entry.FullName} does not hold an ONNX model as ML.NET writes it");
+                var model = ModelProto.Parser.ParseFrom(reader.ReadBytes(length));
                 var meta = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
                 if (meta.TryGetValue(OnnxModelContract.FormatVersionKey, out var version))
                     graphs.Add((entry.FullName, meta.GetValueOrDefault("rkde_stage") ?? "(unnamed)", version));

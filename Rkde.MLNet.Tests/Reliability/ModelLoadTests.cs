@@ -95,6 +95,21 @@ public sealed class ModelLoadTests
     }
 
     [TestMethod]
+    public void AnIntactEntryThatHoldsNoOnnxModelIsNamed()
+    {
+        const string entry = "TransformerChain/Transform_007/Transform_000/OnnxModel";
+        string path = Path.Combine(s_images.Folder, "garbage.zip");
+        File.Copy(s_model, path, overwrite: true);
+        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
+        {
+            zip.GetEntry(entry)!.Delete();
+            using var stream = zip.CreateEntry(entry).Open();
+            stream.Write([0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4]); // a negative length, then bytes
+        }
+        StringAssert.Contains(LoadFails(path), $"is not a complete model .zip (entry {entry} does not hold an ONNX model as ML.NET writes it)");
+    }
+
+    [TestMethod]
     public void AModelWithoutRkdeGraphsIsNotAnRkdeModel()
     {
         var ml = new MLContext();
