@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using Rkde.MLNet.Density;
 using Rkde.MLNet.Features;
+using Rkde.MLNet.Images;
 using Rkde.MLNet.Onnx;
 using Rkde.MLNet.Regions;
 
@@ -55,7 +56,35 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
         SchemaChecks.Text(input.Schema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
-        return _chain.Value.Fit(input);
+        return _chain.Value.Fit(ReadableImages(input));
+    }
+
+    /// <summary>
+    /// The input without rows whose image is unreadable (each reported through Progress), or the input itself when all
+    /// are readable. Throws for the first unreadable image when SkipUnreadableImages is false, and when none is readable.
+    /// </summary>
+    private IDataView ReadableImages(IDataView input)
+    {
+        var checks = ImageCheck.CheckColumn(input, _options.ImageColumnName, _options.ImageFolder);
+        var keep = new bool[checks.Count];
+        for (int row = 0; row < checks.Count; row++)
+        {
+            keep[row] = checks[row].IsReadable;
+            if (keep[row])
+                continue;
+            if (!_options.SkipUnreadableImages)
+                throw new InvalidOperationException(
+                    $"Training image at row {row} is unreadable: {checks[row].Message} Set SkipUnreadableImages = true to skip such images.");
+            _options.Progress?.Report($"RkdeAnomaly: skipping training image at row {row}: {checks[row].Message}");
+        }
+        int readable = keep.Count(k => k);
+        if (readable == checks.Count)
+            return input;
+        if (readable == 0)
+            throw new InvalidOperationException(
+                $"None of the {checks.Count} training images is readable (row 0: {checks[0].Message}); fit on a column of decodable image files.");
+        _options.Progress?.Report($"RkdeAnomaly: fitting on {readable} of {checks.Count} training images; {checks.Count - readable} skipped.");
+        return new RowSubset(input, keep);
     }
 
     private EstimatorChain<ITransformer> Build()

@@ -70,7 +70,14 @@ public sealed class RkdeOptions
     /// <summary>When the GPU cannot be used, run on the CPU instead of failing. Default true.</summary>
     public bool FallbackToCpu = true;
 
-    /// <summary>Receives progress messages during Fit .</summary>
+    /// <summary>
+    /// During Fit, skip training images that are missing or do not decode completely (see <see cref="Images.ImageCheck"/>),
+    /// each with a warning through <see cref="Progress"/>; false: Fit throws, naming the first such image and its row.
+    /// Fit throws either way when no training image is readable. Default true.
+    /// </summary>
+    public bool SkipUnreadableImages = true;
+
+    /// <summary>Receives progress messages and warnings during Fit.</summary>
     public IProgress<string>? Progress;
 
     /// <summary>Output column: variable-length float vector, 4 per box (x1, y1, x2, y2) normalised to [0, 1]. Default "Boxes".</summary>

@@ -46,11 +46,11 @@ internal sealed class MlNetEngine : IRkdeEngine
         ITransformer model;
         try
         {
-            model = ml.Model.Load(modelPath, out _);
+            model = ml.Model.LoadRkdeModel(modelPath, out _);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
-            throw new CliException($"--model '{modelPath}' could not be loaded as an R-KDE model ({e.Message.ReplaceLineEndings(" ").Trim()}).");
+            throw new CliException($"--model could not be loaded: {e.Message.ReplaceLineEndings(" ").Trim()}");
         }
         return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model));
     }
