@@ -9,6 +9,9 @@ public static class DemoData
 
     public static string[] Test => Directory.GetDirectories(Path.Combine(Root, "test")).Order(StringComparer.Ordinal).SelectMany(Images).ToArray();
 
+    /// <summary>Whether a test image is anomalous: it is not under test/good.</summary>
+    public static bool IsAnomalous(string path) => Path.GetFileName(Path.GetDirectoryName(path)) != "good";
+
     private static string[] Images(string folder) =>
         Directory.GetFiles(folder).Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).ToArray();
 

@@ -20,6 +20,7 @@ public static class Figures
         ("density.score", DensityScoring),
         ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
         ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
+        ("soak", SoakFigure.Run),
     ];
 
     private const int Dimension = 4096;

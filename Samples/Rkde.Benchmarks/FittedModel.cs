@@ -14,6 +14,7 @@ public sealed class FittedModel : IDisposable
     public static FittedModel Create(bool int8)
     {
         var ml = new MLContext(seed: 0);
+        ml.DisableThreadSpinning();
         var train = ml.Data.LoadFromEnumerable(DemoData.Train.Select(p => new ImageInput { ImagePath = p }));
         var model = ml.Transforms.RkdeAnomaly(new RkdeOptions { QuantizeBackbone = int8 }).Fit(train);
         string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"rkde-bench-{Environment.ProcessId}-{(int8 ? "int8" : "fp32")}.zip");

@@ -9,6 +9,9 @@ namespace Rkde.Benchmarks;
 /// </summary>
 internal sealed record ProcessorPeak(double FlopsPerSecond, string Assumption)
 {
+    /// <summary>One core's share of the peak.</summary>
+    public double PerCore => FlopsPerSecond / Environment.ProcessorCount;
+
     public static ProcessorPeak Estimate()
     {
         string info = File.Exists("/proc/cpuinfo") ? File.ReadAllText("/proc/cpuinfo") : "";
