@@ -38,10 +38,11 @@ internal static class TrunkQuantizer
         var quantized = new Dictionary<string, QuantizedTensor>();
         var output = new List<NodeProto>();
         var initializers = new List<TensorProto>();
-        var inFloat = new HashSet<string>(); // tensors also computed in float (the residual sums)
-        string Dequantize(string name, string? as_ = null)
+        var inFloat = new HashSet<string>(); // float tensors already produced: dequantized ones and the residual sums
+        // The float version of quantized tensor `name`, as `target` (default name_dq), dequantized once.
+        string Dequantize(string name, string? target = null)
         {
-            string target = as_ ?? name + "_dq";
+            target ??= name + "_dq";
             if (inFloat.Add(target))
             {
                 var q = quantized[name];
@@ -49,12 +50,11 @@ internal static class TrunkQuantizer
             }
             return target;
         }
-        QuantizedTensor Quantize(string name, string source, float min, float max)
+        void QuantizeTensor(string name, float min, float max)
         {
             var q = QuantizedTensor.Create(name, min, max, initializers);
-            output.Add(Node("QuantizeLinear", [source, q.Scale, q.ZeroPoint], q.Name));
+            output.Add(Node("QuantizeLinear", [name, q.Scale, q.ZeroPoint], q.Name));
             quantized[name] = q;
-            return q;
         }
 
         for (int i = 0; i < nodes.Count; i++)
@@ -78,7 +78,7 @@ internal static class TrunkQuantizer
                         && consumers[bn.Output[0]].Count() == 1 ? nodes[i + 2] : null;
                     string x = node.Input[0];
                     if (!quantized.ContainsKey(x))
-                        Quantize(x, x, ranges[x].Min, ranges[x].Max);
+                        QuantizeTensor(x, ranges[x].Min, ranges[x].Max);
                     string y = relu?.Output[0] ?? bn.Output[0];
                     output.Add(QLinearConv(node, bn, weights, quantized[x], y, relu is null ? ranges[y].Min : 0, ranges[y].Max, quantized, initializers));
                     i += relu is null ? 1 : 2;
@@ -108,7 +108,7 @@ internal static class TrunkQuantizer
                     }
                     string y = relu?.Output[0] ?? node.Output[0];
                     inFloat.Add(y);
-                    Quantize(y, y, relu is null ? ranges[y].Min : 0, ranges[y].Max);
+                    QuantizeTensor(y, relu is null ? ranges[y].Min : 0, ranges[y].Max);
                     break;
                 }
                 default:
