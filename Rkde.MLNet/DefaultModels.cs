@@ -42,6 +42,24 @@ public static class DefaultModels
         Cache.GetOrAdd(("proposer", width, height), key => new Lazy<byte[]>(() => BuildProposer(key.Item2, key.Item3))).Value;
 
     /// <summary>
+    /// <see cref="Proposer"/> with its ResNet18 trunk in INT8 (QLinearConv with batch normalisation folded in, per-channel
+    /// symmetric int8 weights, uint8 activations; see <see cref="RkdeOptions.QuantizeBackbone"/>). Activation ranges are
+    /// calibrated on <paramref name="calibrationImages"/>: RGB images of the given size in [0, 1], planar (3 × H × W values
+    /// each), a few training images. The layer2/layer3 maps the heads and the feature extractor read are dequantized, so the
+    /// outputs and the contract are those of <see cref="Proposer"/>. Not cached.
+    /// </summary>
+    public static byte[] QuantizedProposer(int width, int height, IReadOnlyList<float[]> calibrationImages)
+    {
+        ArgumentNullException.ThrowIfNull(calibrationImages);
+        foreach (var image in calibrationImages)
+        {
+            if (image.Length != 3 * width * height)
+                throw new ArgumentException($"A calibration image has {image.Length} values; expected 3 × {height} × {width} = {3 * width * height}.", nameof(calibrationImages));
+        }
+        return TrunkQuantizer.Quantize(Proposer(width, height), calibrationImages);
+    }
+
+    /// <summary>
     /// The default RoI feature extractor for images of <paramref name="width"/> × <paramref name="height"/> pixels: inputs
     /// <see cref="Layer3Name"/> (as the proposer outputs it) and "boxes" [1, N, 4] (input pixels) → "features"
     /// [1, N, <see cref="FeatureDimension"/>]: RoIAlign of layer3 into a 2 × 2 grid (1,024 values), unit length.

@@ -25,11 +25,15 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     private const string RegionScoresColumn = InternalPrefix + "region_scores";
     private const string FeaturesColumn = InternalPrefix + "features";
 
+    /// <summary>How many training images calibrate the INT8 backbone's activation ranges.</summary>
+    internal const int CalibrationImages = 8;
+
     private readonly TransformsCatalog _catalog;
     private readonly RkdeOptions _options;
     private readonly Lazy<ProposerSlot> _proposer;
     private readonly Lazy<FeatureSlot> _features;
     private readonly Lazy<EstimatorChain<ITransformer>> _chain;
+    private readonly Lazy<int?> _device;
 
     internal RkdeEstimator(TransformsCatalog catalog, RkdeOptions options)
     {
@@ -42,7 +46,8 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
             nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));
         if (_proposer.IsValueCreated && _features.IsValueCreated)
             _features.Value.CheckAgainst(_proposer.Value);
-        _chain = new Lazy<EstimatorChain<ITransformer>>(Build);
+        _device = new Lazy<int?>(() => GpuFallback.Resolve(options.GpuDeviceId, options.FallbackToCpu, options.Progress));
+        _chain = new Lazy<EstimatorChain<ITransformer>>(() => Build(_proposer.Value));
     }
 
     /// <inheritdoc/>
@@ -56,7 +61,8 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
         SchemaChecks.Text(input.Schema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
-        return _chain.Value.Fit(ReadableImages(input));
+        var readable = ReadableImages(input);
+        return (_options.QuantizeBackbone ? Build(QuantizedProposer(readable)) : _chain.Value).Fit(readable);
     }
 
     /// <summary>
@@ -87,19 +93,49 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         return new RowSubset(input, keep);
     }
 
-    private EstimatorChain<ITransformer> Build()
+    /// <summary>The default proposer with an INT8 trunk, calibrated on the first <see cref="CalibrationImages"/> training images.</summary>
+    private ProposerSlot QuantizedProposer(IDataView input)
     {
         var o = _options;
-        var features = _features.Value;
-        features.CheckAgainst(_proposer.Value);
-        var extras = features.ExtraInputs.ToDictionary(t => t, t => InternalPrefix + "proposer_" + t);
-        var chain = new EstimatorChain<ITransformer>()
+        var pixels = Pixels(new EstimatorChain<ITransformer>()).Fit(input).Transform(input);
+        var column = pixels.Schema[PixelsColumn];
+        var calibration = new List<float[]>();
+        using (var cursor = pixels.GetRowCursor([column]))
+        {
+            var getter = cursor.GetGetter<VBuffer<float>>(column);
+            VBuffer<float> value = default;
+            while (calibration.Count < CalibrationImages && cursor.MoveNext())
+            {
+                getter(ref value);
+                calibration.Add(value.DenseValues().ToArray());
+            }
+        }
+        o.Progress?.Report($"INT8 backbone: calibrating activation ranges on {calibration.Count} training images");
+        byte[] bytes = DefaultModels.QuantizedProposer(o.ImageWidth, o.ImageHeight, calibration);
+        return ModelSlots.Proposer(null, bytes, o.ImageWidth, o.ImageHeight, o.RoiStage, nameof(o.ProposerModelPath), nameof(o.QuantizeBackbone)).Value;
+    }
+
+    /// <summary>Images loaded, stretched to the model input size and turned into planar RGB in [0, 1] (<see cref="PixelsColumn"/>).</summary>
+    private EstimatorChain<ITransformer> Pixels(EstimatorChain<ITransformer> chain)
+    {
+        var o = _options;
+        return chain
             .Append<ITransformer>(_catalog.LoadImages(ImageColumn, o.ImageFolder, o.ImageColumnName))
             .Append<ITransformer>(_catalog.ResizeImages(ImageColumn, o.ImageWidth, o.ImageHeight, ImageColumn, ImageResizingEstimator.ResizingKind.Fill))
             .Append<ITransformer>(_catalog.ExtractPixels(PixelsColumn, ImageColumn, ImagePixelExtractingEstimator.ColorBits.Rgb,
                 ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255));
-        chain = RegionStage.Append(chain, _catalog, _proposer.Value, o.RegionFilter, o.ImageWidth, o.ImageHeight, PixelsColumn, InternalPrefix,
-            PixelBoxesColumn, o.BoxesColumnName, RegionScoresColumn, extras, o.GpuDeviceId, o.FallbackToCpu);
+    }
+
+    private EstimatorChain<ITransformer> Build(ProposerSlot proposer)
+    {
+        var o = _options;
+        int? device = _device.Value;
+        var features = _features.Value;
+        features.CheckAgainst(proposer);
+        var extras = features.ExtraInputs.ToDictionary(t => t, t => InternalPrefix + "proposer_" + t);
+        var chain = Pixels(new EstimatorChain<ITransformer>());
+        chain = RegionStage.Append(chain, _catalog, proposer, o.RegionFilter, o.ImageWidth, o.ImageHeight, PixelsColumn, InternalPrefix,
+            PixelBoxesColumn, o.BoxesColumnName, RegionScoresColumn, extras, device, o.FallbackToCpu);
         var density = new RkdeDensityOptions
         {
             FeaturesColumnName = FeaturesColumn,
@@ -110,12 +146,12 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
             Seed = o.Seed,
             BoxScoresColumnName = o.BoxScoresColumnName,
             ScoreColumnName = o.ScoreColumnName,
-            GpuDeviceId = o.GpuDeviceId,
+            GpuDeviceId = device,
             FallbackToCpu = o.FallbackToCpu,
             Progress = o.Progress,
         };
         return chain
-            .Append<ITransformer>(features.Estimator(_catalog, PixelsColumn, PixelBoxesColumn, extras, FeaturesColumn, o.GpuDeviceId, o.FallbackToCpu))
+            .Append<ITransformer>(features.Estimator(_catalog, PixelsColumn, PixelBoxesColumn, extras, FeaturesColumn, device, o.FallbackToCpu))
             .Append<ITransformer>(new RkdeDensityEstimator(_catalog, density))
             .Append<ITransformer>(_catalog.DropColumns([ImageColumn, PixelsColumn, PixelBoxesColumn, RegionScoresColumn, FeaturesColumn, .. extras.Values]));
     }

@@ -5,7 +5,8 @@
 //   min side 25 px, NMS IoU 0.3), the mean best IoU, item separability (cosine 1-NN AUROC of anomalous vs normal
 //   test items, train/good items as reference, true boxes as RoIs; and the KDE density stage fitted on them) and
 //   milliseconds per image.
-// Usage: dotnet run -c Release --project Samples/DefaultModelsEval -- SCENE_ROOT [width height]
+// Usage: dotnet run -c Release --project Samples/DefaultModelsEval -- SCENE_ROOT [width height] [--int8]
+// (--int8: the proposer's backbone in INT8, DefaultModels.QuantizedProposer calibrated on the first 8 train/ images.)
 // (RKDE_PROFILE=/tmp/prefix also profiles the proposer with ORT and splits its time: backbone vs objectness head.)
 using System.Diagnostics;
 using System.Text.Json;
@@ -15,6 +16,8 @@ using Rkde.MLNet;
 using Rkde.MLNet.Density;
 using SkiaSharp;
 
+bool int8 = args.Contains("--int8");
+args = args.Where(a => a != "--int8").ToArray();
 if (args.Length < 1)
 {
     Console.Error.WriteLine("usage: DefaultModelsEval SCENE_ROOT [width height]");
@@ -25,7 +28,11 @@ int width = args.Length > 2 ? int.Parse(args[1]) : 360, height = args.Length > 2
 var truth = ReadTruth(Path.Combine(root, "boxes.json"));
 
 var build = Stopwatch.StartNew();
-byte[] proposerBytes = DefaultModels.Proposer(width, height), featureBytes = DefaultModels.FeatureExtractor(width, height);
+byte[] proposerBytes = int8
+    ? DefaultModels.QuantizedProposer(width, height, truth.Keys.Where(k => k.StartsWith("train/", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
+        .Take(8).Select(k => LoadImage(Path.Combine(root, k), width, height).Tensor.ToArray()).ToList())
+    : DefaultModels.Proposer(width, height);
+byte[] featureBytes = DefaultModels.FeatureExtractor(width, height);
 Console.WriteLine($"built graphs in {build.ElapsedMilliseconds} ms ({proposerBytes.Length / 1e6:F1} MB + {featureBytes.Length / 1e6:F1} MB), D = {DefaultModels.FeatureDimension}");
 using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
 using var proposer = new InferenceSession(proposerBytes, options);

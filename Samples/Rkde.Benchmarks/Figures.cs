@@ -18,6 +18,9 @@ public static class Figures
         ("density.fit.40000", () => DensityFit(40_000)),
         ("density.fit.40000x256", () => DensityFit(40_000, 256)),
         ("density.score", DensityScoring),
+        ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
+        ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
+        ("soak", SoakFigure.Run),
     ];
 
     private const int Dimension = 4096;

@@ -40,4 +40,5 @@ internal sealed record FitSettings
     public int MaxTrainingPoints { get; init; } = 40000;
     public int Seed { get; init; }
     public int? GpuDeviceId { get; init; }
+    public bool QuantizeBackbone { get; init; }
 }

@@ -16,6 +16,8 @@ internal sealed class MlNetEngine : IRkdeEngine
     public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
     {
         var ml = new MLContext(seed: settings.Seed);
+        if (settings.GpuDeviceId is null)
+            ml.DisableThreadSpinning();
         var options = new RkdeOptions
         {
             ImageWidth = settings.Width,
@@ -32,6 +34,7 @@ internal sealed class MlNetEngine : IRkdeEngine
             MaxTrainingPoints = settings.MaxTrainingPoints,
             Seed = settings.Seed,
             GpuDeviceId = settings.GpuDeviceId,
+            QuantizeBackbone = settings.QuantizeBackbone,
             Progress = progress,
         };
         var data = ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = Path.GetFullPath(p) }));
@@ -43,6 +46,7 @@ internal sealed class MlNetEngine : IRkdeEngine
     public IImageScorer Load(string modelPath)
     {
         var ml = new MLContext();
+        ml.DisableThreadSpinning();
         ITransformer model;
         try
         {
