@@ -23,6 +23,17 @@ public sealed class OptionsTests
     }
 
     [TestMethod]
+    public void PcaComponentsDefaultDependsOnTheFeatureModel()
+    {
+        Assert.AreEqual(DefaultModels.PcaComponents, new RkdeOptions().ResolvedPcaComponents);
+        Assert.AreEqual(DensityOptions.AnomalibPcaComponents, new RkdeOptions { FeatureModelPath = "mine.onnx" }.ResolvedPcaComponents);
+        Assert.AreEqual(DensityOptions.AnomalibPcaComponents, new RkdeOptions { FeatureModelBytes = [1] }.ResolvedPcaComponents);
+        Assert.AreEqual(8, new RkdeOptions { PcaComponents = 8 }.ResolvedPcaComponents);
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RkdeOptions { PcaComponents = 0 }.Validate());
+        StringAssert.Contains(e.Message, "PcaComponents = 0");
+    }
+
+    [TestMethod]
     [DataRow(0f)]
     [DataRow(1.5f)]
     [DataRow(float.NaN)]

@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using Rkde.MLNet.Density;
 using Rkde.MLNet.Features;
+using Rkde.MLNet.Images;
 using Rkde.MLNet.Onnx;
 using Rkde.MLNet.Regions;
 
@@ -24,11 +25,15 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     private const string RegionScoresColumn = InternalPrefix + "region_scores";
     private const string FeaturesColumn = InternalPrefix + "features";
 
+    /// <summary>How many training images calibrate the INT8 backbone's activation ranges.</summary>
+    internal const int CalibrationImages = 8;
+
     private readonly TransformsCatalog _catalog;
     private readonly RkdeOptions _options;
     private readonly Lazy<ProposerSlot> _proposer;
     private readonly Lazy<FeatureSlot> _features;
     private readonly Lazy<EstimatorChain<ITransformer>> _chain;
+    private readonly Lazy<int?> _device;
 
     internal RkdeEstimator(TransformsCatalog catalog, RkdeOptions options)
     {
@@ -41,7 +46,8 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
             nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));
         if (_proposer.IsValueCreated && _features.IsValueCreated)
             _features.Value.CheckAgainst(_proposer.Value);
-        _chain = new Lazy<EstimatorChain<ITransformer>>(Build);
+        _device = new Lazy<int?>(() => GpuFallback.Resolve(options.GpuDeviceId, options.FallbackToCpu, options.Progress));
+        _chain = new Lazy<EstimatorChain<ITransformer>>(() => Build(_proposer.Value));
     }
 
     /// <inheritdoc/>
@@ -55,38 +61,97 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
         SchemaChecks.Text(input.Schema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
-        return _chain.Value.Fit(input);
+        var readable = ReadableImages(input);
+        return (_options.QuantizeBackbone ? Build(QuantizedProposer(readable)) : _chain.Value).Fit(readable);
     }
 
-    private EstimatorChain<ITransformer> Build()
+    /// <summary>
+    /// The input without rows whose image is unreadable (each reported through Progress), or the input itself when all
+    /// are readable. Throws for the first unreadable image when SkipUnreadableImages is false, and when none is readable.
+    /// </summary>
+    private IDataView ReadableImages(IDataView input)
+    {
+        var checks = ImageCheck.CheckColumn(input, _options.ImageColumnName, _options.ImageFolder);
+        var keep = new bool[checks.Count];
+        for (int row = 0; row < checks.Count; row++)
+        {
+            keep[row] = checks[row].IsReadable;
+            if (keep[row])
+                continue;
+            if (!_options.SkipUnreadableImages)
+                throw new InvalidOperationException(
+                    $"Training image at row {row} is unreadable: {checks[row].Message} Set SkipUnreadableImages = true to skip such images.");
+            _options.Progress?.Report($"RkdeAnomaly: skipping training image at row {row}: {checks[row].Message}");
+        }
+        int readable = keep.Count(k => k);
+        if (readable == checks.Count)
+            return input;
+        if (readable == 0)
+            throw new InvalidOperationException(
+                $"None of the {checks.Count} training images is readable (row 0: {checks[0].Message}); fit on a column of decodable image files.");
+        _options.Progress?.Report($"RkdeAnomaly: fitting on {readable} of {checks.Count} training images; {checks.Count - readable} skipped.");
+        return new RowSubset(input, keep);
+    }
+
+    /// <summary>The default proposer with an INT8 trunk, calibrated on the first <see cref="CalibrationImages"/> training images.</summary>
+    private ProposerSlot QuantizedProposer(IDataView input)
     {
         var o = _options;
-        var features = _features.Value;
-        features.CheckAgainst(_proposer.Value);
-        var extras = features.ExtraInputs.ToDictionary(t => t, t => InternalPrefix + "proposer_" + t);
-        var chain = new EstimatorChain<ITransformer>()
+        var pixels = Pixels(new EstimatorChain<ITransformer>()).Fit(input).Transform(input);
+        var column = pixels.Schema[PixelsColumn];
+        var calibration = new List<float[]>();
+        using (var cursor = pixels.GetRowCursor([column]))
+        {
+            var getter = cursor.GetGetter<VBuffer<float>>(column);
+            VBuffer<float> value = default;
+            while (calibration.Count < CalibrationImages && cursor.MoveNext())
+            {
+                getter(ref value);
+                calibration.Add(value.DenseValues().ToArray());
+            }
+        }
+        o.Progress?.Report($"INT8 backbone: calibrating activation ranges on {calibration.Count} training images");
+        byte[] bytes = DefaultModels.QuantizedProposer(o.ImageWidth, o.ImageHeight, calibration);
+        return ModelSlots.Proposer(null, bytes, o.ImageWidth, o.ImageHeight, o.RoiStage, nameof(o.ProposerModelPath), nameof(o.QuantizeBackbone)).Value;
+    }
+
+    /// <summary>Images loaded, stretched to the model input size and turned into planar RGB in [0, 1] (<see cref="PixelsColumn"/>).</summary>
+    private EstimatorChain<ITransformer> Pixels(EstimatorChain<ITransformer> chain)
+    {
+        var o = _options;
+        return chain
             .Append<ITransformer>(_catalog.LoadImages(ImageColumn, o.ImageFolder, o.ImageColumnName))
             .Append<ITransformer>(_catalog.ResizeImages(ImageColumn, o.ImageWidth, o.ImageHeight, ImageColumn, ImageResizingEstimator.ResizingKind.Fill))
             .Append<ITransformer>(_catalog.ExtractPixels(PixelsColumn, ImageColumn, ImagePixelExtractingEstimator.ColorBits.Rgb,
                 ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255));
-        chain = RegionStage.Append(chain, _catalog, _proposer.Value, o.RegionFilter, o.ImageWidth, o.ImageHeight, PixelsColumn, InternalPrefix,
-            PixelBoxesColumn, o.BoxesColumnName, RegionScoresColumn, extras, o.GpuDeviceId, o.FallbackToCpu);
+    }
+
+    private EstimatorChain<ITransformer> Build(ProposerSlot proposer)
+    {
+        var o = _options;
+        int? device = _device.Value;
+        var features = _features.Value;
+        features.CheckAgainst(proposer);
+        var extras = features.ExtraInputs.ToDictionary(t => t, t => InternalPrefix + "proposer_" + t);
+        var chain = Pixels(new EstimatorChain<ITransformer>());
+        chain = RegionStage.Append(chain, _catalog, proposer, o.RegionFilter, o.ImageWidth, o.ImageHeight, PixelsColumn, InternalPrefix,
+            PixelBoxesColumn, o.BoxesColumnName, RegionScoresColumn, extras, device, o.FallbackToCpu);
         var density = new RkdeDensityOptions
         {
             FeaturesColumnName = FeaturesColumn,
             FeatureDimension = features.FeatureDimension,
-            PcaComponents = o.PcaComponents,
+            PcaComponents = o.ResolvedPcaComponents,
             FeatureScaling = o.FeatureScaling,
             MaxTrainingPoints = o.MaxTrainingPoints,
             Seed = o.Seed,
             BoxScoresColumnName = o.BoxScoresColumnName,
             ScoreColumnName = o.ScoreColumnName,
-            GpuDeviceId = o.GpuDeviceId,
+            GpuDeviceId = device,
             FallbackToCpu = o.FallbackToCpu,
             Progress = o.Progress,
         };
         return chain
-            .Append<ITransformer>(features.Estimator(_catalog, PixelsColumn, PixelBoxesColumn, extras, FeaturesColumn, o.GpuDeviceId, o.FallbackToCpu))
+            .Append<ITransformer>(features.Estimator(_catalog, PixelsColumn, PixelBoxesColumn, extras, FeaturesColumn, device, o.FallbackToCpu))
             .Append<ITransformer>(new RkdeDensityEstimator(_catalog, density))
             .Append<ITransformer>(_catalog.DropColumns([ImageColumn, PixelsColumn, PixelBoxesColumn, RegionScoresColumn, FeaturesColumn, .. extras.Values]));
     }

@@ -49,8 +49,11 @@ public sealed class RkdeOptions
     /// <summary>At most this many boxes per image. Default 100.</summary>
     public int MaxDetectionsPerImage = 100;
 
-    /// <summary>Number of principal components kept. Default 16.</summary>
-    public int PcaComponents = 16;
+    /// <summary>
+    /// Number of principal components kept. Default null: <see cref="DensityOptions.AnomalibPcaComponents"/> (16) with a
+    /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (64) with the embedded default feature extractor.
+    /// </summary>
+    public int? PcaComponents;
 
     /// <summary>Scaling after the projection. Default <see cref="FeatureScalingMethod.Scale"/>.</summary>
     public FeatureScalingMethod FeatureScaling = FeatureScalingMethod.Scale;
@@ -61,13 +64,31 @@ public sealed class RkdeOptions
     /// <summary>Seed of the training-region sample and the PCA; the same data and seed give the same model. Default 0.</summary>
     public int Seed;
 
-    /// <summary>GPU for ONNX Runtime (CUDA device id); null: CPU.</summary>
+    /// <summary>
+    /// Run the default proposer's ResNet18 trunk in INT8 (QLinearConv, per-channel symmetric int8 weights, uint8 activations
+    /// calibrated during Fit on the first 8 training images). Faster on CPUs with AVX-512 VNNI; only with the built-in default
+    /// proposer. Default false.
+    /// </summary>
+    public bool QuantizeBackbone;
+
+    /// <summary>
+    /// GPU for every ONNX stage (CUDA device id; Microsoft.ML.OnnxRuntime.Gpu 1.32 needs CUDA 13.x and cuDNN 9.x); null: CPU.
+    /// Checked once when the chain is built (see <see cref="FallbackToCpu"/>). A loaded .zip runs where its
+    /// <c>MLContext.GpuDeviceId</c> says.
+    /// </summary>
     public int? GpuDeviceId;
 
-    /// <summary>When the GPU cannot be used, run on the CPU instead of failing. Default true.</summary>
+    /// <summary>When the GPU cannot be used, run every stage on the CPU with a warning through <see cref="Progress"/> instead of failing. Default true.</summary>
     public bool FallbackToCpu = true;
 
-    /// <summary>Receives progress messages during Fit .</summary>
+    /// <summary>
+    /// During Fit, skip training images that are missing or do not decode completely (see <see cref="Images.ImageCheck"/>),
+    /// each with a warning through <see cref="Progress"/>; false: Fit throws, naming the first such image and its row.
+    /// Fit throws either way when no training image is readable. Default true.
+    /// </summary>
+    public bool SkipUnreadableImages = true;
+
+    /// <summary>Receives progress messages and warnings during Fit.</summary>
     public IProgress<string>? Progress;
 
     /// <summary>Output column: variable-length float vector, 4 per box (x1, y1, x2, y2) normalised to [0, 1]. Default "Boxes".</summary>
@@ -87,9 +108,13 @@ public sealed class RkdeOptions
         MaxDetectionsPerImage = MaxDetectionsPerImage,
     };
 
+    /// <summary>The component count in effect: <see cref="PcaComponents"/>, or its default for the feature model in use.</summary>
+    internal int ResolvedPcaComponents => PcaComponents
+        ?? (FeatureModelPath is null && FeatureModelBytes is null ? DefaultModels.PcaComponents : DensityOptions.AnomalibPcaComponents);
+
     internal DensityOptions Density => new()
     {
-        PcaComponents = PcaComponents,
+        PcaComponents = ResolvedPcaComponents,
         FeatureScaling = FeatureScaling,
         MaxTrainingPoints = MaxTrainingPoints,
     };
@@ -103,6 +128,9 @@ public sealed class RkdeOptions
         RegionFilter.Validate();
         Density.Validate();
         OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
+        if (QuantizeBackbone && (ProposerModelPath is not null || ProposerModelBytes is not null))
+            throw new ArgumentException($"{nameof(QuantizeBackbone)} = true applies to the built-in default proposer only; leave " +
+                $"{nameof(ProposerModelPath)} and {nameof(ProposerModelBytes)} null or set {nameof(QuantizeBackbone)} = false.", nameof(QuantizeBackbone));
         OptionChecks.DistinctColumns((nameof(BoxesColumnName), BoxesColumnName), (nameof(BoxScoresColumnName), BoxScoresColumnName),
             (nameof(ScoreColumnName), ScoreColumnName));
     }

@@ -3,8 +3,11 @@ namespace Rkde.MLNet.Density;
 /// <summary>The density stage (PCA → scaling → Gaussian KDE), with anomalib's defaults.</summary>
 public sealed class DensityOptions
 {
-    /// <summary>Number of principal components kept. Default 16.</summary>
-    public int PcaComponents = 16;
+    /// <summary>anomalib's number of principal components, 16.</summary>
+    public const int AnomalibPcaComponents = 16;
+
+    /// <summary>Number of principal components kept. Default <see cref="AnomalibPcaComponents"/>.</summary>
+    public int PcaComponents = AnomalibPcaComponents;
 
     /// <summary>How projected features are scaled before the KDE. Default <see cref="FeatureScalingMethod.Scale"/>.</summary>
     public FeatureScalingMethod FeatureScaling = FeatureScalingMethod.Scale;

@@ -9,8 +9,8 @@ public sealed class RkdeDensityOptions
     /// <summary>D, the length of one region's features; 0: the column's fixed vector size (one region per row).</summary>
     public int FeatureDimension;
 
-    /// <summary>Number of principal components kept. Default 16.</summary>
-    public int PcaComponents = 16;
+    /// <summary>Number of principal components kept. Default <see cref="DensityOptions.AnomalibPcaComponents"/> (16).</summary>
+    public int PcaComponents = DensityOptions.AnomalibPcaComponents;
 
     /// <summary>Scaling after the projection. Default <see cref="FeatureScalingMethod.Scale"/>.</summary>
     public FeatureScalingMethod FeatureScaling = FeatureScalingMethod.Scale;

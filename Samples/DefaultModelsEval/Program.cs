@@ -5,7 +5,8 @@
 //   min side 25 px, NMS IoU 0.3), the mean best IoU, item separability (cosine 1-NN AUROC of anomalous vs normal
 //   test items, train/good items as reference, true boxes as RoIs; and the KDE density stage fitted on them) and
 //   milliseconds per image.
-// Usage: dotnet run -c Release --project Samples/DefaultModelsEval -- SCENE_ROOT [width height]
+// Usage: dotnet run -c Release --project Samples/DefaultModelsEval -- SCENE_ROOT [width height] [--int8]
+// (--int8: the proposer's backbone in INT8, DefaultModels.QuantizedProposer calibrated on the first 8 train/ images.)
 // (RKDE_PROFILE=/tmp/prefix also profiles the proposer with ORT and splits its time: backbone vs objectness head.)
 using System.Diagnostics;
 using System.Text.Json;
@@ -15,6 +16,8 @@ using Rkde.MLNet;
 using Rkde.MLNet.Density;
 using SkiaSharp;
 
+bool int8 = args.Contains("--int8");
+args = args.Where(a => a != "--int8").ToArray();
 if (args.Length < 1)
 {
     Console.Error.WriteLine("usage: DefaultModelsEval SCENE_ROOT [width height]");
@@ -25,7 +28,11 @@ int width = args.Length > 2 ? int.Parse(args[1]) : 360, height = args.Length > 2
 var truth = ReadTruth(Path.Combine(root, "boxes.json"));
 
 var build = Stopwatch.StartNew();
-byte[] proposerBytes = DefaultModels.Proposer(width, height), featureBytes = DefaultModels.FeatureExtractor(width, height);
+byte[] proposerBytes = int8
+    ? DefaultModels.QuantizedProposer(width, height, truth.Keys.Where(k => k.StartsWith("train/", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
+        .Take(8).Select(k => LoadImage(Path.Combine(root, k), width, height).Tensor.ToArray()).ToList())
+    : DefaultModels.Proposer(width, height);
+byte[] featureBytes = DefaultModels.FeatureExtractor(width, height);
 Console.WriteLine($"built graphs in {build.ElapsedMilliseconds} ms ({proposerBytes.Length / 1e6:F1} MB + {featureBytes.Length / 1e6:F1} MB), D = {DefaultModels.FeatureDimension}");
 using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
 using var proposer = new InferenceSession(proposerBytes, options);
@@ -73,7 +80,8 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
             var pb = kept.SelectMany(k => boxes.Skip(4 * k).Take(4)).ToArray();
             using var pf = extractor.Run([.. maps, NamedOnnxValue.CreateFromTensor("boxes", new DenseTensor<float>(pb, [1, kept.Count, 4]))]);
             var pfv = pf.First().AsTensor<float>().ToArray();
-            dumpIndex.Add(new { image = name, proposals = kept.Count, items = items.Length, boxes = pb, truth = items.Select(i => new[] { i.Box[0] * sx, i.Box[1] * sy, i.Box[2] * sx, i.Box[3] * sy }).ToArray(), anomalous = items.Select(i => i.Anomalous).ToArray() });
+            var ps = proposed.First(v => v.Name == "scores").AsTensor<float>().ToArray();
+            dumpIndex.Add(new { image = name, proposals = kept.Count, scores = kept.Select(k => ps[k]).ToArray(), items = items.Length, boxes = pb, truth = items.Select(i => new[] { i.Box[0] * sx, i.Box[1] * sy, i.Box[2] * sx, i.Box[3] * sy }).ToArray(), anomalous = items.Select(i => i.Anomalous).ToArray() });
             foreach (var v in pfv) dumpData.Write(v);
             foreach (var v in f) dumpData.Write(v);
         }

@@ -23,7 +23,11 @@ public static class Figures
         ("density.score.onnx", () => DensityScoringOnnx()),
         ("density.score.onnx.1thread", () => DensityScoringOnnx(threads: 1)),
         ("density.score.onnx.default-models", () => DensityScoringOnnx(dimension: 1024, components: 64)),
+        ("density.score.onnx.nospin", () => DensityScoringOnnx(spinning: false)),
         ("density.fit.rss", FitMemory.Figure),
+        ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
+        ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
+        ("soak", SoakFigure.Run),
     ];
 
     private const int Dimension = 4096;
@@ -102,14 +106,15 @@ public static class Figures
     /// The emitted density graph (what a saved model runs) scoring 100 boxes against 40,000 points through ONNX Runtime's
     /// InferenceSession (median of 21), with default options as ML.NET's OnnxTransformer uses them, or on
     /// <paramref name="threads"/> intra-op threads (1: the work itself, steady on a busy machine); the embedded default
-    /// feature extractor's shape is D = 1,024 with 64 components.
+    /// feature extractor's shape is D = 1,024 with 64 components; without <paramref name="spinning"/>, the options of
+    /// <see cref="Rkde.MLNet.OnnxThreading.DisableThreadSpinning"/>.
     /// RKDE_ORT_PROFILE=1 also prints ORT's per-node median kernel times.
     /// </summary>
-    public static void DensityScoringOnnx(int? threads = null, int dimension = Dimension, int components = Components)
+    public static void DensityScoringOnnx(int? threads = null, int dimension = Dimension, int components = Components, bool spinning = true)
     {
         var (model, queries) = ScoringSetup(dimension, components);
         bool profile = Environment.GetEnvironmentVariable("RKDE_ORT_PROFILE") is not null;
-        using var options = new SessionOptions();
+        using var options = spinning ? new SessionOptions() : Rkde.MLNet.OnnxThreading.NonSpinning();
         if (profile) options.EnableProfiling = true;
         if (threads is { } count) options.IntraOpNumThreads = count;
         options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "rkde-density");
@@ -132,7 +137,7 @@ public static class Figures
         }
         double cpuPerRun = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / 21;
         times.Sort();
-        Print($"density.score ONNX graph {ScoringBoxes} boxes vs {ScoringPoints} points, D={dimension} k={components}{(threads is { } t ? $", {t} intra-op thread(s)" : "")}",
+        Print($"density.score ONNX graph {ScoringBoxes} boxes vs {ScoringPoints} points, D={dimension} k={components}{(threads is { } t ? $", {t} intra-op thread(s)" : "")}{(spinning ? "" : ", threads not spinning")}",
             $"{times[times.Count / 2]:0.00} ms (median of 21, best {times[0]:0.00} ms, CPU {cpuPerRun:0.00} ms per run on {Environment.ProcessorCount} cores)");
         if (profile) PrintProfile(session.EndProfiling());
     }

@@ -97,9 +97,9 @@ public sealed class CommandTests
         Assert.AreEqual(0.7f, c.Result!.Score);
         Assert.AreEqual(new BoundingBox(1, 2, 40, 30), c.Result.Boxes[0].Box); // the original image's pixels
         StringAssert.Contains(lines[0], "\"anomalous\":true");
-        StringAssert.Contains(ResultLine.Parse(lines[1]).Error, "not an image in a format SkiaSharp reads");
-        StringAssert.Contains(ResultLine.Parse(lines[4]).Error, "truncated");
-        Assert.AreEqual("empty file", ResultLine.Parse(lines[2]).Error);
+        StringAssert.Contains(ResultLine.Parse(lines[1]).Error, "b.png' is not an image in a format SkiaSharp decodes");
+        StringAssert.Contains(ResultLine.Parse(lines[4]).Error, "d.png' is truncated");
+        StringAssert.Contains(ResultLine.Parse(lines[2]).Error, "empty.jpg' is an empty file (0 bytes)");
         Assert.IsTrue(File.Exists(Path.Combine(overlays, "sub", "c.png")));
         using var overlay = SKBitmap.Decode(Path.Combine(overlays, "a.png"));
         Assert.AreEqual(40, overlay.Width);
@@ -177,29 +177,65 @@ public sealed class CommandTests
     public void EvaluateFindsBoxesFromMasksWithoutBoxesJson()
     {
         // Copy the data set without boxes.json: ground-truth boxes become the masks' connected regions.
-        string copy = TestData.TempFolder();
-        foreach (string f in Directory.GetFiles(_scenes, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith("boxes.json")))
-        {
-            string target = Path.Combine(copy, Path.GetRelativePath(_scenes, f));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(f, target);
-        }
+        string copy = CopyScenes(withBoxesJson: false);
         string model = Path.Combine(copy, "m.zip");
         File.WriteAllText(model, "");
         string report = Path.Combine(copy, "report");
-        var truth = SceneBoxes.Load(Path.Combine(_scenes, "boxes.json")).Images.ToDictionary(i => i.Image);
-        var oracle = new FakeEngine((path, _, _) =>
-        {
-            var image = truth[Path.GetRelativePath(copy, path).Replace('\\', '/')];
-            var boxes = image.Objects.Select(o => new Detection(new BoundingBox(o.Box[0], o.Box[1], o.Box[2], o.Box[3]), o.Anomalous ? 0.9f : 0.2f)).ToList();
-            return new ImageScore(boxes.Max(b => b.Score), boxes);
-        });
-        var r = CliRunner.Run(oracle, "evaluate", "--data", copy, "--model", model, "--out", report);
+        var r = CliRunner.Run(OracleOn(copy), "evaluate", "--data", copy, "--model", model, "--out", report);
         Assert.AreEqual(0, r.Code, r.Err);
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
         Assert.AreEqual("mask regions", json.RootElement.GetProperty("groundTruthBoxes").GetString());
         Assert.IsGreaterThan(0.9, json.RootElement.GetProperty("boxApIou50").GetDouble());
         Assert.AreEqual(JsonValueKind.Null, json.RootElement.GetProperty("trainPercentile99Threshold").ValueKind);
         Assert.AreEqual(JsonValueKind.Null, json.RootElement.GetProperty("itemRecallIou50").ValueKind);
+    }
+
+    [TestMethod]
+    public void EvaluateReportsUnreadableTestImagesAndGoesOn()
+    {
+        string copy = CopyScenes(withBoxesJson: true);
+        File.WriteAllText(Path.Combine(copy, "test", "good", "broken.png"), "not an image");
+        byte[] png = File.ReadAllBytes(Directory.GetFiles(Path.Combine(copy, "test", "good"), "*.png").Order(StringComparer.Ordinal).First());
+        File.WriteAllBytes(Path.Combine(copy, "test", "good", "cut.png"), png[..(png.Length / 2)]);
+        string model = Path.Combine(copy, "m.zip");
+        File.WriteAllText(model, "");
+        string report = Path.Combine(copy, "report");
+
+        var r = CliRunner.Run(OracleOn(copy), "evaluate", "--data", copy, "--model", model, "--out", report);
+        Assert.AreEqual(0, r.Code, r.Err);
+        var lines = File.ReadAllLines(Path.Combine(report, "results.jsonl")).Select(ResultLine.Parse).ToList();
+        Assert.HasCount(14, lines);
+        StringAssert.Contains(lines.Single(l => l.Image == "good/broken.png").Error, "is not an image in a format SkiaSharp decodes");
+        StringAssert.Contains(lines.Single(l => l.Image == "good/cut.png").Error, "is truncated");
+        Assert.AreEqual(12, lines.Count(l => l.Result is not null));
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
+        Assert.AreEqual(2, json.RootElement.GetProperty("failedImages").GetInt32());
+        Assert.AreEqual(1.0, json.RootElement.GetProperty("imageAuroc").GetDouble(), 1e-12);
+        StringAssert.Contains(r.Out, "Test images that failed to score");
+    }
+
+    /// <summary>A copy of the scenes folder, with or without boxes.json.</summary>
+    private static string CopyScenes(bool withBoxesJson)
+    {
+        string copy = TestData.TempFolder();
+        foreach (string f in Directory.GetFiles(_scenes, "*", SearchOption.AllDirectories).Where(f => withBoxesJson || !f.EndsWith("boxes.json")))
+        {
+            string target = Path.Combine(copy, Path.GetRelativePath(_scenes, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target);
+        }
+        return copy;
+    }
+
+    /// <summary>Scores the images of a copy of the scenes folder by their true items: anomalous 0.9, normal 0.2.</summary>
+    private static FakeEngine OracleOn(string copy)
+    {
+        var truth = SceneBoxes.Load(Path.Combine(_scenes, "boxes.json")).Images.ToDictionary(i => i.Image);
+        return new FakeEngine((path, _, _) =>
+        {
+            var image = truth[Path.GetRelativePath(copy, path).Replace('\\', '/')];
+            var boxes = image.Objects.Select(o => new Detection(new BoundingBox(o.Box[0], o.Box[1], o.Box[2], o.Box[3]), o.Anomalous ? 0.9f : 0.2f)).ToList();
+            return new ImageScore(boxes.Max(b => b.Score), boxes);
+        });
     }
 }

@@ -53,6 +53,6 @@ public sealed class MlNetEngineTests
         File.WriteAllText(Path.Combine(folder, "m.zip"), "not a zip");
         CliRunner.AssertOneLineError(
             CliRunner.Run(new MlNetEngine(), "score", "--model", Path.Combine(folder, "m.zip"), "--images", folder, "--out", Path.Combine(folder, "r.jsonl")),
-            "could not be loaded");
+            $"--model could not be loaded: Model '{Path.Combine(folder, "m.zip")}' is not a complete model .zip");
     }
 }

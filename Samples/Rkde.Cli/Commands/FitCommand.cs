@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Rkde.Cli.Scoring;
+using Rkde.MLNet.Images;
 
 namespace Rkde.Cli.Commands;
 
@@ -20,16 +21,16 @@ internal static class FitCommand
             var settings = rkde.Read(parse);
             string folder = ImageFiles.TrainingFolder(parse.GetValue(train)!);
             var files = ImageFiles.Find(folder, "--train");
-            var bad = files.Select(f => (File: f, Probe: ImageFiles.Probe(f))).Where(p => p.Probe.Error is not null).ToList();
+            var bad = files.Select(ImageCheck.Check).Where(c => !c.IsReadable).ToList();
             if (bad.Count > 0 && parse.GetValue(strict))
             {
-                throw new CliException($"--strict: training image '{bad[0].File}' cannot be read ({bad[0].Probe.Error}).");
+                throw new CliException($"--strict: {bad[0].Message}");
             }
-            foreach (var (file, probe) in bad)
+            foreach (var check in bad)
             {
-                error.WriteLine($"rkde: skipping training image '{file}': {probe.Error}");
+                error.WriteLine($"rkde: skipping training image: {check.Message}");
             }
-            var usable = files.Except(bad.Select(b => b.File)).ToList();
+            var usable = files.Except(bad.Select(b => b.Path)).ToList();
             if (usable.Count == 0)
             {
                 throw new CliException($"--train: none of the {files.Count} images in '{folder}' could be read.");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Rkde.Cli.Scoring;
+using Rkde.MLNet.Images;
 using Rkde.MLNet.Evaluation;
 
 namespace Rkde.Cli.Evaluate;
@@ -99,7 +100,8 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
             {
                 var line = scored[i];
                 string file = Path.Combine(test, line.Image);
-                var (width, height, _) = ImageFiles.Probe(file);
+                var image = ImageCheck.Check(file);
+                int width = image.Width, height = image.Height;
                 byte[]? mask = truth.Mask(line.Image, width, height);
                 if (mask is not null)
                 {

@@ -35,9 +35,10 @@ internal sealed record FitSettings
     public float MinBoxSize { get; init; } = 25;
     public float IouThreshold { get; init; } = 0.3f;
     public int MaxDetectionsPerImage { get; init; } = 100;
-    public int PcaComponents { get; init; } = 16;
+    public int? PcaComponents { get; init; }
     public FeatureScalingMethod FeatureScaling { get; init; } = FeatureScalingMethod.Scale;
     public int MaxTrainingPoints { get; init; } = 40000;
     public int Seed { get; init; }
     public int? GpuDeviceId { get; init; }
+    public bool QuantizeBackbone { get; init; }
 }

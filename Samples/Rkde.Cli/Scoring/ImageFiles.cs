@@ -1,8 +1,6 @@
-using SkiaSharp;
-
 namespace Rkde.Cli.Scoring;
 
-/// <summary>Finding images in folders and reading their size.</summary>
+/// <summary>Finding images in folders (whether they are readable is Rkde.MLNet's <c>ImageCheck</c>).</summary>
 internal static class ImageFiles
 {
     private static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"];
@@ -34,39 +32,4 @@ internal static class ImageFiles
 
     /// <summary>Path of <paramref name="file"/> relative to <paramref name="folder"/>, with '/' separators.</summary>
     public static string Relative(string folder, string file) => Path.GetRelativePath(folder, file).Replace('\\', '/');
-
-    /// <summary>
-    /// Width and height of a readable image, or why it is not one: empty, not an image format SkiaSharp decodes,
-    /// or truncated/corrupt (the whole image is decoded once to find out, so a cut-off file is not scored as if the
-    /// missing part were grey).
-    /// </summary>
-    public static (int Width, int Height, string? Error) Probe(string path)
-    {
-        try
-        {
-            if (new FileInfo(path).Length == 0)
-            {
-                return (0, 0, "empty file");
-            }
-            using var codec = SKCodec.Create(path, out var result);
-            if (codec is null)
-            {
-                return (0, 0, result == SKCodecResult.Unimplemented
-                    ? "not an image in a format SkiaSharp reads (PNG, JPEG, BMP, GIF, WebP)"
-                    : $"not a readable image ({result})");
-            }
-            var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
-            using var bitmap = new SKBitmap(info);
-            var decoded = codec.GetPixels(info, bitmap.GetPixels());
-            if (decoded != SKCodecResult.Success)
-            {
-                return (0, 0, decoded == SKCodecResult.IncompleteInput ? "truncated image (the file ends before the image does)" : $"corrupt image ({decoded})");
-            }
-            return (codec.Info.Width, codec.Info.Height, null);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return (0, 0, e.Message);
-        }
-    }
 }

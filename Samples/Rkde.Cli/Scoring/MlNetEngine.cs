@@ -16,6 +16,8 @@ internal sealed class MlNetEngine : IRkdeEngine
     public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
     {
         var ml = new MLContext(seed: settings.Seed);
+        if (settings.GpuDeviceId is null)
+            ml.DisableThreadSpinning();
         var options = new RkdeOptions
         {
             ImageWidth = settings.Width,
@@ -32,6 +34,7 @@ internal sealed class MlNetEngine : IRkdeEngine
             MaxTrainingPoints = settings.MaxTrainingPoints,
             Seed = settings.Seed,
             GpuDeviceId = settings.GpuDeviceId,
+            QuantizeBackbone = settings.QuantizeBackbone,
             Progress = progress,
         };
         var data = ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = Path.GetFullPath(p) }));
@@ -43,14 +46,15 @@ internal sealed class MlNetEngine : IRkdeEngine
     public IImageScorer Load(string modelPath)
     {
         var ml = new MLContext();
+        ml.DisableThreadSpinning();
         ITransformer model;
         try
         {
-            model = ml.Model.Load(modelPath, out _);
+            model = ml.Model.LoadRkdeModel(modelPath, out _);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
-            throw new CliException($"--model '{modelPath}' could not be loaded as an R-KDE model ({e.Message.ReplaceLineEndings(" ").Trim()}).");
+            throw new CliException($"--model could not be loaded: {e.Message.ReplaceLineEndings(" ").Trim()}");
         }
         return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model));
     }

@@ -1,10 +1,11 @@
 using System.Diagnostics;
+using Rkde.MLNet.Images;
 
 namespace Rkde.Cli.Scoring;
 
 /// <summary>
-/// Scores a list of images one by one. An image that cannot be read or scored becomes an error line and the run
-/// goes on.
+/// Scores a list of images one by one. An image that <see cref="ImageCheck"/> finds unreadable (ML.NET would throw
+/// or, for a truncated PNG, score black pixels), or that fails to score, becomes an error line and the run goes on.
 /// </summary>
 internal static class ScoreRunner
 {
@@ -18,17 +19,17 @@ internal static class ScoreRunner
         {
             string file = files[i];
             string rel = ImageFiles.Relative(root, file);
-            var (width, height, error) = ImageFiles.Probe(file);
+            var check = ImageCheck.Check(file);
             ResultLine line;
-            if (error is not null)
+            if (!check.IsReadable)
             {
-                line = new ResultLine(rel, null, error);
+                line = new ResultLine(rel, null, check.Message);
             }
             else
             {
                 try
                 {
-                    var result = scorer.Score(file, width, height);
+                    var result = scorer.Score(file, check.Width, check.Height);
                     line = float.IsFinite(result.Score)
                         ? new ResultLine(rel, result, null)
                         : new ResultLine(rel, null, $"the model produced a non-finite score ({result.Score})");

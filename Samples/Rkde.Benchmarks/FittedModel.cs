@@ -1,0 +1,57 @@
+using System.IO.Compression;
+using Microsoft.ML;
+using Rkde.MLNet;
+
+namespace Rkde.Benchmarks;
+
+/// <summary>The default pipeline fitted on the demo set's train/good images and saved to a temporary .zip (deleted on dispose).</summary>
+public sealed class FittedModel : IDisposable
+{
+    private FittedModel(string path) => Path = path;
+
+    public string Path { get; }
+
+    public static FittedModel Create(bool int8)
+    {
+        var ml = new MLContext(seed: 0);
+        ml.DisableThreadSpinning();
+        var train = ml.Data.LoadFromEnumerable(DemoData.Train.Select(p => new ImageInput { ImagePath = p }));
+        var model = ml.Transforms.RkdeAnomaly(new RkdeOptions { QuantizeBackbone = int8 }).Fit(train);
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"rkde-bench-{Environment.ProcessId}-{(int8 ? "int8" : "fp32")}.zip");
+        ml.Model.Save(model, train.Schema, path);
+        return new FittedModel(path);
+    }
+
+    /// <summary>The ONNX graph of one stage ("proposer", "regions", "features", "density").</summary>
+    public byte[] Graph(string stage) => Graphs(Path).Single(g => g.Stage == stage).Bytes;
+
+    /// <summary>
+    /// The ONNX graphs of a saved pipeline in pipeline order, named by stage. OnnxTransformer stores each as an entry
+    /// ".../OnnxModel" holding a 4-byte length and the model's bytes.
+    /// </summary>
+    internal static List<(string Stage, byte[] Bytes)> Graphs(string zip)
+    {
+        using var archive = ZipFile.OpenRead(zip);
+        var result = new List<(string, byte[])>();
+        foreach (var entry in archive.Entries.Where(e => e.FullName.EndsWith("/OnnxModel", StringComparison.Ordinal)).OrderBy(e => e.FullName, StringComparer.Ordinal))
+        {
+            using var stream = entry.Open();
+            using var reader = new BinaryReader(stream);
+            int length = reader.ReadInt32();
+            var bytes = reader.ReadBytes(length);
+            string graph = global::Onnx.ModelProto.Parser.ParseFrom(bytes).Graph.Name;
+            string stage = graph switch
+            {
+                "rkde_default_proposer" => "proposer",
+                "rkde_regions" => "regions",
+                "rkde_default_features" => "features",
+                "rkde_density" => "density",
+                _ => graph,
+            };
+            result.Add((stage, bytes));
+        }
+        return result;
+    }
+
+    public void Dispose() => File.Delete(Path);
+}
