@@ -67,11 +67,12 @@ public static class PipelineFigures
         double proposerMs = stages.Single(s => s.Stage == "proposer").Ms;
         var peak = ProcessorPeak.Estimate();
         Print(name + " FLOPs", $"{flops.Backbone / 1e9:0.00} GFLOP/image backbone Conv/MatMul ({flops.Total / 1e9:0.00} whole proposer graph); " +
-            $"{flops.Backbone * engineRate / 1e9:0.0} GFLOP/s end to end = {100 * flops.Backbone * engineRate / peak.FlopsPerSecond:0.0} % of peak, " +
+            $"{flops.Backbone * engineRate / 1e9:0.0} GFLOP/s end to end = {100 * flops.Backbone * engineRate / peak.FlopsPerSecond:0.0} % of the FP32 peak, " +
             $"{flops.Total / proposerMs / 1e6:0.0} GFLOP/s in the proposer graph alone = {100 * flops.Total / (proposerMs / 1000) / peak.FlopsPerSecond:0.0} %; " +
             $"per CPU-second end to end {flops.Backbone / engineCpuMs / 1e6:0.0} GFLOP/s = {100 * flops.Backbone / (engineCpuMs / 1000) / peak.PerCore:0} % of one core's peak " +
             $"(on an idle machine: about {Environment.ProcessorCount * 1000 / engineCpuMs:0} images/s if the cores were kept busy) " +
-            $"(peak {peak.FlopsPerSecond / 1e9:0} GFLOP/s: {peak.Assumption})");
+            $"(peak {peak.FlopsPerSecond / 1e9:0} GFLOP/s: {peak.Assumption})" +
+            (name.Contains("int8", StringComparison.Ordinal) ? "; int8 multiply-adds counted as FP32 ones, VNNI's int8 peak is 4× the FP32 one" : ""));
     }
 
     /// <summary>Runs <paramref name="pass"/> <paramref name="repeats"/> times; the best pass's images/s and its process CPU ms per image.</summary>
