@@ -101,8 +101,7 @@ public static class DefaultModels
 
     private static void Describe(OnnxGraphBuilder b, string stage, int width, int height)
     {
-        b.Metadata("rkde_format_version", "1");
-        b.Metadata("rkde_stage", stage);
+        OnnxModelContract.Stamp(b, stage);
         b.Metadata("rkde_default_model", $"resnet18 {ResNet18Package.PackageId} {ResNet18Package.PackageVersion}");
         b.Metadata("rkde_input_size", $"{width}x{height}");
     }

@@ -33,9 +33,6 @@ internal sealed record DensityGraphNames(
 /// </remarks>
 internal static class DensityGraph
 {
-    /// <summary>The format version written to the graph's metadata ("rkde_format_version").</summary>
-    public const string FormatVersion = "1";
-
     /// <summary>Score of the padding points that fill the last block: far below any real s_i, and finite (no inf − inf).</summary>
     private const float PaddingScore = -1e30f;
 
@@ -46,8 +43,7 @@ internal static class DensityGraph
         int d = model.FeatureDimension, k = model.ComponentCount, n = model.PointCount, k1 = k + 1;
 
         var g = new OnnxGraphBuilder("rkde_density", opset: 18);
-        g.Metadata("rkde_format_version", FormatVersion);
-        g.Metadata("rkde_stage", "density");
+        OnnxModelContract.Stamp(g, "density");
         string features = g.Input(names.Features, DataType.Float, 1L, "N", (long)d);
         string x = g.Node("Cast", [g.Node("Squeeze", [features, g.Int64s(0)])], ("to", (long)DataType.Double));
 

@@ -62,13 +62,21 @@ internal sealed class OnnxModelContract
         if (!meta.TryGetValue(FormatVersionKey, out var version) || version != FormatVersion)
             throw new InvalidDataException(
                 $"The {slot} carries rkde_format_version '{version ?? "(none)"}'; this Rkde.MLNet reads version {FormatVersion}.");
-        if (!meta.TryGetValue("rkde_stage", out var s) || s != stage)
+        if (!meta.TryGetValue(StageKey, out var s) || s != stage)
             throw new InvalidDataException($"The {slot} carries rkde_stage '{s ?? "(none)"}'; expected '{stage}'.");
         return new OnnxModelContract(slot, model);
     }
 
     public const string FormatVersionKey = "rkde_format_version";
     public const string FormatVersion = "1";
+    public const string StageKey = "rkde_stage";
+
+    /// <summary>Writes the metadata every graph R-KDE emits: <see cref="FormatVersion"/> and the stage it implements.</summary>
+    public static void Stamp(OnnxGraphBuilder graph, string stage)
+    {
+        graph.Metadata(FormatVersionKey, FormatVersion);
+        graph.Metadata(StageKey, stage);
+    }
 
     public bool HasInput(string name) => _inputs.ContainsKey(name);
 

@@ -32,9 +32,6 @@ internal sealed record RegionFilterGraphNames(
 /// </remarks>
 internal static class RegionFilterGraph
 {
-    /// <summary>The format version written to the graph's metadata ("rkde_format_version").</summary>
-    public const string FormatVersion = "1";
-
     public static byte[] Build(RegionFilterOptions options, int width, int height, RegionFilterGraphNames? names = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -44,8 +41,7 @@ internal static class RegionFilterGraph
         names ??= new RegionFilterGraphNames();
 
         var g = new OnnxGraphBuilder("rkde_regions", opset: 18);
-        g.Metadata("rkde_format_version", FormatVersion);
-        g.Metadata("rkde_stage", "regions");
+        OnnxModelContract.Stamp(g, "regions");
         string boxesIn = g.Input(names.Boxes, DataType.Float, 1L, "N", 4L);
         string scoresIn = g.Input(names.Scores, DataType.Float, 1L, "N");
 
