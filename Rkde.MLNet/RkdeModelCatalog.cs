@@ -47,26 +47,17 @@ public static class RkdeModelCatalog
                 $"Model '{path}' is not an R-KDE model: it holds no R-KDE density graph. Give the .zip saved after fitting RkdeAnomaly, or load other models with mlContext.Model.Load.");
     }
 
-    /// <summary>
-    /// The graphs carrying "rkde_format_version" (user models do not), read from the entries "…/OnnxModel" in which
-    /// ML.NET writes each ONNX model as an Int32 length and the bytes.
-    /// </summary>
+    /// <summary>The graphs carrying "rkde_format_version" (user models do not).</summary>
     private static List<(string Entry, string Stage, string Version)> EmittedGraphs(string path)
     {
         try
         {
-            using var zip = ZipFile.OpenRead(path);
             var graphs = new List<(string, string, string)>();
-            foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel"))
+            foreach (var (entry, model) in OnnxGraphs(path))
             {
-                using var reader = new BinaryReader(entry.Open());
-                int length = reader.ReadInt32();
-                if (length < 0 || length > entry.Length - sizeof(int))
-                    throw new InvalidDataException($"entry {entry.FullName} does not hold an ONNX model as ML.NET writes it");
-                var model = ModelProto.Parser.ParseFrom(reader.ReadBytes(length));
                 var meta = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
                 if (meta.TryGetValue(OnnxModelContract.FormatVersionKey, out var version))
-                    graphs.Add((entry.FullName, meta.GetValueOrDefault("rkde_stage") ?? "(unnamed)", version));
+                    graphs.Add((entry, meta.GetValueOrDefault(OnnxModelContract.StageKey) ?? "(unnamed)", version));
             }
             return graphs;
         }
@@ -75,5 +66,24 @@ public static class RkdeModelCatalog
             throw new InvalidDataException(
                 $"Model '{path}' is not a complete model .zip ({e.Message}): it may be truncated, damaged or not a model at all. Copy or save it again.", e);
         }
+    }
+
+    /// <summary>
+    /// Every ONNX model of a saved ML.NET pipeline, in pipeline order: OnnxTransformer writes each to an entry
+    /// "…/OnnxModel" as an Int32 length and the bytes. Throws the zip and protobuf readers' exceptions as they are.
+    /// </summary>
+    internal static List<(string Entry, ModelProto Model)> OnnxGraphs(string path)
+    {
+        using var zip = ZipFile.OpenRead(path);
+        var graphs = new List<(string, ModelProto)>();
+        foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel").OrderBy(e => e.FullName, StringComparer.Ordinal))
+        {
+            using var reader = new BinaryReader(entry.Open());
+            int length = reader.ReadInt32();
+            if (length < 0 || length > entry.Length - sizeof(int))
+                throw new InvalidDataException($"entry {entry.FullName} does not hold an ONNX model as ML.NET writes it");
+            graphs.Add((entry.FullName, ModelProto.Parser.ParseFrom(reader.ReadBytes(length))));
+        }
+        return graphs;
     }
 }

@@ -1,4 +1,4 @@
-using System.IO.Compression;
+using Google.Protobuf;
 using Microsoft.ML;
 using Rkde.MLNet;
 
@@ -25,33 +25,16 @@ public sealed class FittedModel : IDisposable
     /// <summary>The ONNX graph of one stage ("proposer", "regions", "features", "density").</summary>
     public byte[] Graph(string stage) => Graphs(Path).Single(g => g.Stage == stage).Bytes;
 
-    /// <summary>
-    /// The ONNX graphs of a saved pipeline in pipeline order, named by stage. OnnxTransformer stores each as an entry
-    /// ".../OnnxModel" holding a 4-byte length and the model's bytes.
-    /// </summary>
-    internal static List<(string Stage, byte[] Bytes)> Graphs(string zip)
-    {
-        using var archive = ZipFile.OpenRead(zip);
-        var result = new List<(string, byte[])>();
-        foreach (var entry in archive.Entries.Where(e => e.FullName.EndsWith("/OnnxModel", StringComparison.Ordinal)).OrderBy(e => e.FullName, StringComparer.Ordinal))
+    /// <summary>The ONNX graphs of a saved pipeline in pipeline order, named by stage.</summary>
+    internal static List<(string Stage, byte[] Bytes)> Graphs(string zip) =>
+        RkdeModelCatalog.OnnxGraphs(zip).Select(g => (g.Model.Graph.Name switch
         {
-            using var stream = entry.Open();
-            using var reader = new BinaryReader(stream);
-            int length = reader.ReadInt32();
-            var bytes = reader.ReadBytes(length);
-            string graph = global::Onnx.ModelProto.Parser.ParseFrom(bytes).Graph.Name;
-            string stage = graph switch
-            {
-                "rkde_default_proposer" => "proposer",
-                "rkde_regions" => "regions",
-                "rkde_default_features" => "features",
-                "rkde_density" => "density",
-                _ => graph,
-            };
-            result.Add((stage, bytes));
-        }
-        return result;
-    }
+            "rkde_default_proposer" => "proposer",
+            "rkde_regions" => "regions",
+            "rkde_default_features" => "features",
+            "rkde_density" => "density",
+            string graph => graph,
+        }, g.Model.ToByteArray())).ToList();
 
     public void Dispose() => File.Delete(Path);
 }
