@@ -27,33 +27,32 @@ public sealed partial class KdeDensityModel
                 $"rows holds {rows.Length} values but rowCount × featureDimension = {rowCount} × {featureDimension} = {(long)rowCount * featureDimension}: pass the rows row-major, featureDimension values each."),
                 nameof(rows));
         }
+        CheckOptionsAndRowCount(options, rowCount);
         fixed (float* data = rows)
-            return Fit(new FeatureRows(data, rowCount, featureDimension), options, seed, progress, solver);
+        {
+            var all = new FeatureRows(data, rowCount, featureDimension);
+            if (all.FindNonFinite() is var (badRow, badColumn))
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                    $"Training feature row {badRow} holds {all.Row(badRow)[badColumn]} at column {badColumn}: R-KDE needs finite features. Check the feature extractor's output for that region."),
+                    nameof(rows));
+            }
+            return Fit(all, options, seed, progress, solver);
+        }
     }
 
-    /// <summary>Fits on the rows of <paramref name="all"/>, which stay pinned for the call (see the public overload).</summary>
+    /// <summary>
+    /// Fits on the rows of <paramref name="all"/>, which stay pinned for the call and are finite (the public overload checks
+    /// them; RkdeDensityEstimator rejects non-finite regions, naming image and region, while it samples them).
+    /// </summary>
     internal static unsafe KdeDensityModel Fit(FeatureRows all, DensityOptions options, int seed,
         IProgress<string>? progress, PcaSolver solver = PcaSolver.Auto)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
         int rowCount = all.Count, featureDimension = all.Dimension;
-        int requested = options.PcaComponents;
-        if (rowCount < requested)
-        {
-            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                $"R-KDE found {rowCount} training regions but needs at least {requested} (PcaComponents) to fit its density model. " +
-                $"Train on more or larger normal images, lower PcaComponents, or keep more regions per image by lowering MinBoxSize or RoiScoreThreshold."));
-        }
+        CheckOptionsAndRowCount(options, rowCount);
         // As anomalib (whose SVD yields at most D directions): k = min(PcaComponents, D).
-        int k = Math.Min(requested, featureDimension);
+        int k = Math.Min(options.PcaComponents, featureDimension);
 
-        if (all.FindNonFinite() is var (badRow, badColumn))
-        {
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-                $"Training feature row {badRow} holds {all.Row(badRow)[badColumn]} at column {badColumn}: R-KDE needs finite features. Check the feature extractor's output for that region."),
-                "rows");
-        }
         int[]? sample = TrainingSample.Select(rowCount, options.MaxTrainingPoints, seed);
         var training = sample is null ? all : all.Subset(sample);
         progress?.Report(sample is null
@@ -85,6 +84,18 @@ public sealed partial class KdeDensityModel
         progress?.Report($"R-KDE density: KDE fitted on {n} points");
         return new KdeDensityModel(featureDimension, k, options.FeatureScaling, pca.Mean, pca.Components,
             maxLength, kde.BandwidthTransform, kde.Points, kde.LogNormaliser);
+    }
+
+    private static void CheckOptionsAndRowCount(DensityOptions options, int rowCount)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (rowCount < options.PcaComponents)
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                $"R-KDE found {rowCount} training regions but needs at least {options.PcaComponents} (PcaComponents) to fit its density model. " +
+                $"Train on more or larger normal images, lower PcaComponents, or keep more regions per image by lowering MinBoxSize or RoiScoreThreshold."));
+        }
     }
 
     private static double RowNorm(ReadOnlySpan<double> y)
