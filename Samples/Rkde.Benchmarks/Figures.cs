@@ -165,7 +165,8 @@ public static class Figures
         File.Delete(path);
     }
 
-    private static void Print(string name, string value) =>
+    /// <summary>Prints one figure line, "name: value".</summary>
+    internal static void Print(string name, string value) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {value}"));
 
     /// <summary>An <see cref="IProgress{T}"/> that reports on the calling thread.</summary>

@@ -42,13 +42,13 @@ public static class FitMemory
             var fields = RunChild(images, boxes).Split(' ');
             double peak = double.Parse(fields[0], CultureInfo.InvariantCulture), held = double.Parse(fields[4], CultureInfo.InvariantCulture);
             peaks[(images, boxes)] = (peak, held);
-            Print($"density.fit.rss {images} images x {boxes} boxes ({label}, D={Dimension})",
+            Figures.Print($"density.fit.rss {images} images x {boxes} boxes ({label}, D={Dimension})",
                 $"peak RSS {fields[0]} MB (before fit {fields[1]} MB; reservoir {fields[2]} of {fields[3]} regions = {fields[4]} MB; rest {peak - held:0} MB; fit {fields[5]} s)");
         }
         foreach (int boxes in new[] { 30, 100 })
         {
             var (small, large) = (peaks[(200, boxes)], peaks[(2_000, boxes)]);
-            Print($"density.fit.rss gap 2000 vs 200 images x {boxes} boxes",
+            Figures.Print($"density.fit.rss gap 2000 vs 200 images x {boxes} boxes",
                 $"{Gap(small.Peak, large.Peak)} (target < 20 %; the reservoir holds {large.Held / small.Held:0.0}x the rows; RSS less the reservoir {Gap(small.Peak - small.Held, large.Peak - large.Held)})");
         }
     }
@@ -120,6 +120,7 @@ public static class FitMemory
         public void Report(string value) => Console.Error.WriteLine($"{Status("VmRSS:"):0} MB (peak {Status("VmHWM:"):0})  {value}");
     }
 
+    /// <summary>A memory figure of this process from /proc/self/status (e.g. "VmRSS:"), in MB.</summary>
     private static double Status(string key)
     {
         foreach (string line in File.ReadLines("/proc/self/status"))
@@ -131,18 +132,7 @@ public static class FitMemory
     }
 
     /// <summary>This process's peak resident set (VmHWM), in MB.</summary>
-    private static double PeakMegabytes()
-    {
-        foreach (string line in File.ReadLines("/proc/self/status"))
-        {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-        }
-        return double.NaN;
-    }
-
-    private static void Print(string name, string value) =>
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {value}"));
+    private static double PeakMegabytes() => Status("VmHWM:");
 
     /// <summary>One image's region features, <c>boxes × 1,024</c> values.</summary>
     public sealed class ImageRow

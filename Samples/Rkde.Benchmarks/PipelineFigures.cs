@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
@@ -51,14 +50,14 @@ public static class PipelineFigures
             });
             double auroc = AnomalyMetrics.Auroc(scores, test.Select(DemoData.IsAnomalous).ToArray());
             string threads = spinning ? "ORT default threads" : "spinning off (DisableThreadSpinning)";
-            Print($"{name} {threads}", $"PredictionEngine {rate:0.0} images/s ({cpu:0} ms CPU per image), batch Transform {batchRate:0.0} images/s " +
+            Figures.Print($"{name} {threads}", $"PredictionEngine {rate:0.0} images/s ({cpu:0} ms CPU per image), batch Transform {batchRate:0.0} images/s " +
                 $"({batchCpu:0} ms CPU per image); best of 3 × {test.Length} on {Environment.ProcessorCount} cores; demo image AUROC {auroc:0.000}");
             engineRate = Math.Max(engineRate, rate);
             engineCpuMs = Math.Min(engineCpuMs, cpu);
         }
 
         var stages = StageTimes(saved.Path, test);
-        Print(name + " stages alone (ms per image, fastest (median) of 2 × 20 runs; decode+resize: mean)",
+        Figures.Print(name + " stages alone (ms per image, fastest (median) of 2 × 20 runs; decode+resize: mean)",
             string.Join(", ", stages.Select(s => $"{s.Stage} {s.Ms:0.0} ({s.MedianMs:0.0})")) +
             $"; sum {stages.Sum(s => s.Ms):0.0} ({stages.Sum(s => s.MedianMs):0.0}) vs best PredictionEngine {1000 / engineRate:0.0} ms per image");
 
@@ -66,7 +65,7 @@ public static class PipelineFigures
         var flops = OnnxFlops.Count(saved.Graph("proposer"), Pixels(test[..1])[0]);
         double proposerMs = stages.Single(s => s.Stage == "proposer").Ms;
         var peak = ProcessorPeak.Estimate();
-        Print(name + " FLOPs", $"{flops.Backbone / 1e9:0.00} GFLOP/image backbone Conv/MatMul ({flops.Total / 1e9:0.00} whole proposer graph); " +
+        Figures.Print(name + " FLOPs", $"{flops.Backbone / 1e9:0.00} GFLOP/image backbone Conv/MatMul ({flops.Total / 1e9:0.00} whole proposer graph); " +
             $"{flops.Backbone * engineRate / 1e9:0.0} GFLOP/s end to end = {100 * flops.Backbone * engineRate / peak.FlopsPerSecond:0.0} % of the FP32 peak, " +
             $"{flops.Total / proposerMs / 1e6:0.0} GFLOP/s in the proposer graph alone = {100 * flops.Total / (proposerMs / 1000) / peak.FlopsPerSecond:0.0} %; " +
             $"per CPU-second end to end {flops.Backbone / engineCpuMs / 1e6:0.0} GFLOP/s = {100 * flops.Backbone / (engineCpuMs / 1000) / peak.PerCore:0} % of one core's peak " +
@@ -106,8 +105,7 @@ public static class PipelineFigures
         double decodeMs = decode.Elapsed.TotalMilliseconds / images.Length;
         var result = new List<(string, double, double)> { ("decode+resize", decodeMs, decodeMs) };
         var graphs = FittedModel.Graphs(zip);
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        using var options = OnnxThreading.NonSpinning();
         var sessions = graphs.Select(g => (g.Stage, Session: new InferenceSession(g.Bytes, options))).ToList();
         var times = sessions.Select(_ => new List<double>()).ToList();
         try
@@ -161,9 +159,6 @@ public static class PipelineFigures
         var transformed = pipeline.Fit(data).Transform(data);
         return transformed.GetColumn<VBuffer<float>>("pixels").Select(v => v.DenseValues().ToArray()).ToList();
     }
-
-    private static void Print(string name, string value) =>
-        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{name}: {value}"));
 }
 
 /// <summary>The pipeline's input row.</summary>
