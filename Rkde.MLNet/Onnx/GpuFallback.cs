@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using Microsoft.ML.OnnxRuntime;
 using DataType = Onnx.TensorProto.Types.DataType;
 
@@ -32,6 +34,11 @@ internal static class GpuFallback
 
     private static string? Probe(int deviceId)
     {
+        // ONNX Runtime logs a failed provider load on stderr through its process-wide logger; the caller reports the
+        // failure in its own words, so that logger is quiet for the probe.
+        var env = OrtEnv.Instance();
+        var level = env.EnvLogLevel;
+        env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
         try
         {
             using var options = new SessionOptions();
@@ -44,7 +51,43 @@ internal static class GpuFallback
         }
         catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
         {
-            return e.Message.ReplaceLineEndings(" ").Trim();
+            string failure = e.Message.ReplaceLineEndings(" ").Trim();
+            return ProviderLoadError() is string cause ? $"{failure}; {cause}" : failure;
+        }
+        finally
+        {
+            env.EnvLogLevel = level;
+        }
+    }
+
+    /// <summary>
+    /// Why the CUDA provider library does not load, in the loader's words (e.g. which CUDA library is missing), or that the
+    /// application does not deploy it; null when it loads (the GPU itself is then what fails) or its place is unknown.
+    /// </summary>
+    private static string? ProviderLoadError()
+    {
+        string name = OperatingSystem.IsWindows() ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
+        string os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        string rid = $"{os}-{RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}";
+        string baseDirectory = AppContext.BaseDirectory;
+        string? path = new[] { Path.Combine(baseDirectory, name), Path.Combine(baseDirectory, "runtimes", rid, "native", name) }.FirstOrDefault(File.Exists);
+        if (path is null)
+            return File.Exists(Path.Combine(baseDirectory, "runtimes", rid, "native", OperatingSystem.IsWindows() ? "onnxruntime.dll" : "libonnxruntime.so"))
+                || File.Exists(Path.Combine(baseDirectory, OperatingSystem.IsWindows() ? "onnxruntime.dll" : "libonnxruntime.so"))
+                ? $"{name} is not deployed with this application (it comes with the package Microsoft.ML.OnnxRuntime.Gpu)"
+                : null;
+        try
+        {
+            NativeLibrary.Free(NativeLibrary.Load(path));
+            return null;
+        }
+        catch (DllNotFoundException e)
+        {
+            // On Linux the loader names the first dependency it cannot find; keep that, not .NET's advice around it.
+            var missing = Regex.Match(e.Message, @"(\S+): cannot open shared object file");
+            return missing.Success
+                ? $"{name} needs {missing.Groups[1].Value}, which is not on the library path"
+                : e.Message.ReplaceLineEndings(" ").Trim();
         }
     }
 }
