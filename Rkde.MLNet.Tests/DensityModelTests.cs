@@ -86,9 +86,10 @@ public sealed class DensityModelTests
     [TestMethod]
     [DataRow(1500, 512, DisplayName = "one stage")]
     [DataRow(2 * Pca.WarmStartRows + 500, 288, DisplayName = "warm-started on a row subset")]
+    [DataRow(300, 512, DisplayName = "fewer rows than D: exact from the Gram matrix")]
     public void RandomizedPcaAgreesWithExactPca(int rows, int dim)
     {
-        // D > Pca.ExactMaxDimension, so the default path is the randomized one.
+        // D > Pca.ExactMaxDimension: the exact path decomposes the covariance, or the Gram matrix when there are fewer rows than D.
         const int test = 40;
         var data = LowRank(rows + test, dim, 24, seed: 11);
         var training = data.AsSpan(0, rows * dim).ToArray();

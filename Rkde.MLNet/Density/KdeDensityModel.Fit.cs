@@ -60,9 +60,7 @@ public sealed partial class KdeDensityModel
             : $"R-KDE density: fitting on a seeded sample of {sample.Length} of {rowCount} training regions ({featureDimension}-d, {k} components)");
 
         var pca = Pca.Fit(training, k, seed, progress, solver);
-        progress?.Report(pca.Passes == 0
-            ? $"R-KDE density: exact PCA done ({featureDimension}-d covariance)"
-            : $"R-KDE density: randomized PCA done in {pca.Passes} passes over the rows");
+        progress?.Report($"R-KDE density: PCA solved {pca.Solved}");
         int n = training.Count;
         double[] scaled = pca.Projections;
         double maxLength = 1;
