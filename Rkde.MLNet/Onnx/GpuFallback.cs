@@ -66,16 +66,19 @@ internal static class GpuFallback
     /// </summary>
     private static string? ProviderLoadError()
     {
-        string name = OperatingSystem.IsWindows() ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
-        string os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
-        string rid = $"{os}-{RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}";
-        string baseDirectory = AppContext.BaseDirectory;
-        string? path = new[] { Path.Combine(baseDirectory, name), Path.Combine(baseDirectory, "runtimes", rid, "native", name) }.FirstOrDefault(File.Exists);
+        bool windows = OperatingSystem.IsWindows();
+        string name = windows ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
+        string rid = $"{(windows ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux")}-{RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}";
+        // Where a .NET app's native libraries sit: beside it (published for one platform) or under runtimes/<rid>/native.
+        string? Find(string file) => new[] { AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", rid, "native") }
+            .Select(folder => Path.Combine(folder, file)).FirstOrDefault(File.Exists);
+        string? path = Find(name);
         if (path is null)
-            return File.Exists(Path.Combine(baseDirectory, "runtimes", rid, "native", OperatingSystem.IsWindows() ? "onnxruntime.dll" : "libonnxruntime.so"))
-                || File.Exists(Path.Combine(baseDirectory, OperatingSystem.IsWindows() ? "onnxruntime.dll" : "libonnxruntime.so"))
-                ? $"{name} is not deployed with this application (it comes with the package Microsoft.ML.OnnxRuntime.Gpu)"
-                : null;
+        {
+            return Find(windows ? "onnxruntime.dll" : "libonnxruntime.so") is null
+                ? null
+                : $"{name} is not deployed with this application (it comes with the package Microsoft.ML.OnnxRuntime.Gpu)";
+        }
         try
         {
             NativeLibrary.Free(NativeLibrary.Load(path));
