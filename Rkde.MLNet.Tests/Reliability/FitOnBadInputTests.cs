@@ -78,9 +78,7 @@ public sealed class FitOnBadInputTests
     {
         var options = RkdeAnomalyTests.Options(s_images.Folder);
         options.SkipUnreadableImages = false;
-        var ml = new MLContext();
-        var e = Assert.Throws<InvalidOperationException>(() =>
-            ml.Transforms.RkdeAnomaly(options).Fit(ml.Data.LoadFromEnumerable([.. s_good[..3], Bad[2], Bad[0]])));
+        var e = FitFails([.. s_good[..3], Bad[2], Bad[0]], options);
         StringAssert.Contains(e.Message, $"Training image at row 3 is unreadable: Image '{Path.Combine(s_images.Folder, "half.png")}' is truncated");
         StringAssert.Contains(e.Message, "SkipUnreadableImages = true");
     }
@@ -88,9 +86,7 @@ public sealed class FitOnBadInputTests
     [TestMethod]
     public void NoReadableTrainingImageIsAnError()
     {
-        var ml = new MLContext();
-        var e = Assert.Throws<InvalidOperationException>(() =>
-            ml.Transforms.RkdeAnomaly(RkdeAnomalyTests.Options(s_images.Folder)).Fit(ml.Data.LoadFromEnumerable(Bad)));
+        var e = FitFails(Bad);
         StringAssert.Contains(e.Message, "None of the 3 training images is readable (row 0: Image '");
         StringAssert.Contains(e.Message, "missing.png' does not exist");
     }
@@ -100,9 +96,7 @@ public sealed class FitOnBadInputTests
     {
         // The tiny proposer scores every box with the image's brightness: black images keep no box.
         var black = Enumerable.Range(0, 4).Select(i => new ImageInput { ImagePath = s_images.Solid($"black{i}.png", 40, 30, SKColors.Black) });
-        var ml = new MLContext();
-        var e = Assert.Throws<InvalidOperationException>(() =>
-            ml.Transforms.RkdeAnomaly(RkdeAnomalyTests.Options(s_images.Folder)).Fit(ml.Data.LoadFromEnumerable(black)));
+        var e = FitFails(black);
         StringAssert.Contains(e.Message, "The 4 training images gave no regions at all");
         StringAssert.Contains(e.Message, "lower RoiScoreThreshold / MinBoxSize");
     }
@@ -112,17 +106,22 @@ public sealed class FitOnBadInputTests
     {
         var options = RkdeAnomalyTests.Options(s_images.Folder);
         options.PcaComponents = 8;
-        var ml = new MLContext();
-        var e = Assert.Throws<InvalidOperationException>(() => ml.Transforms.RkdeAnomaly(options).Fit(ml.Data.LoadFromEnumerable(s_good[..1])));
+        var e = FitFails(s_good[..1], options);
         StringAssert.Contains(e.Message, $"found {TinyModels.Boxes.Length / 4} training regions but needs at least 8 (PcaComponents)");
     }
 
     [TestMethod]
     public void NonFiniteFeaturesFromTheUsersModelFailAtFitNamingTheRow()
     {
-        var ml = new MLContext();
-        var e = Assert.Throws<InvalidOperationException>(() =>
-            ml.Transforms.RkdeAnomaly(RkdeAnomalyTests.Options(s_images.Folder, TinyModels.Features(nan: true))).Fit(ml.Data.LoadFromEnumerable(s_good)));
+        var e = FitFails(s_good, RkdeAnomalyTests.Options(s_images.Folder, TinyModels.Features(nan: true)));
         StringAssert.Contains(e.Message, "holds NaN at row 0, region 0, dimension 0: the feature model produced a non-finite value");
+    }
+
+    /// <summary>Fits on <paramref name="images"/> (default options: the tiny models) and returns the InvalidOperationException the fit must throw.</summary>
+    private static InvalidOperationException FitFails(IEnumerable<ImageInput> images, RkdeOptions? options = null)
+    {
+        var ml = new MLContext();
+        return Assert.Throws<InvalidOperationException>(() =>
+            ml.Transforms.RkdeAnomaly(options ?? RkdeAnomalyTests.Options(s_images.Folder)).Fit(ml.Data.LoadFromEnumerable(images)));
     }
 }
