@@ -37,13 +37,8 @@ public sealed class DensityStageTests
         PcaComponents = 2,
         MaxTrainingPoints = 50,
         Seed = 7,
-        Progress = progress is null ? null : new ListProgress(progress),
+        Progress = progress is null ? null : new SynchronousProgress(progress.Add),
     };
-
-    private sealed class ListProgress(List<string> messages) : IProgress<string>
-    {
-        public void Report(string value) => messages.Add(value);
-    }
 
     [TestMethod]
     public void FitsOnAReservoirSampleAndScoresEachRegion()

@@ -63,9 +63,4 @@ public sealed class GpuFallbackTests
 
     [DllImport("libc", EntryPoint = "close")]
     private static extern int Close(int fd);
-
-    private sealed class SynchronousProgress(Action<string> report) : IProgress<string>
-    {
-        public void Report(string value) => report(value);
-    }
 }

@@ -102,9 +102,4 @@ public sealed class PipelinePerfOptionsTests
         }
         Assert.Inconclusive("CUDA device 0 is usable on this machine.");
     }
-
-    private sealed class SynchronousProgress(Action<string> report) : IProgress<string>
-    {
-        public void Report(string value) => report(value);
-    }
 }

@@ -32,13 +32,6 @@ public sealed class FitOnBadInputTests
 
     private static readonly ImageInput[] Bad = [new() { ImagePath = "missing.png" }, new() { ImagePath = "text.png" }, new() { ImagePath = "half.png" }];
 
-    private sealed class ListProgress : IProgress<string>
-    {
-        public List<string> Messages { get; } = [];
-
-        public void Report(string value) => Messages.Add(value);
-    }
-
     private static RkdePrediction[] Score(ITransformer model)
     {
         var ml = new MLContext();
@@ -49,13 +42,13 @@ public sealed class FitOnBadInputTests
     public void UnreadableTrainingImagesAreSkippedWithAWarningAndLeaveTheModelAsWithoutThem()
     {
         var ml = new MLContext(seed: 1);
-        var progress = new ListProgress();
+        var messages = new List<string>();
         var options = RkdeAnomalyTests.Options(s_images.Folder);
-        options.Progress = progress;
+        options.Progress = new SynchronousProgress(messages.Add);
         ImageInput[] mixed = [s_good[0], Bad[0], .. s_good[1..5], Bad[1], Bad[2], .. s_good[5..]];
         var withBad = ml.Transforms.RkdeAnomaly(options).Fit(ml.Data.LoadFromEnumerable(mixed));
 
-        string log = string.Join("\n", progress.Messages);
+        string log = string.Join("\n", messages);
         StringAssert.Contains(log, $"skipping training image at row 1: Image '{Path.Combine(s_images.Folder, "missing.png")}' does not exist");
         StringAssert.Contains(log, "row 6: '" + Path.Combine(s_images.Folder, "text.png") + "' is not an image");
         StringAssert.Contains(log, $"row 7: Image '{Path.Combine(s_images.Folder, "half.png")}' is truncated");
