@@ -2,9 +2,9 @@
 // boxes.json listing every item (FashionScenes' {"images": [{"image": "<relative path>", "objects": [{"box": [x1,y1,x2,y2],
 // "anomalous": bool}, ...]}, ...]} as `rkde make-scenes` writes it, or a plain {"<relative path>": [objects]} map):
 //   proposal recall (share of items covered at IoU >= 0.5 by the proposer's own top-100 boxes, and by the at most 100
-//   boxes left by the pipeline's default filter: min side 25 px, NMS IoU 0.3), the mean best IoU (after the filter), item separability (cosine 1-NN AUROC of anomalous vs normal
-//   test items, train/good items as reference, true boxes as RoIs; and the KDE density stage fitted on them) and
-//   milliseconds per image.
+//   boxes left by the pipeline's default filter: min side 25 px, NMS IoU 0.3), the mean best IoU (after the filter),
+//   item separability (cosine 1-NN AUROC of anomalous vs normal test items, train/good items as reference, true boxes
+//   as RoIs; and the KDE density stage fitted on them) and milliseconds per image.
 // Usage: dotnet run -c Release --project Samples/DefaultModelsEval -- SCENE_ROOT [width height] [--int8]
 // (--int8: the proposer's backbone in INT8, DefaultModels.QuantizedProposer calibrated on the first 8 train/ images.)
 // (RKDE_PROFILE=/tmp/prefix also profiles the proposer with ORT and splits its time: backbone vs objectness head.)
@@ -55,7 +55,7 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
     proposeMs += watch.Elapsed.TotalMilliseconds;
     var boxes = proposed.First(v => v.Name == "boxes").AsTensor<float>().ToArray();
     var kept = Filter(boxes, 25, 0.3f, 100);
-    var raw = Enumerable.Range(0, Math.Min(100, boxes.Length / 4)).ToList();
+    int topCount = Math.Min(100, boxes.Length / 4);
     images++;
     foreach (var item in items)
     {
@@ -63,7 +63,7 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
         double best = kept.Select(k => Iou(boxes.AsSpan(4 * k, 4), gt)).DefaultIfEmpty(0).Max();
         iouSum += best;
         covered += best >= 0.5 ? 1 : 0;
-        coveredRaw += raw.Any(k => Iou(boxes.AsSpan(4 * k, 4), gt) >= 0.5) ? 1 : 0;
+        coveredRaw += Enumerable.Range(0, topCount).Any(k => Iou(boxes.AsSpan(4 * k, 4), gt) >= 0.5) ? 1 : 0;
         objects++;
     }
     // Features of the true item boxes, as the extractor would see proposals.
