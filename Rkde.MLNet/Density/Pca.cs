@@ -48,12 +48,14 @@ internal static unsafe class Pca
     {
         double[] meanD = rows.Mean();
         var mean = Array.ConvertAll(meanD, m => (float)m);
-        // The randomized path needs room for oversampling (l > k columns); with k near D the exact path is as cheap.
+        // Fewer rows than dimensions: the n × n Gram matrix is the smaller exact problem (null when the rows span fewer than k
+        // directions; the paths below then meet the same rank deficiency).
         if (rows.Count < rows.Dimension && (solver == PcaSolver.Exact || (solver == PcaSolver.Auto && rows.Count <= ExactMaxRows))
             && GramComponents(rows, mean, k) is var (gramComponents, gramProjections))
         {
             return new Result(mean, gramComponents, gramProjections, $"exactly ({rows.Count} × {rows.Count} Gram matrix)");
         }
+        // The randomized path needs room for oversampling (l > k columns); with k near D the exact path is as cheap.
         if (solver == PcaSolver.Exact || (solver == PcaSolver.Auto && (rows.Dimension <= ExactMaxDimension || 2 * k >= rows.Dimension)))
         {
             var components = ExactComponents(rows, mean, k);
