@@ -10,12 +10,17 @@ scenes look anomalous are, and the bandwidth / kernel / components variants.
     python3 scripts/quality_study.py PREFIX
 """
 import json
+import os
 import sys
 
 import numpy as np
 
 
 def load(prefix):
+    for suffix in (".json", ".f32"):
+        if not os.path.isfile(prefix + suffix):
+            sys.exit(f"{prefix}{suffix} does not exist: write the dump with RKDE_DUMP={prefix} dotnet run -c Release "
+                     "--project Samples/DefaultModelsEval -- SCENE_ROOT (scripts/quality-study.sh does both steps)")
     index = json.load(open(prefix + ".json"))
     dim = index["dimension"]
     data = np.fromfile(prefix + ".f32", dtype="<f4")
