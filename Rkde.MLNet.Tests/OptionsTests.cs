@@ -1,5 +1,6 @@
 using Rkde.MLNet.Density;
 using Rkde.MLNet.Regions;
+using Rkde.MLNet.DefaultModel;
 
 namespace Rkde.MLNet.Tests;
 

@@ -6,6 +6,8 @@ using Rkde.MLNet.Features;
 using Rkde.MLNet.Images;
 using Rkde.MLNet.Onnx;
 using Rkde.MLNet.Regions;
+using Rkde.MLNet.DefaultModel;
+using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet;
 
@@ -17,7 +19,7 @@ namespace Rkde.MLNet;
 public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
 {
     /// <summary>Prefix of the pipeline's internal columns, all dropped from the output.</summary>
-    internal const string InternalPrefix = "__rkde_";
+    private const string InternalPrefix = InternalColumns.Prefix;
 
     private const string ImageColumn = InternalPrefix + "image";
     private const string PixelsColumn = InternalPrefix + "pixels";
@@ -40,9 +42,9 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         options.Validate();
         _catalog = catalog;
         _options = options;
-        _proposer = ModelSlots.Proposer(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight, options.RoiStage,
+        _proposer = ProposerSlot.Load(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight, options.RoiStage,
             nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes));
-        _features = ModelSlots.Features(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight,
+        _features = FeatureSlot.Load(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight,
             nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));
         if (_proposer.IsValueCreated && _features.IsValueCreated)
             _features.Value.CheckAgainst(_proposer.Value);
@@ -112,7 +114,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         }
         o.Progress?.Report($"INT8 backbone: calibrating activation ranges on {calibration.Count} training images");
         byte[] bytes = DefaultModels.QuantizedProposer(o.ImageWidth, o.ImageHeight, calibration);
-        return ModelSlots.Proposer(null, bytes, o.ImageWidth, o.ImageHeight, o.RoiStage, nameof(o.ProposerModelPath), nameof(o.QuantizeBackbone)).Value;
+        return ProposerSlot.Load(null, bytes, o.ImageWidth, o.ImageHeight, o.RoiStage, nameof(o.ProposerModelPath), nameof(o.QuantizeBackbone)).Value;
     }
 
     /// <summary>Images loaded, stretched to the model input size and turned into planar RGB in [0, 1] (<see cref="PixelsColumn"/>).</summary>

@@ -1,5 +1,7 @@
 using Rkde.MLNet.Density;
 using Rkde.MLNet.Regions;
+using Rkde.MLNet.DefaultModel;
+using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet;
 
@@ -21,7 +23,7 @@ public sealed class RkdeOptions
     /// <summary>
     /// Which detector stage the proposer model implements. Default <see cref="RoiStage.Rcnn"/>. Both stages go through the
     /// same post-processing (Rpn proposals keep their objectness order); a proposer whose metadata names its stage
-    /// ("roi_stage", as Samples/ExportModels writes it) must match.
+    /// ("roi_stage", as Samples/Tools/ExportModels writes it) must match.
     /// </summary>
     public RoiStage RoiStage = RoiStage.Rcnn;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Offline quality study of the default models (the figures of the README's "Why it falls short" section): generates the
 # standard FashionScenes set if DATA lacks it (scripts/fashionscenes-benchmark.sh), dumps every scene's filtered proposals,
-# true item boxes and their features with Samples/DefaultModelsEval (RKDE_DUMP), then refits and probes the density stage
+# true item boxes and their features with Samples/Tools/DefaultModelsEval (RKDE_DUMP), then refits and probes the density stage
 # in numpy (scripts/quality_study.py). About 2 minutes on 2 cores after the set exists.
 #
 #   scripts/quality-study.sh
@@ -22,5 +22,5 @@ fi
 [ -f "$DATA/boxes.json" ] || DATA="$DATA" scripts/fashionscenes-benchmark.sh
 
 mkdir -p "$(dirname "$DUMP")"
-RKDE_DUMP="$DUMP" dotnet run -c Release --project Samples/DefaultModelsEval -- "$DATA"
+RKDE_DUMP="$DUMP" dotnet run -c Release --project Samples/Tools/DefaultModelsEval -- "$DATA"
 "$python" scripts/quality_study.py "$DUMP"

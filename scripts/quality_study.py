@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Offline study of the default models' quality on a FashionScenes set, from the dump that
-`Samples/DefaultModelsEval` writes with RKDE_DUMP=PREFIX (PREFIX.json + PREFIX.f32).
+`Samples/Tools/DefaultModelsEval` writes with RKDE_DUMP=PREFIX (PREFIX.json + PREFIX.f32).
 
 It refits R-KDE's density stage in numpy (PCA on the training scenes' filtered proposals, Scale, Gaussian KDE with
 Scott's bandwidth over the data covariance, as anomalib) and prints the figures the README's quality section quotes:
@@ -20,7 +20,7 @@ def load(prefix):
     for suffix in (".json", ".f32"):
         if not os.path.isfile(prefix + suffix):
             sys.exit(f"{prefix}{suffix} does not exist: write the dump with RKDE_DUMP={prefix} dotnet run -c Release "
-                     "--project Samples/DefaultModelsEval -- SCENE_ROOT (scripts/quality-study.sh does both steps)")
+                     "--project Samples/Tools/DefaultModelsEval -- SCENE_ROOT (scripts/quality-study.sh does both steps)")
     index = json.load(open(prefix + ".json"))
     dim = index["dimension"]
     data = np.fromfile(prefix + ".f32", dtype="<f4")

@@ -10,7 +10,7 @@ using Microsoft.ML.Transforms.Image;
 namespace Rkde.MLNet.Tests.Export;
 
 /// <summary>
-/// Holds the ONNX files written by Samples/ExportModels/export.py against PyTorch's own outputs on the same images.
+/// Holds the ONNX files written by Samples/Tools/ExportModels/export.py against PyTorch's own outputs on the same images.
 /// The folder comes from <c>RKDE_PARITY_DIR</c> (models/ and reference/ as <c>.ci/parity</c> writes them); without it
 /// the tests are inconclusive.
 /// </summary>

@@ -1,3 +1,4 @@
+using Rkde.MLNet.Checks;
 namespace Rkde.MLNet.Density;
 
 /// <summary>The density stage (PCA → scaling → Gaussian KDE), with anomalib's defaults.</summary>

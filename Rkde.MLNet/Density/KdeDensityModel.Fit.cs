@@ -1,4 +1,5 @@
 using System.Globalization;
+using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet.Density;
 

@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Onnx;
 using Rkde.MLNet.Onnx;
+using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet.Density;
 

@@ -1,3 +1,4 @@
+using Rkde.MLNet.Checks;
 namespace Rkde.MLNet.Density;
 
 /// <summary>Options of <see cref="RkdeCatalog.RkdeDensity"/>: the PCA + KDE stage over a column of region features.</summary>

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
+using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet.Density;
 
@@ -17,7 +18,7 @@ namespace Rkde.MLNet.Density;
 internal static class ScalarScore
 {
     /// <summary>The column the density graph writes its one-slot image score to (dropped from the output).</summary>
-    public const string SlotColumn = RkdeEstimator.InternalPrefix + "score_slot";
+    public const string SlotColumn = InternalColumns.Prefix + "score_slot";
 
     /// <summary>The column ML.NET's regression scorer writes.</summary>
     public const string RegressionScoreColumn = "Score";

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Onnx;
 using Rkde.MLNet.Regions;
 
@@ -13,6 +14,22 @@ internal sealed class FeatureSlot
     public const string Image = "image";
     public const string Boxes = "boxes";
     public const string Features = "features";
+
+    /// <summary>The slot's display name in errors.</summary>
+    public const string SlotName = "feature model";
+
+    /// <summary>
+    /// The feature extractor from <paramref name="path"/> or <paramref name="bytes"/>, checked at once so that a wrong model
+    /// fails when the estimator is built; with neither, the built-in default, built on first use.
+    /// </summary>
+    public static Lazy<FeatureSlot> Load(string? path, byte[]? bytes, int width, int height, string pathOption, string bytesOption)
+    {
+        var slot = new Lazy<FeatureSlot>(() => new FeatureSlot(
+            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.FeatureExtractor(width, height)), width, height));
+        if (path is not null || bytes is not null)
+            _ = slot.Value;
+        return slot;
+    }
 
     private readonly OnnxModelContract _model;
     private readonly int _width;

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Rkde.MLNet.Onnx;
+using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet.Features;
 
@@ -20,7 +21,7 @@ public sealed class RkdeRoiFeatureEstimator : IEstimator<TransformerChain<ITrans
         options.Validate();
         _catalog = catalog;
         _options = options;
-        _features = ModelSlots.Features(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight,
+        _features = FeatureSlot.Load(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight,
             nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));
         _chain = new Lazy<EstimatorChain<ITransformer>>(() => new EstimatorChain<ITransformer>().Append<ITransformer>(_features.Value.Estimator(_catalog,
             _options.PixelsColumnName, _options.BoxesColumnName, _features.Value.ExtraInputs.ToDictionary(i => i, i => i), _options.FeaturesColumnName,

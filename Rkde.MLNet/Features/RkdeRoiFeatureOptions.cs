@@ -1,3 +1,4 @@
+using Rkde.MLNet.Checks;
 namespace Rkde.MLNet.Features;
 
 /// <summary>Options of <see cref="RkdeCatalog.RkdeRoiFeatures"/>: a feature-extractor ONNX model over the kept boxes.</summary>

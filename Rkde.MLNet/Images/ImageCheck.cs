@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using SkiaSharp;
+using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet.Images;
 

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Onnx;
 
 namespace Rkde.MLNet.Regions;
@@ -15,6 +16,22 @@ internal sealed class ProposerSlot
 
     /// <summary>Metadata key in which exported proposers name their detector stage ("rcnn" or "rpn").</summary>
     public const string RoiStageKey = "roi_stage";
+
+    /// <summary>The slot's display name in errors.</summary>
+    public const string SlotName = "proposer model";
+
+    /// <summary>
+    /// The proposer from <paramref name="path"/> or <paramref name="bytes"/>, checked at once so that a wrong model fails
+    /// when the estimator is built; with neither, the built-in default, built on first use.
+    /// </summary>
+    public static Lazy<ProposerSlot> Load(string? path, byte[]? bytes, int width, int height, RoiStage stage, string pathOption, string bytesOption)
+    {
+        var slot = new Lazy<ProposerSlot>(() => new ProposerSlot(
+            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.Proposer(width, height)), width, height, stage));
+        if (path is not null || bytes is not null)
+            _ = slot.Value;
+        return slot;
+    }
 
     private readonly OnnxModelContract _model;
     private readonly int _width;

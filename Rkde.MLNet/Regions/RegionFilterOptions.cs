@@ -1,3 +1,4 @@
+using Rkde.MLNet.Checks;
 namespace Rkde.MLNet.Regions;
 
 /// <summary>Post-processing of raw detector boxes, with anomalib's defaults.</summary>

@@ -12,13 +12,14 @@ internal static class RegionStage
         string regionScores, IReadOnlyDictionary<string, string> extraColumns, int? gpuDeviceId, bool fallbackToCpu)
     {
         string rawBoxes = rawPrefix + "raw_boxes", rawScores = rawPrefix + "raw_scores";
-        var graph = OnnxModelContract.Emitted("region filter graph", RegionFilterGraph.Build(filter, width, height), "regions");
+        var names = new RegionFilterGraphNames();
+        var graph = OnnxModelContract.Emitted("region filter graph", RegionFilterGraph.Build(filter, width, height, names), "regions");
         byte[] filterBytes = graph.Rewire(
-            [(RegionFilterGraphOutputs.Boxes, rawBoxes, null), (RegionFilterGraphOutputs.Scores, rawScores, null)],
+            [(names.Boxes, rawBoxes, null), (names.Scores, rawScores, null)],
             [
-                (RegionFilterGraphOutputs.KeptBoxes, pixelBoxes, null),
-                (RegionFilterGraphOutputs.KeptScores, regionScores, null),
-                (RegionFilterGraphOutputs.KeptBoxesNormalized, normalizedBoxes, null),
+                (names.KeptBoxes, pixelBoxes, null),
+                (names.KeptScores, regionScores, null),
+                (names.KeptBoxesNormalized, normalizedBoxes, null),
             ]);
         return chain
             .Append<ITransformer>(proposer.Estimator(catalog, pixels, rawBoxes, rawScores, extraColumns, gpuDeviceId, fallbackToCpu))

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Rkde.MLNet.Onnx;
+using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet.Regions;
 
@@ -20,7 +21,7 @@ public sealed class RkdeRegionProposalEstimator : IEstimator<TransformerChain<IT
         options.Validate();
         _catalog = catalog;
         _options = options;
-        _proposer = ModelSlots.Proposer(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight, options.RoiStage,
+        _proposer = ProposerSlot.Load(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight, options.RoiStage,
             nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes));
         _chain = new Lazy<EstimatorChain<ITransformer>>(Build);
     }
@@ -51,7 +52,7 @@ public sealed class RkdeRegionProposalEstimator : IEstimator<TransformerChain<IT
                 $"ExtraOutputColumns names '{extra}', which is not an extra output of the proposer model (it has: {string.Join(", ", proposer.ExtraOutputs)}).",
                 nameof(_options.ExtraOutputColumns));
         return RegionStage.Append(new EstimatorChain<ITransformer>(), _catalog, proposer, _options.RegionFilter, _options.ImageWidth, _options.ImageHeight,
-            _options.PixelsColumnName, "__rkde_", _options.PixelBoxesColumnName, _options.BoxesColumnName, _options.RegionScoresColumnName,
+            _options.PixelsColumnName, InternalColumns.Prefix, _options.PixelBoxesColumnName, _options.BoxesColumnName, _options.RegionScoresColumnName,
             extras.ToDictionary(e => e, e => e), _options.GpuDeviceId, _options.FallbackToCpu);
     }
 }

@@ -1,3 +1,4 @@
+using Rkde.MLNet.Checks;
 namespace Rkde.MLNet.Regions;
 
 /// <summary>Options of <see cref="RkdeCatalog.RkdeRegionProposals"/>: proposer ONNX model + R-KDE's box post-processing.</summary>
@@ -15,7 +16,7 @@ public sealed class RkdeRegionProposalOptions
     /// <summary>
     /// Which detector stage the proposer model implements. Default <see cref="RoiStage.Rcnn"/>. Both stages go through the
     /// same post-processing (Rpn proposals keep their objectness order); a proposer whose metadata names its stage
-    /// ("roi_stage", as Samples/ExportModels writes it) must match.
+    /// ("roi_stage", as Samples/Tools/ExportModels writes it) must match.
     /// </summary>
     public RoiStage RoiStage = RoiStage.Rcnn;
 

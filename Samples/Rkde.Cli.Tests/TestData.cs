@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using Rkde.Cli.Scoring;
-using Rkde.MLNet.Evaluation;
+using Rkde.Cli.Evaluate.Metrics;
 using SkiaSharp;
 
 namespace Rkde.Cli.Tests;

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Rkde.Cli.Scoring;
 using Rkde.MLNet;
+using Rkde.MLNet.Density;
+using Rkde.MLNet.Regions;
 
 namespace Rkde.Cli.Commands;
 

@@ -1,4 +1,4 @@
-using Rkde.MLNet.Evaluation;
+using Rkde.Cli.Evaluate.Metrics;
 
 namespace Rkde.Cli.Evaluate;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Rkde.Cli.Scoring;
 using Rkde.MLNet.Images;
-using Rkde.MLNet.Evaluation;
+using Rkde.Cli.Evaluate.Metrics;
 
 namespace Rkde.Cli.Evaluate;
 

@@ -1,5 +1,5 @@
 using Rkde.Cli.Scenes;
-using Rkde.MLNet.Evaluation;
+using Rkde.Cli.Evaluate.Metrics;
 using SkiaSharp;
 
 namespace Rkde.Cli.Evaluate;

@@ -1,5 +1,7 @@
 using Rkde.MLNet;
-using Rkde.MLNet.Evaluation;
+using Rkde.Cli.Evaluate.Metrics;
+using Rkde.MLNet.Density;
+using Rkde.MLNet.Regions;
 
 namespace Rkde.Cli.Scoring;
 

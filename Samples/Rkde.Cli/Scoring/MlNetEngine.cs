@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Rkde.MLNet;
-using Rkde.MLNet.Evaluation;
+using Rkde.Cli.Evaluate.Metrics;
+using Rkde.MLNet.Regions;
 
 namespace Rkde.Cli.Scoring;
 

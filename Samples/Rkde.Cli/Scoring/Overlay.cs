@@ -1,4 +1,4 @@
-using Rkde.MLNet.Evaluation;
+using Rkde.Cli.Evaluate.Metrics;
 using SkiaSharp;
 
 namespace Rkde.Cli.Scoring;

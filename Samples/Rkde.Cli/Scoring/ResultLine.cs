@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Rkde.MLNet.Evaluation;
+using Rkde.Cli.Evaluate.Metrics;
 
 namespace Rkde.Cli.Scoring;
 

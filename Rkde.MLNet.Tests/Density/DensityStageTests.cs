@@ -1,0 +1,157 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Rkde.MLNet.Density;
+
+namespace Rkde.MLNet.Tests.Density;
+
+[TestClass]
+public sealed class DensityStageTests
+{
+    public sealed class Row
+    {
+        [VectorType]
+        public float[] Features { get; set; } = [];
+    }
+
+    public sealed class Scored
+    {
+        [VectorType]
+        public float[] BoxScores { get; set; } = [];
+
+        public float Score { get; set; }
+    }
+
+    /// <summary>Rows of 0–3 regions with 3 features each, seeded Gaussian.</summary>
+    private static Row[] Rows(int count, int seed, float shift = 0)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(i => new Row
+        {
+            Features = Enumerable.Range(0, 3 * (i % 4)).Select(_ => shift + (float)(random.NextDouble() * 2 - 1)).ToArray(),
+        }).ToArray();
+    }
+
+    private static RkdeDensityOptions Options(List<string>? progress = null) => new()
+    {
+        FeatureDimension = 3,
+        PcaComponents = 2,
+        MaxTrainingPoints = 50,
+        Seed = 7,
+        Progress = progress is null ? null : new SynchronousProgress(progress.Add),
+    };
+
+    [TestMethod]
+    public void FitsOnAReservoirSampleAndScoresEachRegion()
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<string>();
+        var model = ml.Transforms.RkdeDensity(Options(messages)).Fit(ml.Data.LoadFromEnumerable(Rows(200, 1)));
+        StringAssert.Contains(string.Join("\n", messages), "300 regions from 200 images; fitting PCA (2 components) and KDE on 50 of them");
+
+        var test = Rows(8, 2).Concat(Rows(4, 3, shift: 25)).ToArray();
+        var scored = ml.Data.CreateEnumerable<Scored>(model.Transform(ml.Data.LoadFromEnumerable(test)), false).ToArray();
+        for (int i = 0; i < test.Length; i++)
+        {
+            Assert.HasCount(test[i].Features.Length / 3, scored[i].BoxScores);
+            Assert.AreEqual(scored[i].BoxScores.Length == 0 ? 0 : scored[i].BoxScores.Max(), scored[i].Score);
+        }
+        Assert.IsTrue(scored[8..].Where(s => s.BoxScores.Length > 0).All(s => s.Score > 0.99f), "far-away regions are anomalous");
+    }
+
+    [TestMethod]
+    public void TheSampleGrowsUpToMaxTrainingPoints()
+    {
+        var ml = new MLContext();
+        var messages = new List<string>();
+        var options = Options(messages);
+        options.MaxTrainingPoints = 2000;
+        ml.Transforms.RkdeDensity(options).Fit(ml.Data.LoadFromEnumerable(Rows(1500, 1)));
+        StringAssert.Contains(string.Join("\n", messages), "2250 regions from 1500 images; fitting PCA (2 components) and KDE on 2000 of them");
+    }
+
+    [TestMethod]
+    public void ScoreColumnCanBeRenamedAndIsAFloat()
+    {
+        var ml = new MLContext();
+        var data = ml.Data.LoadFromEnumerable(Rows(40, 1));
+        var options = Options();
+        options.ScoreColumnName = "ImageScore";
+        var estimator = ml.Transforms.RkdeDensity(options);
+        var schema = estimator.Fit(data).GetOutputSchema(data.Schema);
+        Assert.AreEqual(NumberDataViewType.Single, schema["ImageScore"].Type);
+        Assert.IsNull(schema.GetColumnOrNull("Score"));
+        CollectionAssert.AreEqual(new[] { "Features", "BoxScores", "ImageScore" }, schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
+    }
+
+    [TestMethod]
+    public void SameDataAndSeedGiveTheSameModel()
+    {
+        var ml = new MLContext();
+        var data = ml.Data.LoadFromEnumerable(Rows(200, 1));
+        var test = ml.Data.LoadFromEnumerable(Rows(20, 5));
+        float[][] Scores() => ml.Data.CreateEnumerable<Scored>(ml.Transforms.RkdeDensity(Options()).Fit(data).Transform(test), false)
+            .Select(s => s.BoxScores).ToArray();
+        var first = Scores();
+        var second = Scores();
+        for (int i = 0; i < first.Length; i++)
+            CollectionAssert.AreEqual(first[i], second[i]);
+    }
+
+    [TestMethod]
+    public void NonFiniteFeaturesFailNamingRowRegionAndDimension()
+    {
+        var ml = new MLContext();
+        var rows = Rows(20, 1);
+        rows[6].Features[4] = float.NaN;
+        var e = Assert.Throws<InvalidOperationException>(() => ml.Transforms.RkdeDensity(Options()).Fit(ml.Data.LoadFromEnumerable(rows)));
+        StringAssert.Contains(e.Message, "holds NaN at row 6, region 1, dimension 1");
+    }
+
+    [TestMethod]
+    public void NonFiniteFeaturesAtScoringGiveBoxScoreOneAndImageScoreOne()
+    {
+        var ml = new MLContext();
+        var model = ml.Transforms.RkdeDensity(Options()).Fit(ml.Data.LoadFromEnumerable(Rows(200, 1)));
+        var test = new[]
+        {
+            new Row { Features = [0.1f, float.NaN, 0.2f, 0.3f, -0.1f, 0.2f] },
+            new Row { Features = [float.PositiveInfinity, 0, 0] },
+            new Row { Features = [0.1f, 0.2f, 0.3f] },
+        };
+        var scored = ml.Data.CreateEnumerable<Scored>(model.Transform(ml.Data.LoadFromEnumerable(test)), false).ToArray();
+        Assert.AreEqual(1f, scored[0].BoxScores[0]);
+        Assert.IsTrue(scored[0].BoxScores[1] is >= 0 and < 1, "the finite box keeps its score");
+        Assert.AreEqual(1f, scored[0].Score);
+        CollectionAssert.AreEqual(new[] { 1f }, scored[1].BoxScores);
+        Assert.AreEqual(1f, scored[1].Score);
+        Assert.IsFalse(float.IsNaN(scored[2].Score) || scored[2].Score == 1f, "a finite image is unaffected");
+    }
+
+    [TestMethod]
+    public void NoRegionsOrTooFewFailNamingTheCounts()
+    {
+        var ml = new MLContext();
+        var empty = Enumerable.Range(0, 4).Select(_ => new Row()).ToArray();
+        var e = Assert.Throws<InvalidOperationException>(() => ml.Transforms.RkdeDensity(Options()).Fit(ml.Data.LoadFromEnumerable(empty)));
+        StringAssert.Contains(e.Message, "The 4 training images gave no regions at all");
+        var few = new[] { new Row { Features = [1, 2, 3] } };
+        var o = Options();
+        o.PcaComponents = 2;
+        e = Assert.Throws<InvalidOperationException>(() => ml.Transforms.RkdeDensity(o).Fit(ml.Data.LoadFromEnumerable(few)));
+        StringAssert.Contains(e.Message, "1");
+    }
+
+    [TestMethod]
+    public void MissingMistypedOrAmbiguousFeatureColumnIsNamed()
+    {
+        var ml = new MLContext();
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ml.Transforms.RkdeDensity(new RkdeDensityOptions { FeaturesColumnName = "F", FeatureDimension = 3 }).Fit(ml.Data.LoadFromEnumerable(Rows(4, 1))));
+        StringAssert.Contains(e.Message, "Input column 'F' (FeaturesColumnName) is missing; expected a vector of Single");
+        var text = ml.Data.LoadFromEnumerable(new[] { new { Features = "x" } });
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.RkdeDensity(new RkdeDensityOptions { FeatureDimension = 3 }).Fit(text));
+        StringAssert.Contains(e.Message, "Input column 'Features' (FeaturesColumnName) is String; expected a vector of Single");
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.RkdeDensity().Fit(ml.Data.LoadFromEnumerable(Rows(4, 1))));
+        StringAssert.Contains(e.Message, "has variable length, so set FeatureDimension");
+    }
+}

@@ -1,0 +1,158 @@
+using System.IO.Compression;
+using Google.Protobuf;
+using Microsoft.ML;
+using Onnx;
+
+namespace Rkde.MLNet.Tests;
+
+/// <summary>LoadRkdeModel: a good model loads as with Model.Load; missing, broken, foreign or other-version models fail naming the file.</summary>
+[TestClass]
+public sealed class ModelLoadTests
+{
+    private static TestImages s_images = null!;
+    private static string s_model = "";
+    private static ImageInput[] s_test = [];
+
+    [ClassInitialize]
+    public static void FitAndSave(TestContext _)
+    {
+        s_images = new TestImages();
+        var train = Enumerable.Range(0, 8).Select(i => new ImageInput { ImagePath = s_images.Noise($"train{i}.png", 40, 30, seed: i) }).ToArray();
+        s_test = [new() { ImagePath = s_images.Noise("test.png", 40, 30, seed: 9, r: 200) }];
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(train);
+        s_model = Path.Combine(s_images.Folder, "rkde.zip");
+        ml.Model.Save(ml.Transforms.RkdeAnomaly(RkdeAnomalyTests.Options(s_images.Folder)).Fit(data), data.Schema, s_model);
+    }
+
+    [ClassCleanup]
+    public static void Cleanup() => s_images?.Dispose();
+
+    private static string Copy(string name, byte[] bytes)
+    {
+        string path = Path.Combine(s_images.Folder, name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    private static string LoadFails(string path) =>
+        Assert.Throws<InvalidDataException>(() => new MLContext().Model.LoadRkdeModel(path, out _)).Message;
+
+    [TestMethod]
+    public void AGoodModelLoadsAndScoresAsModelLoadDoes()
+    {
+        var ml = new MLContext();
+        var checkedModel = ml.Model.LoadRkdeModel(s_model, out var schema);
+        Assert.IsNotNull(schema.GetColumnOrNull("ImagePath"));
+        var plain = ml.Model.Load(s_model, out _);
+        var a = ml.Data.CreateEnumerable<RkdePrediction>(checkedModel.Transform(ml.Data.LoadFromEnumerable(s_test)), false).Single();
+        var b = ml.Data.CreateEnumerable<RkdePrediction>(plain.Transform(ml.Data.LoadFromEnumerable(s_test)), false).Single();
+        CollectionAssert.AreEqual(b.BoxScores, a.BoxScores);
+        Assert.IsGreaterThan(0, a.BoxCount);
+    }
+
+    [TestMethod]
+    public void AMissingModelIsFileNotFound()
+    {
+        string path = Path.Combine(s_images.Folder, "none.zip");
+        var e = Assert.Throws<FileNotFoundException>(() => new MLContext().Model.LoadRkdeModel(path, out _));
+        StringAssert.Contains(e.Message, $"Model '{path}' does not exist");
+    }
+
+    [TestMethod]
+    public void NotAZipEmptyOrTruncatedIsNamed()
+    {
+        byte[] bytes = File.ReadAllBytes(s_model);
+        foreach (string path in new[] { Copy("text.zip", "hello"u8.ToArray()), Copy("empty.zip", []), Copy("half.zip", bytes[..(bytes.Length / 2)]) })
+        {
+            string m = LoadFails(path);
+            StringAssert.Contains(m, $"Model '{path}' is not a complete model .zip");
+            StringAssert.Contains(m, "truncated, damaged or not a model");
+            var plain = Assert.Throws<FormatException>(() => new MLContext().Model.Load(path, out _), "plain Model.Load");
+            Assert.AreEqual("Failed to open a zip archive", plain.Message);
+        }
+    }
+
+    [TestMethod]
+    public void ADamagedGraphOrStageIsNamed()
+    {
+        string graph = LoadFails(Damage("graph.zip", "TransformerChain/Transform_007/Transform_000/OnnxModel"));
+        StringAssert.Contains(graph, "is not a complete model .zip");
+        string stage = LoadFails(Damage("stage.zip", "TransformerChain/Model.key"));
+        StringAssert.Contains(stage, "holds R-KDE graphs but ML.NET cannot load it");
+    }
+
+    /// <summary>A copy of the model with bytes of one entry's compressed data overwritten (its CRC no longer matches).</summary>
+    private static string Damage(string name, string entry)
+    {
+        byte[] bytes = File.ReadAllBytes(s_model);
+        // The local header (30 bytes, then the name, then the data) comes before the central directory's copy of the name.
+        int at = bytes.AsSpan().IndexOf(System.Text.Encoding.ASCII.GetBytes(entry)) + entry.Length;
+        bytes.AsSpan(at + 4, 8).Fill(0x55);
+        return Copy(name, bytes);
+    }
+
+    [TestMethod]
+    public void AnIntactEntryThatHoldsNoOnnxModelIsNamed()
+    {
+        const string entry = "TransformerChain/Transform_007/Transform_000/OnnxModel";
+        string path = Path.Combine(s_images.Folder, "garbage.zip");
+        File.Copy(s_model, path, overwrite: true);
+        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
+        {
+            zip.GetEntry(entry)!.Delete();
+            using var stream = zip.CreateEntry(entry).Open();
+            stream.Write([0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4]); // a negative length, then bytes
+        }
+        StringAssert.Contains(LoadFails(path), $"is not a complete model .zip (entry {entry} does not hold an ONNX model as ML.NET writes it)");
+    }
+
+    [TestMethod]
+    public void AModelWithoutRkdeGraphsIsNotAnRkdeModel()
+    {
+        var ml = new MLContext();
+        var data = ml.Data.LoadFromEnumerable(new[] { new { A = 1f, B = 2f } });
+        string path = Path.Combine(s_images.Folder, "other.zip");
+        ml.Model.Save(ml.Transforms.Concatenate("C", "A", "B").Fit(data), data.Schema, path);
+        StringAssert.Contains(LoadFails(path), $"Model '{path}' is not an R-KDE model: it holds no R-KDE density graph");
+    }
+
+    [TestMethod]
+    public void AGraphOfAnotherFormatVersionIsNamed()
+    {
+        string path = Path.Combine(s_images.Folder, "v2.zip");
+        File.Copy(s_model, path, overwrite: true);
+        string entryName;
+        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
+        {
+            var entry = zip.Entries.Where(e => e.Name == "OnnxModel").Single(e => Metadata(e).GetValueOrDefault("rkde_stage") == "density");
+            entryName = entry.FullName;
+            ModelProto graph;
+            using (var reader = new BinaryReader(entry.Open()))
+                graph = ModelProto.Parser.ParseFrom(reader.ReadBytes(reader.ReadInt32()));
+            graph.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = "2";
+            entry.Delete();
+            using var writer = new BinaryWriter(zip.CreateEntry(entryName).Open());
+            byte[] updated = graph.ToByteArray();
+            writer.Write(updated.Length);
+            writer.Write(updated);
+        }
+        string m = LoadFails(path);
+        StringAssert.Contains(m, $"Model '{path}' holds an R-KDE density graph of rkde_format_version '2' (entry {entryName}); this Rkde.MLNet reads version 1");
+    }
+
+    [TestMethod]
+    public void EveryGraphRkdeEmitsCarriesTheFormatVersion()
+    {
+        using var zip = ZipFile.OpenRead(s_model);
+        var stages = zip.Entries.Where(e => e.Name == "OnnxModel").Select(Metadata)
+            .Where(m => m.ContainsKey("rkde_format_version")).Select(m => (m["rkde_stage"], m["rkde_format_version"])).Order().ToArray();
+        CollectionAssert.AreEqual(new[] { ("density", "1"), ("regions", "1") }, stages, "the tiny user models carry none");
+    }
+
+    private static Dictionary<string, string> Metadata(ZipArchiveEntry entry)
+    {
+        using var reader = new BinaryReader(entry.Open());
+        return ModelProto.Parser.ParseFrom(reader.ReadBytes(reader.ReadInt32())).MetadataProps.ToDictionary(p => p.Key, p => p.Value);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using Rkde.Cli.Scoring;
+
+namespace Rkde.Cli.Tests.Scoring;
+
+/// <summary>fit, score and evaluate end to end on the real pipeline with its embedded default models.</summary>
+[TestClass]
+public sealed class MlNetEngineTests
+{
+    [TestMethod]
+    public void FitScoreAndEvaluateRunOnAnUnseenMvtecFolder()
+    {
+        string root = TestData.TempFolder();
+        var scenes = CliRunner.Run("make-scenes", "--out", root, "--fashion-mnist", TestData.FakeFashionMnist(), "--background", "plain",
+            "--train", "6", "--test-good", "2", "--test-anomalous", "2", "--width", "192", "--height", "128", "--item-size", "40-64");
+        Assert.AreEqual(0, scenes.Code, scenes.Err);
+        var engine = new MlNetEngine();
+        string[] size = ["--width", "192", "--height", "128", "--pca-components", "4"];
+
+        string model = Path.Combine(root, "out", "model.zip");
+        var fit = CliRunner.Run(engine, ["fit", "--train", root, "--model", model, .. size]);
+        Assert.AreEqual(0, fit.Code, fit.Err);
+        Assert.IsTrue(File.Exists(model));
+
+        string results = Path.Combine(root, "out", "results.jsonl");
+        var score = CliRunner.Run(engine, "score", "--model", model, "--images", Path.Combine(root, "test"), "--out", results);
+        Assert.AreEqual(0, score.Code, score.Err);
+        var lines = File.ReadAllLines(results).Select(ResultLine.Parse).ToList();
+        Assert.HasCount(4, lines);
+        foreach (var line in lines)
+        {
+            Assert.IsNotNull(line.Result, line.Error);
+            Assert.IsTrue(line.Result.Score is >= 0 and <= 1, $"{line.Image}: {line.Result.Score}");
+            Assert.AreEqual(line.Result.Boxes.Count == 0 ? 0 : line.Result.Boxes[0].Score, line.Result.Score, 1e-6f);
+            Assert.IsTrue(line.Result.Boxes.Zip(line.Result.Boxes.Skip(1)).All(p => p.First.Score >= p.Second.Score), "boxes highest first");
+            Assert.IsTrue(line.Result.Boxes.All(b => b.Box.X1 >= 0 && b.Box.X2 <= 192.01f && b.Box.Y1 >= 0 && b.Box.Y2 <= 128.01f), "boxes in image pixels");
+        }
+
+        string report = Path.Combine(root, "report");
+        var evaluate = CliRunner.Run(engine, ["evaluate", "--data", root, "--model", model, "--out", report, .. size]);
+        Assert.AreEqual(0, evaluate.Code, evaluate.Err);
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
+        double auroc = json.RootElement.GetProperty("imageAuroc").GetDouble();
+        Assert.IsTrue(auroc is >= 0 and <= 1);
+        Assert.IsTrue(File.Exists(Path.Combine(report, "roc.png")));
+    }
+
+    [TestMethod]
+    public void ACorruptModelIsOneLine()
+    {
+        string folder = TestData.TempFolder();
+        TestData.WritePng(Path.Combine(folder, "a.png"), 40, 30, SkiaSharp.SKColors.Gray);
+        File.WriteAllText(Path.Combine(folder, "m.zip"), "not a zip");
+        CliRunner.AssertOneLineError(
+            CliRunner.Run(new MlNetEngine(), "score", "--model", Path.Combine(folder, "m.zip"), "--images", folder, "--out", Path.Combine(folder, "r.jsonl")),
+            $"--model could not be loaded: Model '{Path.Combine(folder, "m.zip")}' is not a complete model .zip");
+    }
+}

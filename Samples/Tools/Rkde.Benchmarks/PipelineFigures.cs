@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.Transforms.Image;
+using Rkde.MLNet;
+using Rkde.Cli.Evaluate.Metrics;
+
+namespace Rkde.Benchmarks;
+
+/// <summary>
+/// End-to-end figures of the default pipeline on the demo set (360 × 240): fitted on train/good, saved, loaded in a fresh
+/// <see cref="MLContext"/> and scored on the test images; then each ONNX stage of the saved .zip timed alone through
+/// <see cref="InferenceSession"/>, and the proposer's Conv/MatMul FLOPs against the processor's peak.
+/// </summary>
+public static class PipelineFigures
+{
+    private const int Width = 360, Height = 240;
+
+    /// <summary>
+    /// The figure <c>e2e</c> (FP32 backbone) or <c>e2e.int8</c>: images/s through PredictionEngine and batch Transform, with
+    /// ORT's default (spinning) threads and with <see cref="OnnxThreading.DisableThreadSpinning"/>; each stage's graph alone;
+    /// FLOPs and the share of the processor's peak.
+    /// </summary>
+    public static void EndToEnd(bool int8)
+    {
+        string name = int8 ? "e2e.int8" : "e2e";
+        using var saved = FittedModel.Create(int8);
+        var test = DemoData.Test;
+
+        double engineRate = 0, engineCpuMs = double.MaxValue;
+        foreach (bool spinning in new[] { true, false })
+        {
+            var ml = new MLContext();
+            if (!spinning)
+                ml.DisableThreadSpinning();
+            var model = ml.Model.Load(saved.Path, out _);
+            // One engine for all passes: disposing a PredictionEngine disposes the loaded model's ONNX sessions.
+            var engine = ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model);
+            var scores = new float[test.Length];
+            var (rate, cpu) = BestOf(3, test.Length, () =>
+            {
+                for (int i = 0; i < test.Length; i++)
+                    scores[i] = engine.Predict(new ImageInput { ImagePath = test[i] }).Score;
+            });
+            var (batchRate, batchCpu) = BestOf(3, test.Length, () =>
+            {
+                var scored = model.Transform(ml.Data.LoadFromEnumerable(test.Select(p => new ImageInput { ImagePath = p })));
+                foreach (var _ in ml.Data.CreateEnumerable<RkdePrediction>(scored, reuseRowObject: true)) { }
+            });
+            double auroc = AnomalyMetrics.Auroc(scores, test.Select(DemoData.IsAnomalous).ToArray());
+            string threads = spinning ? "ORT default threads" : "spinning off (DisableThreadSpinning)";
+            Figures.Print($"{name} {threads}", $"PredictionEngine {rate:0.0} images/s ({cpu:0} ms CPU per image), batch Transform {batchRate:0.0} images/s " +
+                $"({batchCpu:0} ms CPU per image); best of 3 × {test.Length} on {Environment.ProcessorCount} cores; demo image AUROC {auroc:0.000}");
+            engineRate = Math.Max(engineRate, rate);
+            engineCpuMs = Math.Min(engineCpuMs, cpu);
+        }
+
+        var stages = StageTimes(saved.Path, test);
+        Figures.Print(name + " stages alone (ms per image, fastest (median) of 2 × 20 runs; decode+resize: mean)",
+            string.Join(", ", stages.Select(s => $"{s.Stage} {s.Ms:0.0} ({s.MedianMs:0.0})")) +
+            $"; sum {stages.Sum(s => s.Ms):0.0} ({stages.Sum(s => s.MedianMs):0.0}) vs best PredictionEngine {1000 / engineRate:0.0} ms per image");
+
+        // INT8 graphs: QLinearConv multiply-adds are counted like FP32 ones, against the FP32 peak (VNNI's int8 peak is 4× higher).
+        var flops = OnnxFlops.Count(saved.Graph("proposer"), Pixels(test[..1])[0]);
+        double proposerMs = stages.Single(s => s.Stage == "proposer").Ms;
+        var peak = ProcessorPeak.Estimate();
+        Figures.Print(name + " FLOPs", $"{flops.Backbone / 1e9:0.00} GFLOP/image backbone Conv/MatMul ({flops.Total / 1e9:0.00} whole proposer graph); " +
+            $"{flops.Backbone * engineRate / 1e9:0.0} GFLOP/s end to end = {100 * flops.Backbone * engineRate / peak.FlopsPerSecond:0.0} % of the FP32 peak, " +
+            $"{flops.Total / proposerMs / 1e6:0.0} GFLOP/s in the proposer graph alone = {100 * flops.Total / (proposerMs / 1000) / peak.FlopsPerSecond:0.0} %; " +
+            $"per CPU-second end to end {flops.Backbone / engineCpuMs / 1e6:0.0} GFLOP/s = {100 * flops.Backbone / (engineCpuMs / 1000) / peak.PerCore:0} % of one core's peak " +
+            $"(on an idle machine: about {Environment.ProcessorCount * 1000 / engineCpuMs:0} images/s if the cores were kept busy) " +
+            $"(peak {peak.FlopsPerSecond / 1e9:0} GFLOP/s: {peak.Assumption})" +
+            (name.Contains("int8", StringComparison.Ordinal) ? "; int8 multiply-adds counted as FP32 ones, VNNI's int8 peak is 4× the FP32 one" : ""));
+    }
+
+    /// <summary>Runs <paramref name="pass"/> <paramref name="repeats"/> times; the best pass's images/s and its process CPU ms per image.</summary>
+    public static (double Rate, double CpuMsPerImage) BestOf(int repeats, int images, Action pass)
+    {
+        pass(); // warm-up: JIT, ORT sessions and arenas
+        double best = 0, cpuMs = 0;
+        for (int r = 0; r < repeats; r++)
+        {
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var watch = Stopwatch.StartNew();
+            pass();
+            double rate = images / watch.Elapsed.TotalSeconds;
+            if (rate > best)
+            {
+                best = rate;
+                cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / images;
+            }
+        }
+        return (best, cpuMs);
+    }
+
+    /// <summary>
+    /// Each ONNX graph of the saved pipeline run alone, in pipeline order, on every test image (outputs fed to the next
+    /// graph by name), after image decoding (ML.NET LoadImages + ResizeImages + ExtractPixels, timed too).
+    /// </summary>
+    private static List<(string Stage, double Ms, double MedianMs)> StageTimes(string zip, string[] images)
+    {
+        var decode = Stopwatch.StartNew();
+        var pixels = Pixels(images);
+        double decodeMs = decode.Elapsed.TotalMilliseconds / images.Length;
+        var result = new List<(string, double, double)> { ("decode+resize", decodeMs, decodeMs) };
+        var graphs = FittedModel.Graphs(zip);
+        using var options = OnnxThreading.NonSpinning();
+        var sessions = graphs.Select(g => (g.Stage, Session: new InferenceSession(g.Bytes, options))).ToList();
+        var times = sessions.Select(_ => new List<double>()).ToList();
+        try
+        {
+            for (int pass = 0; pass < 2; pass++)
+            {
+                foreach (var image in pixels)
+                {
+                    var values = new Dictionary<string, OrtValue>
+                    {
+                        [sessions[0].Session.InputNames[0]] = OrtValue.CreateTensorValueFromMemory(image, [1, 3, Height, Width]),
+                    };
+                    for (int s = 0; s < sessions.Count; s++)
+                    {
+                        var session = sessions[s].Session;
+                        var inputs = session.InputNames.Select(n => values[n]).ToArray();
+                        var watch = Stopwatch.StartNew();
+                        var outputs = session.Run(new RunOptions(), session.InputNames, inputs, session.OutputNames);
+                        if (pass > 0)
+                            times[s].Add(watch.Elapsed.TotalMilliseconds);
+                        for (int o = 0; o < outputs.Count; o++)
+                            values[session.OutputNames[o]] = outputs[o];
+                    }
+                    foreach (var v in values.Values)
+                        v.Dispose();
+                }
+            }
+        }
+        finally
+        {
+            foreach (var s in sessions)
+                s.Session.Dispose();
+        }
+        for (int s = 0; s < sessions.Count; s++)
+        {
+            times[s].Sort();
+            result.Add((sessions[s].Stage, times[s][0], times[s][times[s].Count / 2]));
+        }
+        return result;
+    }
+
+    /// <summary>The images as the pipeline sees them: stretched to 360 × 240, planar RGB in [0, 1].</summary>
+    public static List<float[]> Pixels(string[] images)
+    {
+        var ml = new MLContext();
+        var pipeline = ml.Transforms.LoadImages("image", null, nameof(ImageInput.ImagePath))
+            .Append(ml.Transforms.ResizeImages("image", Width, Height, "image", ImageResizingEstimator.ResizingKind.Fill))
+            .Append(ml.Transforms.ExtractPixels("pixels", "image", ImagePixelExtractingEstimator.ColorBits.Rgb,
+                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255));
+        var data = ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = p }));
+        var transformed = pipeline.Fit(data).Transform(data);
+        return transformed.GetColumn<VBuffer<float>>("pixels").Select(v => v.DenseValues().ToArray()).ToList();
+    }
+}
+
+/// <summary>The pipeline's input row.</summary>
+public sealed class ImageInput
+{
+    /// <summary>Path of the image file.</summary>
+    public string ImagePath { get; set; } = "";
+}
