@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
-using Rkde.MLNet.Features;
 using Rkde.MLNet.Onnx;
-using Rkde.MLNet.Regions;
 using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Rkde.MLNet.DefaultModel;
