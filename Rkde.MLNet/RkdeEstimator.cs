@@ -8,6 +8,7 @@ using Rkde.MLNet.Onnx;
 using Rkde.MLNet.Regions;
 using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Checks;
+using Rkde.MLNet.NanoDet;
 
 namespace Rkde.MLNet;
 
@@ -42,10 +43,13 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         options.Validate();
         _catalog = catalog;
         _options = options;
-        _proposer = ProposerSlot.Load(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight, options.RoiStage,
-            nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes));
-        _features = FeatureSlot.Load(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight,
-            nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));
+        bool nanoDet = options.BuiltInModel == RkdeBuiltInModel.NanoDet;
+        int width = options.ImageWidth, height = options.ImageHeight;
+        _proposer = ProposerSlot.Load(options.ProposerModelPath, options.ProposerModelBytes, width, height, options.RoiStage,
+            nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes),
+            nanoDet ? () => NanoDetModels.Proposer(width, height, options.NanoDetPackagePath, options.ModelCacheFolder, options.Progress) : null);
+        _features = FeatureSlot.Load(options.FeatureModelPath, options.FeatureModelBytes, width, height,
+            nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes), nanoDet ? () => NanoDetModels.FeatureExtractor(width, height) : null);
         if (_proposer.IsValueCreated && _features.IsValueCreated)
             _features.Value.CheckAgainst(_proposer.Value);
         _device = new Lazy<int?>(() => GpuFallback.Resolve(options.GpuDeviceId, options.FallbackToCpu, options.Progress));

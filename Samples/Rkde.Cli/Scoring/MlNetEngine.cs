@@ -26,6 +26,8 @@ internal sealed class MlNetEngine : IRkdeEngine
             RoiStage = settings.Stage,
             ProposerModelPath = settings.ProposerModel,
             FeatureModelPath = settings.FeatureModel,
+            BuiltInModel = settings.BuiltInModel,
+            NanoDetPackagePath = settings.NanoDetPackage,
             RoiScoreThreshold = settings.RoiScoreThreshold,
             MinBoxSize = settings.MinBoxSize,
             IouThreshold = settings.IouThreshold,
