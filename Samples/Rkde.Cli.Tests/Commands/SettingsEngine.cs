@@ -1,0 +1,13 @@
+using Rkde.Cli.Scoring;
+
+namespace Rkde.Cli.Tests.Commands;
+
+/// <summary>An engine that records the settings <c>fit</c> passes it and fits nothing.</summary>
+internal sealed class SettingsEngine : IRkdeEngine
+{
+    public FitSettings? Settings { get; private set; }
+
+    public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress) => Settings = settings;
+
+    public IImageScorer Load(string modelPath) => throw new NotSupportedException();
+}
