@@ -1,5 +1,7 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using SkiaSharp;
+using Microsoft.ML.Transforms.Image;
 
 namespace Rkde.MLNet.Tests.NanoDet;
 
@@ -53,21 +55,16 @@ internal static class NanoDetTestData
         return path;
     }
 
-    /// <summary>An image file as the pipeline feeds it: [1, 3, H, W], RGB in 0–1, stretched to width × height.</summary>
+    /// <summary>An image file as RkdeAnomaly feeds it: ML.NET's LoadImages, ResizeImages (stretch) and ExtractPixels, [1, 3, H, W] RGB in 0–1.</summary>
     public static DenseTensor<float> Pixels(string path, int width, int height)
     {
-        using var original = SKBitmap.Decode(path);
-        using var bitmap = original.Width == width && original.Height == height ? original.Copy()
-            : original.Resize(new SKImageInfo(width, height), new SKSamplingOptions(SKFilterMode.Linear));
-        var tensor = new DenseTensor<float>([1, 3, height, width]);
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-            {
-                var c = bitmap.GetPixel(x, y);
-                tensor[0, 0, y, x] = c.Red / 255f;
-                tensor[0, 1, y, x] = c.Green / 255f;
-                tensor[0, 2, y, x] = c.Blue / 255f;
-            }
-        return tensor;
+        var ml = new MLContext();
+        var data = ml.Data.LoadFromEnumerable(new[] { new ImageInput { ImagePath = path } });
+        var pixels = ml.Transforms.LoadImages("image", null, nameof(ImageInput.ImagePath))
+            .Append(ml.Transforms.ResizeImages("image", width, height, "image", ImageResizingEstimator.ResizingKind.Fill))
+            .Append(ml.Transforms.ExtractPixels("pixels", "image", ImagePixelExtractingEstimator.ColorBits.Rgb,
+                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255));
+        var values = pixels.Fit(data).Transform(data).GetColumn<VBuffer<float>>("pixels").Single().DenseValues().ToArray();
+        return new DenseTensor<float>(values, [1, 3, height, width]);
     }
 }
