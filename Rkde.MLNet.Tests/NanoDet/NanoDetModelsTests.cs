@@ -55,7 +55,7 @@ public sealed class NanoDetModelsTests
         var featureSlot = new FeatureSlot(OnnxModelContract.Load(FeatureSlot.SlotName, "path", null, "bytes", extractorBytes, () => []), width, height);
         featureSlot.CheckAgainst(proposerSlot);
         Assert.AreEqual(NanoDetModels.FeatureDimension, featureSlot.FeatureDimension);
-        CollectionAssert.AreEqual(new[] { NanoDetModels.Stride8MapName }, featureSlot.ExtraInputs.ToArray());
+        CollectionAssert.AreEquivalent(new[] { NanoDetModels.Stride8MapName, NanoDetModels.Stride16MapName }, featureSlot.ExtraInputs.ToArray());
 
         using var proposer = new InferenceSession(proposerBytes);
         using var extractor = new InferenceSession(extractorBytes);
@@ -64,10 +64,12 @@ public sealed class NanoDetModelsTests
         var scores = proposed.First(v => v.Name == "scores").AsTensor<float>();
         var classes = proposed.First(v => v.Name == "classes").AsTensor<long>();
         var map = proposed.First(v => v.Name == NanoDetModels.Stride8MapName).AsTensor<float>();
+        var map16 = proposed.First(v => v.Name == NanoDetModels.Stride16MapName).AsTensor<float>();
         int n = boxes.Dimensions[1];
         Assert.IsTrue(n is > 0 and <= 1000, $"N = {n}");
         var letterbox = NanoDetLetterbox.For(width, height);
         CollectionAssert.AreEqual(new[] { 1, 128, letterbox.NetworkHeight / 8, letterbox.NetworkWidth / 8 }, map.Dimensions.ToArray());
+        CollectionAssert.AreEqual(new[] { 1, 256, letterbox.NetworkHeight / 16, letterbox.NetworkWidth / 16 }, map16.Dimensions.ToArray());
         for (int i = 0; i < n; i++)
         {
             Assert.IsTrue(boxes[0, i, 0] >= 0 && boxes[0, i, 1] >= 0 && boxes[0, i, 2] <= width && boxes[0, i, 3] <= height, $"box {i} inside the image");
@@ -78,7 +80,8 @@ public sealed class NanoDetModelsTests
         }
 
         var input = new DenseTensor<float>(boxes.ToArray(), [1, n, 4]);
-        using var features = extractor.Run([NamedOnnxValue.CreateFromTensor(NanoDetModels.Stride8MapName, map), NamedOnnxValue.CreateFromTensor("boxes", input)]);
+        using var features = extractor.Run([NamedOnnxValue.CreateFromTensor(NanoDetModels.Stride8MapName, map),
+            NamedOnnxValue.CreateFromTensor(NanoDetModels.Stride16MapName, map16), NamedOnnxValue.CreateFromTensor("boxes", input)]);
         var f = features.Single().AsTensor<float>();
         CollectionAssert.AreEqual(new[] { 1, n, NanoDetModels.FeatureDimension }, f.Dimensions.ToArray());
         var row = f.ToArray().AsSpan(0, NanoDetModels.FeatureDimension).ToArray();

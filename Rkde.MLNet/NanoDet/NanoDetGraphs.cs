@@ -37,11 +37,14 @@ internal static class NanoDetGraphs
     /// <summary>The proposer's output of COCO class indices (int64) beside boxes and scores.</summary>
     public const string ClassesName = "classes";
 
-    /// <summary>The maps the proposer outputs for the feature extractor: the backbone's stride-8 and stride-16 stage outputs and the PAN's.</summary>
+    /// <summary>
+    /// The maps the proposer can output for a feature extractor: the backbone's stride-8 and stride-16 stage outputs (what
+    /// <see cref="NanoDetModels"/> reads) and the PAN neck's (measured as candidates, docs/nanodet.md).
+    /// </summary>
     public static readonly NanoDetMap[] Maps =
     [
-        new("nanodet_backbone_s8", "PartitionedCall/onnx_tf_prefix_Concat_27", 128, 8),
-        new("nanodet_backbone_s16", "PartitionedCall/onnx_tf_prefix_Concat_42", 256, 16),
+        new(NanoDetModels.Stride8MapName, "PartitionedCall/onnx_tf_prefix_Concat_27", 128, 8),
+        new(NanoDetModels.Stride16MapName, "PartitionedCall/onnx_tf_prefix_Concat_42", 256, 16),
         new("nanodet_pan_s8", "PartitionedCall/onnx_tf_prefix_Add_107", 128, 8),
         new("nanodet_pan_s16", "PartitionedCall/onnx_tf_prefix_Add_128", 128, 16),
     ];
