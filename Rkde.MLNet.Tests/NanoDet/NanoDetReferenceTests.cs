@@ -39,6 +39,19 @@ public sealed class NanoDetReferenceTests
         var converted = run.Run(("x", input, [1, 3, Height, Width]));
 
         string folder = Directory.CreateTempSubdirectory("rkde-nanodet-reference-").FullName;
+        try
+        {
+            Compare(package, script, tensors, input, converted, folder);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static void Compare(string package, string script, string[] tensors, float[] input,
+        Dictionary<string, (Array Data, long[] Shape)> converted, string folder)
+    {
         File.WriteAllBytes(Path.Combine(folder, "input.f32"), MemoryMarshal.AsBytes(input.AsSpan()).ToArray());
         var python = Process.Start(new ProcessStartInfo("/usr/bin/python3", [script, Path.Combine(package, "nanodet.json"), $"{Height}", $"{Width}",
             Path.Combine(folder, "input.f32"), Path.Combine(folder, "out"), .. tensors]) { RedirectStandardError = true })!;

