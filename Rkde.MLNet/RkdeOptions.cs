@@ -52,7 +52,7 @@ public sealed class RkdeOptions
     public int MaxDetectionsPerImage = 100;
 
     /// <summary>
-    /// Number of principal components kept. Default null: <see cref="DensityOptions.AnomalibPcaComponents"/> (16) with a
+    /// Number of principal components kept. Default null: <see cref="RkdeDensityOptions.AnomalibPcaComponents"/> (16) with a
     /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (64) with the embedded default feature extractor.
     /// </summary>
     public int? PcaComponents;
@@ -112,14 +112,7 @@ public sealed class RkdeOptions
 
     /// <summary>The component count in effect: <see cref="PcaComponents"/>, or its default for the feature model in use.</summary>
     internal int ResolvedPcaComponents => PcaComponents
-        ?? (FeatureModelPath is null && FeatureModelBytes is null ? DefaultModels.PcaComponents : DensityOptions.AnomalibPcaComponents);
-
-    internal DensityOptions Density => new()
-    {
-        PcaComponents = ResolvedPcaComponents,
-        FeatureScaling = FeatureScaling,
-        MaxTrainingPoints = MaxTrainingPoints,
-    };
+        ?? (FeatureModelPath is null && FeatureModelBytes is null ? DefaultModels.PcaComponents : RkdeDensityOptions.AnomalibPcaComponents);
 
     /// <summary>Throws when a value is invalid, naming the option, its value and the valid range.</summary>
     public void Validate()
@@ -128,7 +121,7 @@ public sealed class RkdeOptions
         OptionChecks.ImageSize(nameof(ImageWidth), ImageWidth, nameof(ImageHeight), ImageHeight);
         OptionChecks.Defined(nameof(RoiStage), RoiStage);
         RegionFilter.Validate();
-        Density.Validate();
+        RkdeDensityOptions.ValidateDensity(ResolvedPcaComponents, MaxTrainingPoints, FeatureScaling);
         OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
         if (QuantizeBackbone && (ProposerModelPath is not null || ProposerModelBytes is not null))
             throw new ArgumentException($"{nameof(QuantizeBackbone)} = true applies to the built-in default proposer only; leave " +

@@ -38,7 +38,7 @@ public sealed class AnomalibConformanceTests
         using var json = Load(path);
         var root = json.RootElement;
         var (train, n, dim) = Matrix(root.GetProperty("train"));
-        var options = new DensityOptions
+        var options = new RkdeDensityOptions
         {
             PcaComponents = root.GetProperty("n_pca_components").GetInt32(),
             FeatureScaling = root.GetProperty("feature_scaling_method").GetString() == "norm"

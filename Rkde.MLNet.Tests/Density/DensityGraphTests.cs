@@ -9,7 +9,7 @@ public sealed class DensityGraphTests
     public static IEnumerable<object[]> KdeFixtures => Fixtures.Files("kde");
 
     internal static KdeDensityModel Fit(float[] rows, int d, int k, FeatureScalingMethod scaling) =>
-        KdeDensityModel.Fit(rows, rows.Length / d, d, new DensityOptions { PcaComponents = k, FeatureScaling = scaling });
+        KdeDensityModel.Fit(rows, rows.Length / d, d, new RkdeDensityOptions { PcaComponents = k, FeatureScaling = scaling });
 
     private static (float[] Scores, float[] LogDensity, float[] Image, long[] Shape) Score(byte[] graph, float[] rows, int d)
     {
@@ -30,7 +30,7 @@ public sealed class DensityGraphTests
         int d = train[0].GetArrayLength();
         var scaling = f.GetProperty("feature_scaling_method").GetString() == "norm" ? FeatureScalingMethod.Norm : FeatureScalingMethod.Scale;
         float[] rows = Fixtures.Flat(train);
-        var model = KdeDensityModel.Fit(rows, rows.Length / d, d, new DensityOptions
+        var model = KdeDensityModel.Fit(rows, rows.Length / d, d, new RkdeDensityOptions
         {
             PcaComponents = f.GetProperty("n_pca_components").GetInt32(),
             FeatureScaling = scaling,
