@@ -23,11 +23,11 @@ public sealed class RkdeOptions
     /// <summary>
     /// Which detector stage the proposer model implements. Default <see cref="RoiStage.Rcnn"/>. Both stages go through the
     /// same post-processing (Rpn proposals keep their objectness order); a proposer whose metadata names its stage
-    /// ("roi_stage", as Samples/Tools/ExportModels writes it) must match.
+    /// (metadata "roi_stage", as the repository's export script writes it) must match.
     /// </summary>
     public RoiStage RoiStage = RoiStage.Rcnn;
 
-    /// <summary>Path of a proposer ONNX model (see the README's model contracts); null with null bytes: the built-in default.</summary>
+    /// <summary>Path of a proposer ONNX model (see the README's "Bring your own models"); null with null bytes: the built-in default.</summary>
     public string? ProposerModelPath;
 
     /// <summary>A proposer ONNX model in memory; null with a null path: the built-in default.</summary>

@@ -16,17 +16,17 @@ public static class DefaultModels
     public const string Layer3Name = "resnet18_layer3";
 
     /// <summary>
-    /// The density stage's component count with <see cref="FeatureExtractor"/> (RkdeOptions' default there). Measured on the
-    /// standard FashionScenes benchmark (Scale, Scott's bandwidth): image AUROC 0.53 at anomalib's 16 components, 0.72 at 32,
-    /// 0.80 at 64, 0.81 at 96; item AUROC on the true boxes 0.67, 0.85, 0.89, 0.92. 64 keeps the scoring cost at 4 × that of 16.
+    /// The density stage's component count with <see cref="FeatureExtractor"/> (RkdeOptions' default there). Its 1,024
+    /// unit-length features need more components than anomalib's 16 to separate anomalous regions; more than 64 gained
+    /// little on the benchmark it was chosen on, at a scoring cost that grows with the count.
     /// </summary>
     public const int PcaComponents = 64;
 
     /// <summary>Length of each box's feature vector from <see cref="FeatureExtractor"/>.</summary>
     public static int FeatureDimension => RoiFeatureHead.Dimension(FeatureSources);
 
-    // Chosen by cosine 1-NN AUROC of anomalous vs normal items (true boxes) on Fashion-MNIST scenes: layer3 2×2 grid 0.76,
-    // layer3 averaged over 7×7 0.67 (max 0.71), layer4 averaged 0.52, layer3 + layer4 averaged (768-d) 0.58.
+    // Layer3 in a 2 × 2 grid: of the trunk maps and poolings tried, it separated anomalous from normal items best
+    // (docs/quality.md, "Feature choices").
     private static readonly RoiFeatureSource[] FeatureSources = [new(Layer3Name, ResNet18Features.Layer3Channels, 16, 2, 4)];
 
     private static readonly ConcurrentDictionary<(string, int, int), Lazy<byte[]>> Cache = new();

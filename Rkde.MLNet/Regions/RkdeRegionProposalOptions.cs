@@ -16,7 +16,7 @@ public sealed class RkdeRegionProposalOptions
     /// <summary>
     /// Which detector stage the proposer model implements. Default <see cref="RoiStage.Rcnn"/>. Both stages go through the
     /// same post-processing (Rpn proposals keep their objectness order); a proposer whose metadata names its stage
-    /// ("roi_stage", as Samples/Tools/ExportModels writes it) must match.
+    /// (metadata "roi_stage", as the repository's export script writes it) must match.
     /// </summary>
     public RoiStage RoiStage = RoiStage.Rcnn;
 
