@@ -47,8 +47,13 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
         var model = FitModel(input, d, seed, Report);
         var names = new DensityGraphNames();
         var graph = OnnxModelContract.Emitted("density graph", DensityGraph.Build(model, names), "density");
+        // OnnxTransformer infers a symbolic dimension from the length of variable-length vectors only; a fixed-size
+        // column gets the region count fixed in the graph's input.
+        object[]? featureDims = input.Schema[_options.FeaturesColumnName].Type is VectorDataViewType { IsKnownSize: true } known
+            ? [1L, (long)(known.Size / d), (long)d]
+            : null;
         byte[] bytes = graph.Rewire(
-            [(names.Features, _options.FeaturesColumnName, null)],
+            [(names.Features, _options.FeaturesColumnName, featureDims)],
             [(names.BoxScores, _options.BoxScoresColumnName, null), (names.ImageScore, ScalarScore.SlotColumn, null)]);
         var density = _catalog.ApplyOnnxModel([_options.BoxScoresColumnName, ScalarScore.SlotColumn], [_options.FeaturesColumnName],
             new MemoryStream(bytes), _options.GpuDeviceId, _options.FallbackToCpu).Fit(input);
