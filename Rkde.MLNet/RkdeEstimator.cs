@@ -37,8 +37,10 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     private readonly Lazy<EstimatorChain<ITransformer>> _chain;
     private readonly Lazy<int?> _device;
 
+    /// <summary>Validates a private copy of <paramref name="options"/>: changing them afterwards does not change this estimator.</summary>
     internal RkdeEstimator(TransformsCatalog catalog, RkdeOptions options)
     {
+        options = options.Clone();
         options.Validate();
         _catalog = catalog;
         _options = options;

@@ -102,6 +102,15 @@ public sealed class RkdeOptions
     /// <summary>Output column: the image's anomaly score, the highest box score (0 without boxes). Default "Score".</summary>
     public string ScoreColumnName = "Score";
 
+    /// <summary>A copy that shares nothing mutable with this object (model bytes copied); the Progress sink is shared.</summary>
+    internal RkdeOptions Clone()
+    {
+        var copy = (RkdeOptions)MemberwiseClone();
+        copy.ProposerModelBytes = ProposerModelBytes?.ToArray();
+        copy.FeatureModelBytes = FeatureModelBytes?.ToArray();
+        return copy;
+    }
+
     internal RegionFilterOptions RegionFilter => new()
     {
         RoiScoreThreshold = RoiScoreThreshold,

@@ -17,8 +17,10 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     private readonly TransformsCatalog _catalog;
     private readonly RkdeDensityOptions _options;
 
+    /// <summary>Validates a private copy of <paramref name="options"/>: changing them afterwards does not change this estimator.</summary>
     internal RkdeDensityEstimator(TransformsCatalog catalog, RkdeDensityOptions options)
     {
+        options = options.Clone();
         options.Validate();
         _catalog = catalog;
         _options = options;

@@ -40,6 +40,9 @@ public sealed class RkdeDensityOptions
     /// <summary>Receives progress messages during Fit, on the fitting thread.</summary>
     public IProgress<string>? Progress;
 
+    /// <summary>A copy of the values (all immutable); the Progress sink is shared.</summary>
+    internal RkdeDensityOptions Clone() => (RkdeDensityOptions)MemberwiseClone();
+
     /// <summary>Throws when a value is invalid, naming the option, its value and the valid range.</summary>
     public void Validate()
     {

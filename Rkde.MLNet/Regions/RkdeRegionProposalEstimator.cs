@@ -16,8 +16,10 @@ public sealed class RkdeRegionProposalEstimator : IEstimator<TransformerChain<IT
     private readonly Lazy<ProposerSlot> _proposer;
     private readonly Lazy<EstimatorChain<ITransformer>> _chain;
 
+    /// <summary>Validates a private copy of <paramref name="options"/>: changing them afterwards does not change this estimator.</summary>
     internal RkdeRegionProposalEstimator(TransformsCatalog catalog, RkdeRegionProposalOptions options)
     {
+        options = options.Clone();
         options.Validate();
         _catalog = catalog;
         _options = options;

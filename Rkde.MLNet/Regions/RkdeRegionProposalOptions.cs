@@ -59,6 +59,15 @@ public sealed class RkdeRegionProposalOptions
     /// <summary>When the GPU cannot be used, run on the CPU instead of failing. Default true.</summary>
     public bool FallbackToCpu = true;
 
+    /// <summary>A copy that shares nothing mutable with this object (model bytes and the column list copied).</summary>
+    internal RkdeRegionProposalOptions Clone()
+    {
+        var copy = (RkdeRegionProposalOptions)MemberwiseClone();
+        copy.ProposerModelBytes = ProposerModelBytes?.ToArray();
+        copy.ExtraOutputColumns = ExtraOutputColumns?.ToArray();
+        return copy;
+    }
+
     internal RegionFilterOptions RegionFilter => new()
     {
         RoiScoreThreshold = RoiScoreThreshold,
