@@ -72,6 +72,28 @@ public sealed class DefaultModelsTests
     }
 
     /// <summary>
+    /// Each call returns its own copy of the cached model: writing into one leaves later calls and the pipeline's cached
+    /// model intact (a size no other test uses, so that a failure here cannot corrupt them).
+    /// </summary>
+    [TestMethod]
+    public void ReturnedModelsAreCopiesOfTheCachedOnes()
+    {
+        Assert.AreSame(DefaultModels.CachedProposer(66, 50), DefaultModels.CachedProposer(66, 50), "built once and cached");
+        Assert.AreSame(DefaultModels.CachedFeatureExtractor(66, 50), DefaultModels.CachedFeatureExtractor(66, 50), "built once and cached");
+        foreach (var get in new Func<int, int, byte[]>[] { DefaultModels.Proposer, DefaultModels.FeatureExtractor })
+        {
+            var mine = get(66, 50);
+            var original = mine.ToArray();
+            Array.Clear(mine);
+            var again = get(66, 50);
+            Assert.AreNotSame(mine, again);
+            CollectionAssert.AreEqual(original, again, "a caller's write reached the cache");
+            using var session = new InferenceSession(again);
+        }
+        CollectionAssert.AreEqual(DefaultModels.CachedProposer(66, 50), DefaultModels.Proposer(66, 50));
+    }
+
+    /// <summary>
     /// Tinted blobs on a noise texture: the top-100 proposals after the pipeline's default filter (sides ≥ 25 px, NMS at
     /// IoU 0.3) cover at least 80 % of the objects at IoU ≥ 0.5.
     /// </summary>
