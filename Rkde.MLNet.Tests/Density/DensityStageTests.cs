@@ -141,6 +141,28 @@ public sealed class DensityStageTests
         StringAssert.Contains(e.Message, "1");
     }
 
+    /// <summary>
+    /// Every progress message of a fit, the density model's own included, reaches the caller's sink synchronously: on the
+    /// fitting thread, in order, all before Fit returns.
+    /// </summary>
+    [TestMethod]
+    public void ProgressArrivesOnTheFittingThreadInOrderBeforeFitReturns()
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<(int Thread, string Text)>();
+        var options = Options();
+        options.Progress = new SynchronousProgress(m => { lock (messages) messages.Add((Environment.CurrentManagedThreadId, m)); });
+        int thread = Environment.CurrentManagedThreadId;
+        ml.Transforms.RkdeDensity(options).Fit(ml.Data.LoadFromEnumerable(Rows(200, 1)));
+        (int Thread, string Text)[] seen;
+        lock (messages) seen = [.. messages];
+
+        string[] expected = ["RkdeDensity: 300 regions", "R-KDE density: fitting on", "R-KDE density: PCA solved", "R-KDE density: KDE fitted", "RkdeDensity: done."];
+        CollectionAssert.AreEqual(expected, seen.Select(m => expected.FirstOrDefault(m.Text.StartsWith) ?? m.Text).ToArray(),
+            string.Join(" | ", seen.Select(m => m.Text)));
+        Assert.IsTrue(seen.All(m => m.Thread == thread), "a message arrived on another thread");
+    }
+
     public sealed class FixedRow
     {
         [VectorType(3)]

@@ -78,7 +78,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
                 "Use more or larger images, or lower RoiScoreThreshold / MinBoxSize.");
         report(string.Create(CultureInfo.InvariantCulture,
             $"RkdeDensity: {reservoir.Seen} regions from {images} images; fitting PCA ({_options.PcaComponents} components) and KDE on {reservoir.Count} of them."));
-        return KdeDensityModel.Fit(reservoir.Rows(), _options, seed, new Progress<string>(report));
+        return KdeDensityModel.Fit(reservoir.Rows(), _options, seed, _options.Progress);
     }
 
     /// <summary>One cursor pass offering every region to <paramref name="reservoir"/>; rejects non-finite features. Returns the image count.</summary>
