@@ -45,6 +45,33 @@ public sealed class MlNetEngineTests
         Assert.IsTrue(File.Exists(Path.Combine(report, "roc.png")));
     }
 
+    /// <summary>
+    /// fit on the real engine: an unreadable training image is skipped with one warning line naming it, the summary counts
+    /// the images fitted on, and --strict stops at it with one error line naming it.
+    /// </summary>
+    [TestMethod]
+    public void FitSkipsAnUnreadableTrainingImageWithAWarningOrStopsAtItWithStrict()
+    {
+        string root = TestData.TempFolder();
+        var scenes = CliRunner.Run("make-scenes", "--out", root, "--fashion-mnist", TestData.FakeFashionMnist(), "--background", "plain",
+            "--train", "4", "--test-good", "1", "--test-anomalous", "1", "--width", "192", "--height", "128", "--item-size", "40-64");
+        Assert.AreEqual(0, scenes.Code, scenes.Err);
+        string folder = Path.Combine(root, "train", "good");
+        File.WriteAllText(Path.Combine(folder, "broken.png"), "not an image");
+        string[] small = ["--width", "192", "--height", "128", "--pca-components", "4"];
+        var engine = new MlNetEngine();
+
+        var fit = CliRunner.Run(engine, ["fit", "--train", folder, "--model", Path.Combine(folder, "m.zip"), .. small]);
+        Assert.AreEqual(0, fit.Code, fit.Err);
+        var warnings = fit.Err.Split('\n').Where(l => l.Contains(MlNetEngine.SkipWarningPrefix)).ToList();
+        Assert.HasCount(1, warnings, fit.Err);
+        StringAssert.Contains(warnings[0], "broken.png");
+        StringAssert.Contains(fit.Out, "Fitted on 4 images");
+
+        CliRunner.AssertOneLineError(CliRunner.Run(engine, ["fit", "--train", folder, "--model", Path.Combine(folder, "s.zip"), "--strict", .. small]), "broken.png");
+        Assert.IsFalse(File.Exists(Path.Combine(folder, "s.zip")));
+    }
+
     [TestMethod]
     public void ACorruptModelIsOneLine()
     {
