@@ -54,6 +54,7 @@ public static class DefaultModels
     public static byte[] QuantizedProposer(int width, int height, IReadOnlyList<float[]> calibrationImages)
     {
         ArgumentNullException.ThrowIfNull(calibrationImages);
+        NativeRuntime.EnsureLoaded();
         foreach (var image in calibrationImages)
         {
             if (image.Length != 3 * width * height)

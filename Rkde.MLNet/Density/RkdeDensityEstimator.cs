@@ -29,6 +29,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        NativeRuntime.EnsureLoaded();
         FeatureDimension(inputSchema);
         // The fitted transformer is an OnnxTransformer over a graph with this signature: let ML.NET state its schema.
         return _catalog.ApplyOnnxModel([_options.BoxScoresColumnName, _options.ScoreColumnName], [_options.FeaturesColumnName],
@@ -39,6 +40,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.FloatVector(input.Schema, _options.FeaturesColumnName, nameof(RkdeDensityOptions.FeaturesColumnName), "the region features");
         int d = _options.FeatureDimension > 0 ? _options.FeatureDimension
             : input.Schema[_options.FeaturesColumnName].Type is VectorDataViewType { IsKnownSize: true } v ? v.Size

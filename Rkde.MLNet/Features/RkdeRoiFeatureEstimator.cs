@@ -36,6 +36,7 @@ public sealed class RkdeRoiFeatureEstimator : IEstimator<TransformerChain<ITrans
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        NativeRuntime.EnsureLoaded();
         Check(SchemaChecks.FloatVector, inputSchema);
         return _chain.Value.GetOutputSchema(inputSchema);
     }
@@ -43,6 +44,7 @@ public sealed class RkdeRoiFeatureEstimator : IEstimator<TransformerChain<ITrans
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
+        NativeRuntime.EnsureLoaded();
         Check(SchemaChecks.FloatVector, input.Schema);
         return _chain.Value.Fit(input);
     }

@@ -31,6 +31,7 @@ public sealed class RkdeRegionProposalEstimator : IEstimator<TransformerChain<IT
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.FloatVector(inputSchema, _options.PixelsColumnName, nameof(_options.PixelsColumnName),
             $"3 × {_options.ImageHeight} × {_options.ImageWidth} RGB values in 0–1");
         return _chain.Value.GetOutputSchema(inputSchema);
@@ -39,6 +40,7 @@ public sealed class RkdeRegionProposalEstimator : IEstimator<TransformerChain<IT
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.FloatVector(input.Schema, _options.PixelsColumnName, nameof(_options.PixelsColumnName),
             $"3 × {_options.ImageHeight} × {_options.ImageWidth} RGB values in 0–1");
         return _chain.Value.Fit(input);
