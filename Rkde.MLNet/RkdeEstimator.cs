@@ -38,8 +38,10 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     private readonly Lazy<EstimatorChain<ITransformer>> _chain;
     private readonly Lazy<int?> _device;
 
+    /// <summary>Validates a private copy of <paramref name="options"/>: changing them afterwards does not change this estimator.</summary>
     internal RkdeEstimator(TransformsCatalog catalog, RkdeOptions options)
     {
+        options = options.Clone();
         options.Validate();
         _catalog = catalog;
         _options = options;
@@ -47,9 +49,9 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         int width = options.ImageWidth, height = options.ImageHeight;
         _proposer = ProposerSlot.Load(options.ProposerModelPath, options.ProposerModelBytes, width, height, options.RoiStage,
             nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes),
-            nanoDet ? () => NanoDetModels.Proposer(width, height, options.NanoDetPackagePath, options.ModelCacheFolder, options.Progress) : null);
+            nanoDet ? () => NanoDetModels.CachedProposer(width, height, options.NanoDetPackagePath, options.ModelCacheFolder, options.Progress) : null);
         _features = FeatureSlot.Load(options.FeatureModelPath, options.FeatureModelBytes, width, height,
-            nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes), nanoDet ? () => NanoDetModels.FeatureExtractor(width, height) : null);
+            nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes), nanoDet ? () => NanoDetModels.CachedFeatureExtractor(width, height) : null);
         if (_proposer.IsValueCreated && _features.IsValueCreated)
             _features.Value.CheckAgainst(_proposer.Value);
         _device = new Lazy<int?>(() => GpuFallback.Resolve(options.GpuDeviceId, options.FallbackToCpu, options.Progress));
@@ -59,6 +61,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.Text(inputSchema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
         return _chain.Value.GetOutputSchema(inputSchema);
     }
@@ -66,6 +69,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.Text(input.Schema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
         var readable = ReadableImages(input);
         return (_options.QuantizeBackbone ? Build(QuantizedProposer(readable)) : _chain.Value).Fit(readable);

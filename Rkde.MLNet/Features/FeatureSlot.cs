@@ -26,7 +26,7 @@ internal sealed class FeatureSlot
         Func<byte[]>? builtIn = null)
     {
         var slot = new Lazy<FeatureSlot>(() => new FeatureSlot(
-            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, builtIn ?? (() => DefaultModels.FeatureExtractor(width, height))), width, height));
+            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, builtIn ?? (() => DefaultModels.CachedFeatureExtractor(width, height))), width, height));
         if (path is not null || bytes is not null)
             _ = slot.Value;
         return slot;

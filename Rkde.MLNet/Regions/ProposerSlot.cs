@@ -28,7 +28,7 @@ internal sealed class ProposerSlot
         Func<byte[]>? builtIn = null)
     {
         var slot = new Lazy<ProposerSlot>(() => new ProposerSlot(
-            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, builtIn ?? (() => DefaultModels.Proposer(width, height))), width, height, stage));
+            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, builtIn ?? (() => DefaultModels.CachedProposer(width, height))), width, height, stage));
         if (path is not null || bytes is not null)
             _ = slot.Value;
         return slot;
