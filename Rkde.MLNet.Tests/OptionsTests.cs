@@ -24,6 +24,26 @@ public sealed class OptionsTests
     }
 
     [TestMethod]
+    public void AnomalibPresetHoldsTheReferenceDefaults()
+    {
+        var a = RkdeOptions.Anomalib();
+        Assert.AreEqual(DensityOptions.AnomalibPcaComponents, a.ResolvedPcaComponents);
+        Assert.AreEqual(16, a.PcaComponents);
+        Assert.AreEqual(FeatureScalingMethod.Scale, a.FeatureScaling);
+        Assert.AreEqual(40_000, a.MaxTrainingPoints);
+        Assert.AreEqual(0.001f, a.RoiScoreThreshold);
+        Assert.AreEqual(25f, a.MinBoxSize);
+        Assert.AreEqual(0.3f, a.IouThreshold);
+        Assert.AreEqual(100, a.MaxDetectionsPerImage);
+        Assert.AreEqual(RoiStage.Rcnn, a.RoiStage);
+        a.Validate();
+        // The tuned default differs from it with the embedded models, and each call is a fresh instance.
+        Assert.AreNotEqual(a.ResolvedPcaComponents, new RkdeOptions().ResolvedPcaComponents);
+        a.PcaComponents = 8;
+        Assert.AreEqual(16, RkdeOptions.Anomalib().PcaComponents);
+    }
+
+    [TestMethod]
     public void PcaComponentsDefaultDependsOnTheFeatureModel()
     {
         Assert.AreEqual(DefaultModels.PcaComponents, new RkdeOptions().ResolvedPcaComponents);

@@ -5,9 +5,29 @@ using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet;
 
-/// <summary>Options of <see cref="RkdeCatalog.RkdeAnomaly"/>: the whole R-KDE chain from image paths to anomaly scores. Defaults are anomalib's.</summary>
+/// <summary>
+/// Options of <see cref="RkdeCatalog.RkdeAnomaly"/>: the whole R-KDE chain from image paths to anomaly scores. A new instance
+/// holds the defaults tuned for the embedded models; <see cref="Anomalib"/> holds the reference implementation's.
+/// </summary>
 public sealed class RkdeOptions
 {
+    /// <summary>
+    /// anomalib's R-KDE defaults (RoI score threshold 0.001, minimum box side 25, NMS IoU 0.3, 100 boxes per image, 16 principal
+    /// components, Scale, 40,000 training points), for comparing with the reference or migrating from it. With the embedded
+    /// ResNet18 models the tuned defaults of <c>new RkdeOptions()</c> detect better; with models of your own both are the same
+    /// except where stated on an option.
+    /// </summary>
+    public static RkdeOptions Anomalib() => new()
+    {
+        RoiScoreThreshold = 0.001f,
+        MinBoxSize = 25,
+        IouThreshold = 0.3f,
+        MaxDetectionsPerImage = 100,
+        PcaComponents = DensityOptions.AnomalibPcaComponents,
+        FeatureScaling = FeatureScalingMethod.Scale,
+        MaxTrainingPoints = 40_000,
+    };
+
     /// <summary>The input column holding image paths (text). Default "ImagePath".</summary>
     public string ImageColumnName = "ImagePath";
 

@@ -90,3 +90,13 @@ internal sealed class FakeEngine(Func<string, int, int, ImageScore> score) : IRk
     /// <summary>Always the same single box.</summary>
     public static FakeEngine Constant(float s) => new((_, w, h) => new ImageScore(s, [new Detection(new BoundingBox(1, 2, w / 2f, h / 2f), s)]));
 }
+
+/// <summary>An engine that only records the settings it was asked to fit with.</summary>
+internal sealed class SettingsEngine : IRkdeEngine
+{
+    public FitSettings? Settings { get; private set; }
+
+    public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress) => Settings = settings;
+
+    public IImageScorer Load(string modelPath) => throw new NotSupportedException();
+}

@@ -28,13 +28,4 @@ public sealed class Int8OptionTests
         File.WriteAllBytes(proposer, [1]);
         CliRunner.AssertOneLineError(CliRunner.Run("fit", "--train", folder, "--model", Path.Combine(folder, "m.zip"), "--int8", "--proposer", proposer), "--int8");
     }
-
-    private sealed class SettingsEngine : IRkdeEngine
-    {
-        public FitSettings? Settings { get; private set; }
-
-        public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress) => Settings = settings;
-
-        public IImageScorer Load(string modelPath) => throw new NotSupportedException();
-    }
 }

@@ -25,9 +25,26 @@ internal interface IImageScorer : IDisposable
 /// <summary>One image's anomaly score and its scored boxes (original-image pixels).</summary>
 internal sealed record ImageScore(float Score, IReadOnlyList<Detection> Boxes);
 
-/// <summary>Every R-KDE setting <c>rkde fit</c> exposes; defaults as in RkdeOptions (anomalib's).</summary>
+/// <summary>Every R-KDE setting <c>rkde fit</c> exposes; defaults as in <c>new RkdeOptions()</c> (the tuned preset).</summary>
 internal sealed record FitSettings
 {
+    /// <summary>The settings of a preset: <c>new RkdeOptions()</c> or <see cref="RkdeOptions.Anomalib"/>.</summary>
+    public static FitSettings From(RkdeOptions o) => new()
+    {
+        Stage = o.RoiStage,
+        Width = o.ImageWidth,
+        Height = o.ImageHeight,
+        RoiScoreThreshold = o.RoiScoreThreshold,
+        MinBoxSize = o.MinBoxSize,
+        IouThreshold = o.IouThreshold,
+        MaxDetectionsPerImage = o.MaxDetectionsPerImage,
+        PcaComponents = o.PcaComponents,
+        FeatureScaling = o.FeatureScaling,
+        MaxTrainingPoints = o.MaxTrainingPoints,
+        Seed = o.Seed,
+        QuantizeBackbone = o.QuantizeBackbone,
+    };
+
     public RoiStage Stage { get; init; } = RoiStage.Rcnn;
     public string? ProposerModel { get; init; }
     public string? FeatureModel { get; init; }
