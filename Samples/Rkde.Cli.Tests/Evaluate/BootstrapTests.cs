@@ -15,21 +15,23 @@ public sealed class BootstrapTests
     }
 
     private static double[] AurocReplicates(float[] scores, bool[] labels, int replicates, int seed) =>
-        Bootstrap.Replicates(labels, replicates, seed, draw => Bootstrap.ImageAuroc(draw, scores, labels))[0];
+        Bootstrap.Replicates(labels, replicates, seed, times => Bootstrap.ImageAuroc(times, scores, labels))[0];
 
     [TestMethod]
     public void EveryDrawKeepsTheClassCountsAndTheSameSeedTheSameDraws()
     {
         bool[] labels = [false, false, false, true, true];
         var counts = new List<(int Normal, int Anomalous)>();
-        var first = Bootstrap.Replicates(labels, 50, 7, draw =>
+        var first = Bootstrap.Replicates(labels, 50, 7, times =>
         {
-            counts.Add((draw.Where(d => !labels[d.Image]).Sum(d => d.Times), draw.Where(d => labels[d.Image]).Sum(d => d.Times)));
-            return draw.Sum(d => d.Image * 10 + d.Times);
+            counts.Add((times[0] + times[1] + times[2], times[3] + times[4]));
+            return times.Select((t, i) => t * Math.Pow(10, i)).Sum();
         })[0];
         Assert.IsTrue(counts.All(c => c == (3, 2)), string.Join(", ", counts));
-        CollectionAssert.AreEqual(first, Bootstrap.Replicates(labels, 50, 7, draw => draw.Sum(d => d.Image * 10 + d.Times))[0]);
-        CollectionAssert.AreNotEqual(first, Bootstrap.Replicates(labels, 50, 8, draw => draw.Sum(d => d.Image * 10 + d.Times))[0]);
+        static double Code(IReadOnlyList<int> times) => times.Select((t, i) => t * Math.Pow(10, i)).Sum();
+        CollectionAssert.AreEqual(first, Bootstrap.Replicates(labels, 50, 7, Code)[0]);
+        CollectionAssert.AreNotEqual(first, Bootstrap.Replicates(labels, 50, 8, Code)[0]);
+        Assert.IsGreaterThan(10, first.Distinct().Count());
     }
 
     [TestMethod]
@@ -78,8 +80,22 @@ public sealed class BootstrapTests
     }
 
     [TestMethod]
-    public void ExpandRepeatsEachImageAsOftenAsDrawn() =>
-        CollectionAssert.AreEqual(new[] { "a", "c", "c", "c" }, Bootstrap.Expand([(0, 1), (2, 3)], ["a", "b", "c"]));
+    public void BoxApOfADrawEqualsTheApOfTheImagesRepeated()
+    {
+        // Three images: a hit, a miss ranked above the other image's hit, a normal image with a false alarm.
+        var a = new ImageBoxes([new Detection(new BoundingBox(0, 0, 10, 10), 0.9f), new Detection(new BoundingBox(50, 50, 60, 60), 0.4f)], [new BoundingBox(0, 0, 10, 10)]);
+        var b = new ImageBoxes([new Detection(new BoundingBox(20, 20, 30, 30), 0.7f), new Detection(new BoundingBox(0, 0, 12, 10), 0.3f)], [new BoundingBox(0, 0, 10, 10)]);
+        var c = new ImageBoxes([new Detection(new BoundingBox(5, 5, 15, 15), 0.8f)], []);
+        ImageBoxes[] images = [a, b, c];
+        var matched = BoxAveragePrecision.Match(images, 0.3);
+        Assert.AreEqual(BoxAveragePrecision.Compute(images, 0.3), matched.Compute(), 1e-15);
+        foreach (int[] times in new[] { new[] { 2, 1, 0 }, [0, 3, 1], [1, 1, 4], [1, 0, 0] })
+        {
+            var repeated = images.SelectMany((image, i) => Enumerable.Repeat(image, times[i])).ToList();
+            Assert.AreEqual(BoxAveragePrecision.Compute(repeated, 0.3), matched.Compute(times), 1e-12, string.Join(",", times));
+        }
+        Assert.ThrowsExactly<ArgumentException>(() => matched.Compute([0, 0, 2]));
+    }
 
     [TestMethod]
     public void PixelCountsAddedTwiceEqualTheImageAddedTwice()

@@ -193,22 +193,15 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
     private static BootstrapIntervals BootstrapMetrics(float[] scores, bool[] anomalous, IReadOnlyList<ImageBoxes>? boxes,
         IReadOnlyList<PixelAuroc>? pixels, int replicates, string reportDir)
     {
-        var metrics = new List<Func<IReadOnlyList<(int Image, int Times)>, double>> { draw => Bootstrap.ImageAuroc(draw, scores, anomalous) };
+        var metrics = new List<Func<IReadOnlyList<int>, double>> { times => Bootstrap.ImageAuroc(times, scores, anomalous) };
         if (boxes is not null)
         {
-            metrics.Add(draw => BoxAveragePrecision.Compute(Bootstrap.Expand(draw, boxes), 0.3));
+            var matched = BoxAveragePrecision.Match(boxes, 0.3);
+            metrics.Add(matched.Compute);
         }
         if (pixels is not null)
         {
-            metrics.Add(draw =>
-            {
-                var total = new PixelAuroc();
-                foreach (var (image, times) in draw)
-                {
-                    total.Add(pixels[image], times);
-                }
-                return total.Compute();
-            });
+            metrics.Add(times => Bootstrap.PixelAuroc(times, pixels));
         }
         var values = Bootstrap.Replicates(anomalous, replicates, EvaluationOptions.BootstrapSeed, metrics);
         double[]? ap = boxes is null ? null : values[1], pixel = pixels is null ? null : values[^1];

@@ -13,12 +13,12 @@ public readonly record struct Interval(double Low, double High);
 public static class Bootstrap
 {
     /// <summary>
-    /// <paramref name="replicates"/> values of each metric. A metric receives the drawn images as (image index, times drawn)
-    /// pairs, indices into <paramref name="isAnomalous"/>. Deterministic for a <paramref name="seed"/>.
+    /// <paramref name="replicates"/> values of each metric. A metric receives the draw as how many times each image (index into
+    /// <paramref name="isAnomalous"/>) was drawn, 0 for images left out. Deterministic for a <paramref name="seed"/>.
     /// </summary>
     /// <returns>One array of <paramref name="replicates"/> values per metric, in the order given.</returns>
     public static double[][] Replicates(ReadOnlySpan<bool> isAnomalous, int replicates, int seed,
-        params IReadOnlyList<Func<IReadOnlyList<(int Image, int Times)>, double>> metrics)
+        params IReadOnlyList<Func<IReadOnlyList<int>, double>> metrics)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(replicates, 1);
         int[] normal = Indices(isAnomalous, false), anomalous = Indices(isAnomalous, true);
@@ -30,7 +30,6 @@ public static class Bootstrap
         var random = new Random(seed);
         var results = metrics.Select(_ => new double[replicates]).ToArray();
         int[] times = new int[isAnomalous.Length];
-        var draw = new List<(int, int)>(isAnomalous.Length);
         for (int r = 0; r < replicates; r++)
         {
             Array.Clear(times);
@@ -41,17 +40,9 @@ public static class Bootstrap
                     times[stratum[random.Next(stratum.Length)]]++;
                 }
             }
-            draw.Clear();
-            for (int i = 0; i < times.Length; i++)
-            {
-                if (times[i] > 0)
-                {
-                    draw.Add((i, times[i]));
-                }
-            }
             for (int m = 0; m < metrics.Count; m++)
             {
-                results[m][r] = metrics[m](draw);
+                results[m][r] = metrics[m](times);
             }
         }
         return results;
@@ -69,28 +60,31 @@ public static class Bootstrap
     }
 
     /// <summary>Image AUROC of a draw: every drawn image's score, as often as it was drawn.</summary>
-    public static double ImageAuroc(IReadOnlyList<(int Image, int Times)> draw, IReadOnlyList<float> scores, IReadOnlyList<bool> isAnomalous)
+    public static double ImageAuroc(IReadOnlyList<int> times, IReadOnlyList<float> scores, IReadOnlyList<bool> isAnomalous)
     {
         var counts = new ScoreCounts();
-        foreach (var (image, times) in draw)
+        for (int i = 0; i < times.Count; i++)
         {
-            counts.Add(scores[image], isAnomalous[image], times);
+            if (times[i] > 0)
+            {
+                counts.Add(scores[i], isAnomalous[i], times[i]);
+            }
         }
         return counts.Auroc();
     }
 
-    /// <summary>The images of a draw, each as often as it was drawn (for metrics over image lists such as box AP).</summary>
-    public static List<T> Expand<T>(IReadOnlyList<(int Image, int Times)> draw, IReadOnlyList<T> items)
+    /// <summary>Pixel AUROC of a draw: every drawn image's pixel counts, as often as it was drawn.</summary>
+    public static double PixelAuroc(IReadOnlyList<int> times, IReadOnlyList<PixelAuroc> images)
     {
-        var list = new List<T>();
-        foreach (var (image, times) in draw)
+        var total = new PixelAuroc();
+        for (int i = 0; i < times.Count; i++)
         {
-            for (int t = 0; t < times; t++)
+            if (times[i] > 0)
             {
-                list.Add(items[image]);
+                total.Add(images[i], times[i]);
             }
         }
-        return list;
+        return total.Compute();
     }
 
     private static int[] Indices(ReadOnlySpan<bool> isAnomalous, bool value)
