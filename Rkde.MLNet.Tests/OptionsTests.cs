@@ -26,16 +26,14 @@ public sealed class OptionsTests
     [TestMethod]
     public void AnomalibPresetHoldsTheReferenceDefaults()
     {
+        // The stage options hold anomalib's defaults (DefaultsAreAnomalibs); the preset passes them on whatever RkdeOptions' own defaults are.
         var a = RkdeOptions.Anomalib();
-        Assert.AreEqual(DensityOptions.AnomalibPcaComponents, a.ResolvedPcaComponents);
-        Assert.AreEqual(16, a.PcaComponents);
-        Assert.AreEqual(FeatureScalingMethod.Scale, a.FeatureScaling);
-        Assert.AreEqual(40_000, a.MaxTrainingPoints);
-        Assert.AreEqual(0.001f, a.RoiScoreThreshold);
-        Assert.AreEqual(25f, a.MinBoxSize);
-        Assert.AreEqual(0.3f, a.IouThreshold);
-        Assert.AreEqual(100, a.MaxDetectionsPerImage);
+        var (region, density) = (new RegionFilterOptions(), new DensityOptions());
+        Assert.AreEqual((region.RoiScoreThreshold, region.MinBoxSize, region.IouThreshold, region.MaxDetectionsPerImage),
+            (a.RoiScoreThreshold, a.MinBoxSize, a.IouThreshold, a.MaxDetectionsPerImage));
+        Assert.AreEqual((density.PcaComponents, density.FeatureScaling, density.MaxTrainingPoints), (a.ResolvedPcaComponents, a.FeatureScaling, a.MaxTrainingPoints));
         Assert.AreEqual(RoiStage.Rcnn, a.RoiStage);
+        Assert.IsFalse(a.TrainsOnOtherRegions, "anomalib fits the density on the regions it scores");
         a.Validate();
         // The tuned default differs from it with the embedded models, and each call is a fresh instance.
         Assert.AreNotEqual(a.ResolvedPcaComponents, new RkdeOptions().ResolvedPcaComponents);

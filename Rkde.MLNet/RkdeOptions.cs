@@ -72,6 +72,17 @@ public sealed class RkdeOptions
     public int MaxDetectionsPerImage = 100;
 
     /// <summary>
+    /// NMS IoU threshold of the training images' regions, the ones the density is fitted on; 1 keeps every overlapping box.
+    /// Null: <see cref="IouThreshold"/>, as anomalib. Scoring keeps one of each cluster of overlapping boxes, but which one
+    /// (the whole item, a part of it, a box straddling its edge) varies from image to image; fitted on all of them, the density
+    /// knows every kind of region it will score, so a part of a normal item is not rare.
+    /// </summary>
+    public float? TrainingIouThreshold;
+
+    /// <summary>At most this many regions per training image. Null: <see cref="MaxDetectionsPerImage"/>, as anomalib.</summary>
+    public int? MaxTrainingDetectionsPerImage;
+
+    /// <summary>
     /// Number of principal components kept. Default null: <see cref="DensityOptions.AnomalibPcaComponents"/> (16) with a
     /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (64) with the embedded default feature extractor.
     /// </summary>
@@ -130,6 +141,19 @@ public sealed class RkdeOptions
         MaxDetectionsPerImage = MaxDetectionsPerImage,
     };
 
+    /// <summary>The region filter of the training images (the density's regions): <see cref="RegionFilter"/> with the training overrides.</summary>
+    internal RegionFilterOptions TrainingRegionFilter => new()
+    {
+        RoiScoreThreshold = RoiScoreThreshold,
+        MinBoxSize = MinBoxSize,
+        IouThreshold = TrainingIouThreshold ?? IouThreshold,
+        MaxDetectionsPerImage = MaxTrainingDetectionsPerImage ?? MaxDetectionsPerImage,
+    };
+
+    /// <summary>Whether the density is fitted on other regions than scoring keeps.</summary>
+    internal bool TrainsOnOtherRegions => (TrainingIouThreshold ?? IouThreshold) != IouThreshold
+        || (MaxTrainingDetectionsPerImage ?? MaxDetectionsPerImage) != MaxDetectionsPerImage;
+
     /// <summary>The component count in effect: <see cref="PcaComponents"/>, or its default for the feature model in use.</summary>
     internal int ResolvedPcaComponents => PcaComponents
         ?? (FeatureModelPath is null && FeatureModelBytes is null ? DefaultModels.PcaComponents : DensityOptions.AnomalibPcaComponents);
@@ -148,6 +172,10 @@ public sealed class RkdeOptions
         OptionChecks.ImageSize(nameof(ImageWidth), ImageWidth, nameof(ImageHeight), ImageHeight);
         OptionChecks.Defined(nameof(RoiStage), RoiStage);
         RegionFilter.Validate();
+        if (TrainingIouThreshold is float t)
+            OptionChecks.InRange(nameof(TrainingIouThreshold), t, 0, 1, minExclusive: true);
+        if (MaxTrainingDetectionsPerImage is int m)
+            OptionChecks.AtLeast(nameof(MaxTrainingDetectionsPerImage), m, 1);
         Density.Validate();
         OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
         if (QuantizeBackbone && (ProposerModelPath is not null || ProposerModelBytes is not null))

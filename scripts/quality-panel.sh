@@ -6,12 +6,13 @@
 # computes each set's true-box ceiling, and prints a table per variant: a row per configuration (mean over its seeds) and the
 # mean and worst configuration, each with its 95 % interval (scripts/quality_panel.py).
 #
-#   scripts/quality-panel.sh [--quick] [--levers] [--variant NAME 'RKDE OPTIONS' ...]
+#   scripts/quality-panel.sh [--quick] [--levers] [--no-ceiling] [--variant NAME 'RKDE OPTIONS' ...]
 #
 # Without --variant it runs two: "default" (the tuned defaults) and "anomalib" (--preset anomalib). Each --variant runs
 # `rkde evaluate` with those options on every set, e.g. --variant iou05 '--iou-threshold 0.5'; its table shows the paired
 # difference to "default" where that has been run on the same sets. --quick: the first four configurations, one seed.
 # --levers: also runs the lever experiments of DefaultModelsEval on every set (out/panel/lab; about as long as a variant).
+# --no-ceiling: does not compute missing true-box ceilings (the tables show those computed before).
 #
 # Environment: PANEL (default out/panel), REPLICATES (bootstrap resamples, default 1000).
 set -euo pipefail
@@ -34,12 +35,13 @@ CONFIGS=(
 )
 SEEDS=(1 2)
 
-quick=0 levers=0
+quick=0 levers=0 ceiling=1
 names=() options=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shift ;;
     --levers) levers=1; shift ;;
+    --no-ceiling) ceiling=0; shift ;;
     --variant) [ $# -ge 3 ] || { echo "quality-panel.sh: --variant needs a name and an option string" >&2; exit 2; }
                names+=("$2"); options+=("$3"); shift 3 ;;
     *) echo "quality-panel.sh: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
@@ -76,6 +78,7 @@ for config in "${CONFIGS[@]}"; do
 done
 
 for s in "${sets[@]}"; do
+  [ "$ceiling" -eq 1 ] || break
   # The ceiling depends on the set and the default models only; recompute it after either changes (delete out/panel/ceiling).
   [ -f "$PANEL/ceiling/$s/report.json" ] || "${EVAL[@]}" panel "$PANEL/sets/$s" --out "$PANEL/ceiling-tmp/$s" --replicates "$REPLICATES" >/dev/null
   if [ -d "$PANEL/ceiling-tmp/$s/ceiling" ]; then mkdir -p "$PANEL/ceiling"; rm -rf "$PANEL/ceiling/$s"; mv "$PANEL/ceiling-tmp/$s/ceiling" "$PANEL/ceiling/$s"; fi

@@ -38,6 +38,8 @@ internal sealed record FitSettings
         MinBoxSize = o.MinBoxSize,
         IouThreshold = o.IouThreshold,
         MaxDetectionsPerImage = o.MaxDetectionsPerImage,
+        TrainingIouThreshold = o.TrainingIouThreshold,
+        MaxTrainingDetectionsPerImage = o.MaxTrainingDetectionsPerImage,
         PcaComponents = o.PcaComponents,
         FeatureScaling = o.FeatureScaling,
         MaxTrainingPoints = o.MaxTrainingPoints,
@@ -54,6 +56,8 @@ internal sealed record FitSettings
     public float MinBoxSize { get; init; } = 25;
     public float IouThreshold { get; init; } = 0.3f;
     public int MaxDetectionsPerImage { get; init; } = 100;
+    public float? TrainingIouThreshold { get; init; }
+    public int? MaxTrainingDetectionsPerImage { get; init; }
     public int? PcaComponents { get; init; }
     public FeatureScalingMethod FeatureScaling { get; init; } = FeatureScalingMethod.Scale;
     public int MaxTrainingPoints { get; init; } = 40000;

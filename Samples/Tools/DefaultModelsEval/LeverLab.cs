@@ -52,16 +52,29 @@ static class LeverLab
         public required SceneItem[] Items { get; init; }
         public int OriginalWidth, OriginalHeight;
         public float Sx, Sy;
-        /// <summary>Filtered proposals (model pixels), rank order, and their features per proposal head.</summary>
-        public float[] Kept = [];
+        /// <summary>Every proposal with sides of at least 25 px (up to 300), rank order (model pixels), and their default features.</summary>
+        public float[] All = [];
+        public float[] AllFeatures = [];
+        /// <summary>Indices into <see cref="All"/> that NMS at IoU 0.3, 0.5 and 0.7 keeps (at most 100), rank order.</summary>
+        public Dictionary<float, int[]> Nms = [];
+        /// <summary>Features of the default filter's boxes (NMS 0.3) under the other proposal heads.</summary>
         public Dictionary<string, float[]> KeptFeatures = [];
-        /// <summary>Proposals refined to the saliency's extent, re-filtered, and their default features.</summary>
+        /// <summary>The default filter's boxes refined to the saliency's extent, re-filtered, and their default features.</summary>
         public float[] Refined = [];
         public float[] RefinedFeatures = [];
-        /// <summary>Training images: default features of partial and jittered crops of the kept proposals.</summary>
+        /// <summary>Training images: default features of partial and jittered crops of the default filter's boxes.</summary>
         public float[] CropFeatures = [];
         public Dictionary<string, float[]> TrueFeatures = [];
         public byte[]? Mask;
+
+        public float[] TrueBoxes => Items.SelectMany(i => new[] { i.Box[0] * Sx, i.Box[1] * Sy, i.Box[2] * Sx, i.Box[3] * Sy }).ToArray();
+
+        /// <summary>Boxes and default features of <see cref="All"/> at <paramref name="indices"/>.</summary>
+        public (float[] Boxes, float[] Features) Subset(IEnumerable<int> indices, int dim)
+        {
+            var list = indices.ToList();
+            return (Boxes.Select(All, list), list.SelectMany(k => AllFeatures.AsSpan(k * dim, dim).ToArray()).ToArray());
+        }
     }
 
     public static void Run(SceneSet set, string output, int replicates)
@@ -82,24 +95,34 @@ static class LeverLab
             var scores = outputs["scores"].ToArray();
             var saliency = outputs["saliency"];
             var inputs = MapInputs(outputs, saliency);
-            d.Kept = Boxes.Select(boxes, Boxes.Filter(boxes, scores, 25, 0.3f, 100));
-            foreach (var name in ProposalHeads)
-                d.KeptFeatures[name] = Features(heads[name], inputs, d.Kept);
-            var refined = Refine(d.Kept, saliency);
+            var all = Boxes.Filter(boxes, scores, 25, 1.01f, 300);
+            d.All = Boxes.Select(boxes, all);
+            d.AllFeatures = Features(heads["l3x2"], inputs, d.All);
+            foreach (float iou in new[] { 0.3f, 0.5f, 0.7f })
+                d.Nms[iou] = Boxes.Filter(d.All, null, 25, iou, 100).ToArray();
+            float[] kept = Boxes.Select(d.All, d.Nms[0.3f]);
+            foreach (var name in ProposalHeads.Where(h => h != "l3x2"))
+                d.KeptFeatures[name] = Features(heads[name], inputs, kept);
+            var refined = Refine(kept, saliency);
             d.Refined = Boxes.Select(refined, Boxes.Filter(refined, null, 25, 0.3f, 100));
             d.RefinedFeatures = Features(heads["l3x2"], inputs, d.Refined);
             if (SceneSet.IsTrain(image))
-                d.CropFeatures = Features(heads["l3x2"], inputs, Crops(d.Kept, data.Count));
-            float[] truth = items.SelectMany(i => new[] { i.Box[0] * sx, i.Box[1] * sy, i.Box[2] * sx, i.Box[3] * sy }).ToArray();
+                d.CropFeatures = Features(heads["l3x2"], inputs, Crops(kept, data.Count));
             foreach (var head in Heads)
-                d.TrueFeatures[head.Name] = Features(heads[head.Name], inputs, truth);
+                d.TrueFeatures[head.Name] = Features(heads[head.Name], inputs, d.TrueBoxes);
             if (!SceneSet.IsTrain(image))
                 d.Mask = set.Mask(image, ow, oh);
             data.Add(d);
         }
         foreach (var session in heads.Values)
             session.Dispose();
-        Console.WriteLine($"{set.Root}: {data.Count} images through the backbone and heads in {clock.Elapsed.TotalSeconds:F0} s");
+        var testData = data.Where(d => !SceneSet.IsTrain(d.Image)).ToList();
+        int dim = DefaultModels.FeatureDimension;
+        bool OnItem(ImageData d, int k) => Enumerable.Range(0, d.Items.Length).Any(i => Boxes.Iou(d.All.AsSpan(4 * k, 4), d.TrueBoxes.AsSpan(4 * i, 4)) >= 0.5);
+        double recall = testData.Sum(d => Enumerable.Range(0, d.Items.Length).Count(i => d.Nms[0.3f].Any(k => Boxes.Iou(d.All.AsSpan(4 * k, 4), d.TrueBoxes.AsSpan(4 * i, 4)) >= 0.5)))
+            / (double)testData.Sum(d => d.Items.Length);
+        Console.WriteLine($"{set.Root}: {data.Count} images through the backbone and heads in {clock.Elapsed.TotalSeconds:F0} s; " +
+            $"test items covered at IoU ≥ 0.5 after the filter {recall:F3}, {testData.Average(d => d.Nms[0.3f].Length):F1} boxes per test image");
 
         foreach (var head in Heads)
         {
@@ -109,22 +132,43 @@ static class LeverLab
             Console.WriteLine($"  separability {head.Name,-16} image {AnomalyMetrics.Auroc(s.ImageScores, s.ImageLabels):F3} item {s.ItemAuroc:F3}");
         }
 
-        int dim = DefaultModels.FeatureDimension;
-        (float[] Boxes, float[] Features) Proposals(ImageData d) => (d.Kept, d.KeptFeatures["l3x2"]);
+        // Training boxes and test boxes of a variant: the default filter's (NMS 0.3), or NMS at another IoU, or every proposal.
+        Func<ImageData, (float[] Boxes, float[] Features)> Nms(float train, float test) => d =>
+        {
+            float iou = SceneSet.IsTrain(d.Image) ? train : test;
+            return d.Subset(iou > 1 ? Enumerable.Range(0, d.All.Length / 4) : d.Nms[iou], dim);
+        };
+        var proposals = Nms(0.3f, 0.3f);
+        Func<ImageData, (float[] Boxes, float[] Features)> Head(string name) => d => (proposals(d).Boxes, d.KeptFeatures[name]);
+        // Diagnostics (not levers): "oracle" scores only the test proposals that cover an item (IoU ≥ 0.5): what junk boxes cost;
+        // "truth-scored" scores the items' true boxes with the density fitted on the proposals: what the proposals' geometry costs.
+        (float[] Boxes, float[] Features) OnItems(ImageData d) =>
+            SceneSet.IsTrain(d.Image) ? proposals(d) : d.Subset(d.Nms[0.3f].Where(k => OnItem(d, k)), dim);
+        (float[] Boxes, float[] Features) TruthScored(ImageData d) => SceneSet.IsTrain(d.Image) ? proposals(d) : (d.TrueBoxes, d.TrueFeatures["l3x2"]);
+        int l2l3 = Heads.Single(h => h.Name == "l2x2+l3x2").Dimension;
         var variants = new List<(string Name, int Components, int Cap, Func<ImageData, (float[] Boxes, float[] Features)> Rows, bool Crops, int Dim)>
         {
-            ("default", 64, 100, Proposals, false, dim),
-            ("anomalib", 16, 100, Proposals, false, dim),
-            ("pca32", 32, 100, Proposals, false, dim),
-            ("pca128", 128, 100, Proposals, false, dim),
-            ("boxes10", 64, 10, Proposals, false, dim),
-            ("boxes20", 64, 20, Proposals, false, dim),
-            ("boxes30", 64, 30, Proposals, false, dim),
-            ("boxes50", 64, 50, Proposals, false, dim),
-            ("coverage", 64, 100, Proposals, true, dim),
+            ("default", 64, 100, proposals, false, dim),
+            ("oracle", 64, 100, OnItems, false, dim),
+            ("truth-scored", 64, 100, TruthScored, false, dim),
+            ("anomalib", 16, 100, proposals, false, dim),
+            ("pca32", 32, 100, proposals, false, dim),
+            ("pca128", 128, 100, proposals, false, dim),
+            ("boxes10", 64, 10, proposals, false, dim),
+            ("boxes20", 64, 20, proposals, false, dim),
+            ("boxes50", 64, 50, proposals, false, dim),
+            ("coverage", 64, 100, proposals, true, dim),
+            ("train-all", 64, 300, Nms(2, 0.3f), false, dim),
+            ("train-all-coverage", 64, 300, Nms(2, 0.3f), true, dim),
+            ("train-all-pca32", 32, 300, Nms(2, 0.3f), false, dim),
+            ("train-nms0.5", 64, 100, Nms(0.5f, 0.3f), false, dim),
+            ("train-nms0.7", 64, 100, Nms(0.7f, 0.3f), false, dim),
+            ("nms0.5", 64, 100, Nms(0.5f, 0.5f), false, dim),
+            ("nms0.7", 64, 100, Nms(0.7f, 0.7f), false, dim),
+            ("train-all-nms0.5", 64, 300, Nms(2, 0.5f), false, dim),
             ("refine", 64, 100, d => (d.Refined, d.RefinedFeatures), false, dim),
-            ("fw", 64, 100, d => (d.Kept, d.KeptFeatures["l3x2fw"]), false, dim),
-            ("l2l3", 64, 100, d => (d.Kept, d.KeptFeatures["l2x2+l3x2"]), false, Heads.Single(h => h.Name == "l2x2+l3x2").Dimension),
+            ("fw", 64, 100, Head("l3x2fw"), false, dim),
+            ("l2l3", 64, 100, Head("l2x2+l3x2"), false, l2l3),
         };
         foreach (var v in variants)
         {
