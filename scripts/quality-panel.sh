@@ -6,13 +6,14 @@
 # computes each set's true-box ceiling, and prints a table per variant: a row per configuration (mean over its seeds) and the
 # mean and worst configuration, each with its 95 % interval (scripts/quality_panel.py).
 #
-#   scripts/quality-panel.sh [--quick] [--levers] [--no-ceiling] [--variant NAME 'RKDE OPTIONS' ...]
+#   scripts/quality-panel.sh [--quick] [--levers] [--no-ceiling] [--resume] [--variant NAME 'RKDE OPTIONS' ...]
 #
 # Without --variant it runs two: "default" (the tuned defaults) and "anomalib" (--preset anomalib). Each --variant runs
 # `rkde evaluate` with those options on every set, e.g. --variant iou05 '--iou-threshold 0.5'; its table shows the paired
 # difference to "default" where that has been run on the same sets. --quick: the first four configurations, one seed.
 # --levers: also runs the lever experiments of DefaultModelsEval on every set (out/panel/lab; about as long as a variant).
 # --no-ceiling: does not compute missing true-box ceilings (the tables show those computed before).
+# --resume: keeps the runs a previous call finished (after an interruption); by default every run is redone.
 #
 # Environment: PANEL (default out/panel), REPLICATES (bootstrap resamples, default 1000).
 set -euo pipefail
@@ -35,13 +36,14 @@ CONFIGS=(
 )
 SEEDS=(1 2)
 
-quick=0 levers=0 ceiling=1
+quick=0 levers=0 ceiling=1 resume=0
 names=() options=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shift ;;
     --levers) levers=1; shift ;;
     --no-ceiling) ceiling=0; shift ;;
+    --resume) resume=1; shift ;;
     --variant) [ $# -ge 3 ] || { echo "quality-panel.sh: --variant needs a name and an option string" >&2; exit 2; }
                names+=("$2"); options+=("$3"); shift 3 ;;
     *) echo "quality-panel.sh: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
@@ -88,6 +90,7 @@ rm -rf "$PANEL/ceiling-tmp"
 for i in "${!names[@]}"; do
   for s in "${sets[@]}"; do
     run="$PANEL/runs/${names[$i]}/$s"
+    if [ "$resume" -eq 1 ] && [ -f "$run/bootstrap.json" ]; then continue; fi
     rm -rf "$run"
     mkdir -p "$(dirname "$run")"
     # shellcheck disable=SC2086
@@ -99,6 +102,7 @@ done
 
 if [ "$levers" -eq 1 ]; then
   for s in "${sets[@]}"; do
+    if [ "$resume" -eq 1 ] && [ -f "$PANEL/lab/$s/lab-complete.txt" ]; then continue; fi
     rm -rf "$PANEL/lab/$s"
     "${EVAL[@]}" panel "$PANEL/sets/$s" --out "$PANEL/lab/$s" --levers --replicates "$REPLICATES"
   done

@@ -27,7 +27,7 @@ public sealed class PresetOptionTests
     {
         var settings = Fit("--preset", "anomalib");
         Assert.AreEqual(FitSettings.From(RkdeOptions.Anomalib()), settings);
-        Assert.AreEqual(DensityOptions.AnomalibPcaComponents, settings.PcaComponents);
+        Assert.AreEqual(RkdeDensityOptions.AnomalibPcaComponents, settings.PcaComponents);
         Assert.AreNotEqual(Fit().PcaComponents, settings.PcaComponents);
     }
 

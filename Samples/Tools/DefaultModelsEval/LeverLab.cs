@@ -146,8 +146,13 @@ static class LeverLab
             SceneSet.IsTrain(d.Image) ? proposals(d) : d.Subset(d.Nms[0.3f].Where(k => OnItem(d, k)), dim);
         (float[] Boxes, float[] Features) TruthScored(ImageData d) => SceneSet.IsTrain(d.Image) ? proposals(d) : (d.TrueBoxes, d.TrueFeatures["l3x2"]);
         int l2l3 = Heads.Single(h => h.Name == "l2x2+l3x2").Dimension;
+        // Components 0: no density but cosine 1-NN in the full feature space against the training regions (1 − the highest
+        // cosine, halved into [0, 1]): what the density stage costs against the simplest nonparametric rule.
         var variants = new List<(string Name, int Components, int Cap, Func<ImageData, (float[] Boxes, float[] Features)> Rows, bool Crops, int Dim)>
         {
+            ("nn", 0, 100, proposals, false, dim),
+            ("train-all-nn", 0, 300, Nms(2, 0.3f), false, dim),
+            ("truth-scored-nn", 0, 100, TruthScored, false, dim),
             ("default", 64, 100, proposals, false, dim),
             ("oracle", 64, 100, OnItems, false, dim),
             ("truth-scored", 64, 100, TruthScored, false, dim),
@@ -187,7 +192,8 @@ static class LeverLab
                     rows += d.CropFeatures.Length / v.Dim;
                 }
             }
-            var model = KdeDensityModel.Fit(train.ToArray(), rows, v.Dim, new DensityOptions { PcaComponents = v.Components });
+            float[] reference = train.ToArray();
+            var model = v.Components > 0 ? KdeDensityModel.Fit(reference, rows, v.Dim, new RkdeDensityOptions { PcaComponents = v.Components }) : null;
             var test = data.Where(d => !SceneSet.IsTrain(d.Image)).ToList();
             var scores = new float[test.Count];
             var labels = test.Select(d => SceneSet.IsAnomalous(d.Image)).ToArray();
@@ -198,11 +204,28 @@ static class LeverLab
                 var d = test[t];
                 var (boxes, features) = v.Rows(d);
                 int n = Math.Min(v.Cap, boxes.Length / 4);
-                var logDensity = new double[n];
-                model.LogDensities(features.AsSpan(0, n * v.Dim), logDensity);
+                var boxScores = new float[n];
+                if (model is not null)
+                {
+                    var logDensity = new double[n];
+                    model.LogDensities(features.AsSpan(0, n * v.Dim), logDensity);
+                    for (int k = 0; k < n; k++)
+                        boxScores[k] = (float)KdeDensityModel.Probability(logDensity[k]);
+                }
+                else
+                {
+                    Parallel.For(0, n, k =>
+                    {
+                        var row = features.AsSpan(k * v.Dim, v.Dim);
+                        float best = -1;
+                        for (int r = 0; r < rows; r++)
+                            best = Math.Max(best, System.Numerics.Tensors.TensorPrimitives.Dot(row, reference.AsSpan(r * v.Dim, v.Dim)));
+                        boxScores[k] = (1 - best) / 2;
+                    });
+                }
                 var detections = Enumerable.Range(0, n).Select(k => new Detection(
                     new BoundingBox(boxes[4 * k] / d.Sx, boxes[4 * k + 1] / d.Sy, boxes[4 * k + 2] / d.Sx, boxes[4 * k + 3] / d.Sy),
-                    (float)KdeDensityModel.Probability(logDensity[k]))).OrderByDescending(x => x.Score).ToList();
+                    boxScores[k])).OrderByDescending(x => x.Score).ToList();
                 scores[t] = detections.Count > 0 ? detections[0].Score : 0;
                 imageBoxes.Add(new ImageBoxes(detections, d.Items.Where(i => i.Anomalous).Select(i => new BoundingBox(i.Box[0], i.Box[1], i.Box[2], i.Box[3])).ToList()));
                 var map = new PixelAuroc();
@@ -214,6 +237,7 @@ static class LeverLab
             Console.WriteLine($"  {v.Name,-10} image AUROC {AnomalyMetrics.Auroc(scores, labels):F3}, AP@0.3 {BoxAveragePrecision.Compute(imageBoxes, 0.3):F3} " +
                 $"({rows} training regions, {watch.Elapsed.TotalSeconds:F1} s)");
         }
+        File.WriteAllText(Path.Combine(output, "lab-complete.txt"), $"{variants.Count} variants, {Heads.Length} heads\n");
     }
 
     /// <summary>The shipped proposer, its trunk grafted through layer4, exposing layer2/3/4 and the saliency map.</summary>

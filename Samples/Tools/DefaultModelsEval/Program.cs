@@ -10,12 +10,14 @@
 // (RKDE_PROFILE=/tmp/prefix also profiles the proposer with ORT and splits its time: backbone vs objectness head.)
 // The robustness panel's mode (scripts/quality-panel.sh): DefaultModelsEval panel SCENE_ROOT --out DIR [--levers] — see PanelMode.cs.
 using Rkde.Cli.Evaluate.Metrics;
-using Rkde.MLNet.DefaultModel;
 using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Rkde.MLNet;
+using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Density;
 using SkiaSharp;
 
@@ -158,12 +160,19 @@ bool[] itemLabels = test.Select(t => t.Anomalous).ToArray();
 float[] imageScores = new float[testImages.Count];
 for (int i = 0; i < test.Count; i++)
     imageScores[test[i].Image] = Math.Max(imageScores[test[i].Image], itemScores[i]);
-// The product's own density stage on the same rows: anomalib's defaults (16 components, Scale) and Norm scaling.
+// The product's own density stage (RkdeDensity, one item per row) on the same rows: anomalib's defaults (16 components,
+// Scale) and Norm scaling.
+var ml = new MLContext(seed: 0);
+var rowSchema = SchemaDefinition.Create(typeof(FeatureRow));
+rowSchema[nameof(FeatureRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, reference[0].Length);
+var referenceRows = ml.Data.LoadFromEnumerable(reference.Select(r => new FeatureRow { Features = r }), rowSchema);
+var testRows = ml.Data.LoadFromEnumerable(test.Select(t => new FeatureRow { Features = t.Feature }), rowSchema);
 var kde = new List<string>();
 foreach (var scaling in new[] { FeatureScalingMethod.Scale, FeatureScalingMethod.Norm })
 {
-    var model = KdeDensityModel.Fit(reference.SelectMany(r => r).ToArray(), reference.Count, reference[0].Length, new DensityOptions { FeatureScaling = scaling });
-    kde.Add($"{scaling} {AnomalyMetrics.Auroc(test.Select(t => (float)-model.LogDensity(t.Feature)).ToArray(), itemLabels):F3}");
+    var density = ml.Transforms.RkdeDensity(new RkdeDensityOptions { FeatureScaling = scaling }).Fit(referenceRows);
+    var scores = density.Transform(testRows).GetColumn<float>("Score").ToArray();
+    kde.Add($"{scaling} {AnomalyMetrics.Auroc(scores, itemLabels):F3}");
 }
 Console.WriteLine($"images {images}, items {objects}: recall (IoU>=0.5) of the proposer's top 100 {(double)coveredRaw / objects:F3}; " +
     $"after the default filter (min side 25, NMS 0.3, 100) {(double)covered / objects:F3}, mean best IoU {iouSum / objects:F3}");
@@ -177,4 +186,9 @@ static float Dot(float[] a, float[] b)
     float s = 0;
     for (int i = 0; i < a.Length; i++) s += a[i] * b[i];
     return s;
+}
+
+sealed class FeatureRow
+{
+    public float[] Features { get; set; } = [];
 }
