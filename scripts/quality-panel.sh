@@ -15,7 +15,8 @@
 # --no-ceiling: does not compute missing true-box ceilings (the tables show those computed before).
 # --resume: keeps the runs a previous call finished (after an interruption); by default every run is redone.
 #
-# Environment: PANEL (default out/panel), REPLICATES (bootstrap resamples, default 1000).
+# Environment: PANEL (default out/panel), REPLICATES (bootstrap resamples, default 1000), TMPDIR (where each run's model and
+# per-image results go while it runs; the panel keeps only report.json and bootstrap.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -92,11 +93,14 @@ for i in "${!names[@]}"; do
     run="$PANEL/runs/${names[$i]}/$s"
     if [ "$resume" -eq 1 ] && [ -f "$run/bootstrap.json" ]; then continue; fi
     rm -rf "$run"
-    mkdir -p "$(dirname "$run")"
+    mkdir -p "$run"
+    # The model and the per-image results go to a temporary folder (TMPDIR); the panel keeps the report and the replicates.
+    work=$(mktemp -d)
     # shellcheck disable=SC2086
-    "${RKDE[@]}" evaluate --data "$PANEL/sets/$s" --out "$run" --metrics-only --bootstrap "$REPLICATES" ${options[$i]} >/dev/null 2>"$run.log" \
-      || { echo "quality-panel: ${names[$i]} on $s failed, see $run.log" >&2; exit 1; }
-    rm -f "$run/model.zip" "$run.log"
+    "${RKDE[@]}" evaluate --data "$PANEL/sets/$s" --out "$work" --metrics-only --bootstrap "$REPLICATES" ${options[$i]} >/dev/null 2>"$work/log" \
+      || { cp "$work/log" "$run.log"; rm -rf "$work"; echo "quality-panel: ${names[$i]} on $s failed, see $run.log" >&2; exit 1; }
+    mv "$work/report.json" "$work/bootstrap.json" "$run/"
+    rm -rf "$work"
   done
 done
 

@@ -7,7 +7,7 @@ on a set draws the same images. A configuration's figure is the mean over its se
 the replicate-wise mean; the panel's mean and worst are formed replicate by replicate as well, and so is the paired difference
 of a variant to "default" (both run on the same sets).
 
-    quality_panel.py PANEL --sets a-s1,a-s2,... --variants default,anomalib [--levers]
+    quality_panel.py PANEL --sets a-s1,a-s2,... --variants default,anomalib [--levers [--lab FOLDER]]
 """
 import argparse
 import json
@@ -58,7 +58,7 @@ class Figure:
     def text(self, signed=False):
         lo, hi = percentile(self.replicates, 2.5), percentile(self.replicates, 97.5)
         f = "{:+.3f}" if signed else "{:.3f}"
-        return f"{f.format(self.estimate)} [{f.format(lo)}, {f.format(hi)}]"
+        return f"{f.format(self.estimate)} [{f.format(lo)}, {f.format(hi)}]" + (f" {self.where}" if self.where else "")
 
 
 def by_configuration(runs):
@@ -114,9 +114,7 @@ def print_table(title, configs, ceiling, baseline=None):
                 d = Figure.mean([mine[k]["imageAuroc"].minus(baseline[k]["imageAuroc"]) for k in mine])
             else:
                 d = Figure.worst({k: v["imageAuroc"] for k, v in mine.items()}).minus(Figure.worst({k: baseline[k]["imageAuroc"] for k in mine}))
-        where = {m: f.where for m, f in figures.items() if f.where}
-        name = label + (f" ({', '.join(sorted(set(where.values())))})" if where else "")
-        print(f"| **{name}** | " + " | ".join(cells(figures, c, d)) + " |")
+        print(f"| **{label}** | " + " | ".join(cells(figures, c, d)) + " |")
 
 
 def main():
@@ -125,6 +123,7 @@ def main():
     parser.add_argument("--sets", required=True)
     parser.add_argument("--variants", default="default,anomalib")
     parser.add_argument("--levers", action="store_true")
+    parser.add_argument("--lab", default="lab", help="the lever lab's folder under PANEL (default lab)")
     a = parser.parse_args()
     sets = a.sets.split(",")
     ceiling, missing = collect(a.panel, lambda s: os.path.join(a.panel, "ceiling", s), sets)
@@ -146,8 +145,9 @@ def main():
         print_table(f"variant {variant}", configs, ceiling, None if variant == "default" else default)
 
     if a.levers:
-        lab = lambda s, kind, name: os.path.join(a.panel, "lab", s, kind, name)
-        first = os.path.join(a.panel, "lab", sets[0])
+        lab = lambda s, kind, name: os.path.join(a.panel, a.lab, s, kind, name)
+        first = os.path.join(a.panel, a.lab, sets[0])
+        matrix = {}
         for kind, title in (("separability", "true-box separability (cosine 1-NN image AUROC) per feature head"),
                             ("levers", "levers on the ResNet18 default (DefaultModelsEval)")):
             names = sorted(os.listdir(os.path.join(first, kind))) if os.path.isdir(os.path.join(first, kind)) else []
@@ -171,8 +171,18 @@ def main():
                 if base is not None and name != "default":
                     delta_mean = Figure.mean([configs[k]["imageAuroc"].minus(base[k]["imageAuroc"]) for k in configs]).text(True)
                     delta_worst = worst_i.minus(summary(base, "imageAuroc")[1]).text(True)
-                print(f"| {name} | {mean_i.text()} | {worst_i.text()} ({worst_i.where}) | {mean_ap.text() if mean_ap else '–'} | "
+                print(f"| {name} | {mean_i.text()} | {worst_i.text()} | {mean_ap.text() if mean_ap else '–'} | "
                       f"{mean_px.text() if mean_px else '–'} | {delta_mean} | {delta_worst} |")
+                matrix[(kind, name)] = configs
+            # Image AUROC of every variant on every configuration (means over the seeds).
+            rows = [(n, matrix[(kind, n)]) for n in names if (kind, n) in matrix]
+            if rows:
+                configs = list(rows[0][1])
+                print(f"\nimage AUROC per configuration ({kind}):\n")
+                print("| variant | " + " | ".join(configs) + " |")
+                print("|" + "---|" * (len(configs) + 1))
+                for n, c in rows:
+                    print(f"| {n} | " + " | ".join(f"{c[k]['imageAuroc'].estimate:.3f}" for k in configs) + " |")
 
 
 if __name__ == "__main__":

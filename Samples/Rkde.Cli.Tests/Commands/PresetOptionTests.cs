@@ -43,6 +43,17 @@ public sealed class PresetOptionTests
     }
 
     [TestMethod]
+    public void TrainingRegionOptionsReachTheSettings()
+    {
+        var settings = Fit("--training-iou-threshold", "1", "--max-training-detections", "250");
+        Assert.AreEqual(1f, settings.TrainingIouThreshold);
+        Assert.AreEqual(250, settings.MaxTrainingDetectionsPerImage);
+        var anomalib = Fit("--preset", "anomalib");
+        Assert.IsNull(anomalib.TrainingIouThreshold, "anomalib fits on the regions it scores");
+        Assert.IsNull(anomalib.MaxTrainingDetectionsPerImage);
+    }
+
+    [TestMethod]
     public void AnUnknownPresetIsOneLine() =>
         CliRunner.AssertOneLineError(CliRunner.Run("fit", "--train", TestData.TempFolder(), "--model", "m.zip", "--preset", "fast"), "--preset");
 }

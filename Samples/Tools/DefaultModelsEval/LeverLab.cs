@@ -40,11 +40,55 @@ static class LeverLab
         new("l3x2fw2", (3, 2, 4, 2)),
     ];
 
-    /// <summary>Heads also computed on the proposals (the rest on the true boxes only).</summary>
-    private static readonly string[] ProposalHeads = ["l3x2", "l3x2fw", "l2x2+l3x2"];
-
     private static int Channels(int layer) => layer switch { 2 => 128, 3 => 256, _ => 512 };
     private static int Stride(int layer) => layer switch { 2 => 8, 3 => 16, _ => 32 };
+
+    /// <summary>NMS IoU meaning "no suppression": every proposal with sides of at least 25 px.</summary>
+    private const float NoNms = 2;
+
+    /// <summary>
+    /// One way of running R-KDE on the proposals: the NMS IoU of the training and the test images' boxes (<see cref="NoNms"/>:
+    /// all), at most <paramref name="Cap"/> boxes per image, the component count (0: cosine 1-NN instead of the density, in the
+    /// full feature space, score (1 − cosine) / 2), the feature head, and whether the training regions get partial and
+    /// jittered crops of the training boxes. Diagnostics: "oracle" scores only the test boxes that cover an item (IoU ≥ 0.5),
+    /// what junk boxes cost; "truth" scores the items' true boxes, what the proposals' geometry costs; "refine" refines
+    /// every box to the saliency's extent.
+    /// </summary>
+    private sealed record Variant(string Name, float TrainNms = 0.3f, float TestNms = 0.3f, int Cap = 100, int Components = 64,
+        string Head = "l3x2", bool Crops = false, string? Diagnostic = null);
+
+    private static readonly Variant[] Variants =
+    [
+        new("default"),
+        new("oracle", Diagnostic: "oracle"),
+        new("truth-scored", Diagnostic: "truth"),
+        new("nn", Components: 0),
+        new("train-all-nn", TrainNms: NoNms, Cap: 300, Components: 0),
+        new("truth-scored-nn", Components: 0, Diagnostic: "truth"),
+        new("anomalib", Components: 16),
+        new("pca32", Components: 32),
+        new("pca128", Components: 128),
+        new("boxes10", Cap: 10),
+        new("boxes20", Cap: 20),
+        new("boxes50", Cap: 50),
+        new("coverage", Crops: true),
+        new("train-all", TrainNms: NoNms, Cap: 300),
+        new("train-all-coverage", TrainNms: NoNms, Cap: 300, Crops: true),
+        new("train-all-pca32", TrainNms: NoNms, Cap: 300, Components: 32),
+        new("train-nms0.5", TrainNms: 0.5f),
+        new("train-nms0.7", TrainNms: 0.7f),
+        new("nms0.5", TrainNms: 0.5f, TestNms: 0.5f),
+        new("nms0.7", TrainNms: 0.7f, TestNms: 0.7f),
+        new("train-all-nms0.5", TrainNms: NoNms, TestNms: 0.5f, Cap: 300),
+        new("train-all-nms0.5-pca128", TrainNms: NoNms, TestNms: 0.5f, Cap: 300, Components: 128),
+        new("train-all-nms0.5-coverage", TrainNms: NoNms, TestNms: 0.5f, Cap: 300, Crops: true),
+        new("train-all-nms0.5-l3x3", TrainNms: NoNms, TestNms: 0.5f, Cap: 300, Head: "l3x3"),
+        new("nms0.5-pca128", TrainNms: 0.5f, TestNms: 0.5f, Components: 128),
+        new("refine", Diagnostic: "refine"),
+        new("fw", Head: "l3x2fw"),
+        new("l2l3", Head: "l2x2+l3x2"),
+        new("l3x3", Head: "l3x3"),
+    ];
 
     private sealed class ImageData
     {
@@ -52,38 +96,44 @@ static class LeverLab
         public required SceneItem[] Items { get; init; }
         public int OriginalWidth, OriginalHeight;
         public float Sx, Sy;
-        /// <summary>Every proposal with sides of at least 25 px (up to 300), rank order (model pixels), and their default features.</summary>
+        /// <summary>Every proposal with sides of at least 25 px (up to 300), rank order (model pixels), and their features per head.</summary>
         public float[] All = [];
-        public float[] AllFeatures = [];
+        public Dictionary<string, float[]> AllFeatures = [];
         /// <summary>Indices into <see cref="All"/> that NMS at IoU 0.3, 0.5 and 0.7 keeps (at most 100), rank order.</summary>
         public Dictionary<float, int[]> Nms = [];
-        /// <summary>Features of the default filter's boxes (NMS 0.3) under the other proposal heads.</summary>
-        public Dictionary<string, float[]> KeptFeatures = [];
         /// <summary>The default filter's boxes refined to the saliency's extent, re-filtered, and their default features.</summary>
         public float[] Refined = [];
         public float[] RefinedFeatures = [];
-        /// <summary>Training images: default features of partial and jittered crops of the default filter's boxes.</summary>
-        public float[] CropFeatures = [];
+        /// <summary>Training images: features per head of partial and jittered crops of the default filter's boxes.</summary>
+        public Dictionary<string, float[]> CropFeatures = [];
         public Dictionary<string, float[]> TrueFeatures = [];
         public byte[]? Mask;
 
         public float[] TrueBoxes => Items.SelectMany(i => new[] { i.Box[0] * Sx, i.Box[1] * Sy, i.Box[2] * Sx, i.Box[3] * Sy }).ToArray();
 
-        /// <summary>Boxes and default features of <see cref="All"/> at <paramref name="indices"/>.</summary>
-        public (float[] Boxes, float[] Features) Subset(IEnumerable<int> indices, int dim)
+        public int[] Indices(float nms) => nms > 1 ? Enumerable.Range(0, All.Length / 4).ToArray() : Nms[nms];
+
+        /// <summary>Boxes and <paramref name="head"/>'s features of <see cref="All"/> at <paramref name="indices"/>.</summary>
+        public (float[] Boxes, float[] Features) Subset(IEnumerable<int> indices, string head, int dim)
         {
             var list = indices.ToList();
-            return (Boxes.Select(All, list), list.SelectMany(k => AllFeatures.AsSpan(k * dim, dim).ToArray()).ToArray());
+            return (Boxes.Select(All, list), list.SelectMany(k => AllFeatures[head].AsSpan(k * dim, dim).ToArray()).ToArray());
         }
     }
 
-    public static void Run(SceneSet set, string output, int replicates)
+    /// <summary>Runs the lab; <paramref name="variantNames"/> and <paramref name="headNames"/> (null: all) choose the proposal variants and the separability heads.</summary>
+    public static void Run(SceneSet set, string output, int replicates, IReadOnlyCollection<string>? variantNames = null, IReadOnlyCollection<string>? headNames = null)
     {
         var clock = Stopwatch.StartNew();
+        var variants = Variants.Where(v => variantNames is null || variantNames.Contains(v.Name)).ToList();
+        var trueHeads = Heads.Where(h => headNames is null || headNames.Contains(h.Name) || h.Name == "l3x2").ToList();
+        var proposalHeads = variants.Select(v => v.Head).Append("l3x2").Distinct().ToList();
+        var cropHeads = variants.Where(v => v.Crops).Select(v => v.Head).Distinct().ToList();
+        var byName = Heads.ToDictionary(h => h.Name);
         // Idle intra-op pools that spin take the cores from the busy session (several sessions run one after another).
         using var options = Rkde.MLNet.OnnxThreading.NonSpinning();
         using var proposer = new InferenceSession(BuildProposer(), options);
-        var heads = Heads.ToDictionary(h => h.Name, h => new InferenceSession(BuildHead(h), options));
+        var heads = trueHeads.Select(h => h.Name).Union(proposalHeads).ToDictionary(h => h, h => new InferenceSession(BuildHead(byName[h]), options));
         var data = new List<ImageData>();
         foreach (var (image, items) in set.Images)
         {
@@ -95,21 +145,25 @@ static class LeverLab
             var scores = outputs["scores"].ToArray();
             var saliency = outputs["saliency"];
             var inputs = MapInputs(outputs, saliency);
-            var all = Boxes.Filter(boxes, scores, 25, 1.01f, 300);
-            d.All = Boxes.Select(boxes, all);
-            d.AllFeatures = Features(heads["l3x2"], inputs, d.All);
+            d.All = Boxes.Select(boxes, Boxes.Filter(boxes, scores, 25, 1.01f, 300));
+            foreach (var head in proposalHeads)
+                d.AllFeatures[head] = Features(heads[head], inputs, d.All);
             foreach (float iou in new[] { 0.3f, 0.5f, 0.7f })
                 d.Nms[iou] = Boxes.Filter(d.All, null, 25, iou, 100).ToArray();
             float[] kept = Boxes.Select(d.All, d.Nms[0.3f]);
-            foreach (var name in ProposalHeads.Where(h => h != "l3x2"))
-                d.KeptFeatures[name] = Features(heads[name], inputs, kept);
-            var refined = Refine(kept, saliency);
-            d.Refined = Boxes.Select(refined, Boxes.Filter(refined, null, 25, 0.3f, 100));
-            d.RefinedFeatures = Features(heads["l3x2"], inputs, d.Refined);
+            if (variants.Any(v => v.Diagnostic == "refine"))
+            {
+                var refined = Refine(kept, saliency);
+                d.Refined = Boxes.Select(refined, Boxes.Filter(refined, null, 25, 0.3f, 100));
+                d.RefinedFeatures = Features(heads["l3x2"], inputs, d.Refined);
+            }
             if (SceneSet.IsTrain(image))
-                d.CropFeatures = Features(heads["l3x2"], inputs, Crops(kept, data.Count));
-            foreach (var head in Heads)
+                foreach (var head in cropHeads)
+                    d.CropFeatures[head] = Features(heads[head], inputs, Crops(kept, data.Count));
+            foreach (var head in trueHeads)
                 d.TrueFeatures[head.Name] = Features(heads[head.Name], inputs, d.TrueBoxes);
+            foreach (var head in proposalHeads.Where(h => !d.TrueFeatures.ContainsKey(h)))
+                d.TrueFeatures[head] = Features(heads[head], inputs, d.TrueBoxes);
             if (!SceneSet.IsTrain(image))
                 d.Mask = set.Mask(image, ow, oh);
             data.Add(d);
@@ -117,14 +171,13 @@ static class LeverLab
         foreach (var session in heads.Values)
             session.Dispose();
         var testData = data.Where(d => !SceneSet.IsTrain(d.Image)).ToList();
-        int dim = DefaultModels.FeatureDimension;
         bool OnItem(ImageData d, int k) => Enumerable.Range(0, d.Items.Length).Any(i => Boxes.Iou(d.All.AsSpan(4 * k, 4), d.TrueBoxes.AsSpan(4 * i, 4)) >= 0.5);
         double recall = testData.Sum(d => Enumerable.Range(0, d.Items.Length).Count(i => d.Nms[0.3f].Any(k => Boxes.Iou(d.All.AsSpan(4 * k, 4), d.TrueBoxes.AsSpan(4 * i, 4)) >= 0.5)))
             / (double)testData.Sum(d => d.Items.Length);
         Console.WriteLine($"{set.Root}: {data.Count} images through the backbone and heads in {clock.Elapsed.TotalSeconds:F0} s; " +
             $"test items covered at IoU ≥ 0.5 after the filter {recall:F3}, {testData.Average(d => d.Nms[0.3f].Length):F1} boxes per test image");
 
-        foreach (var head in Heads)
+        foreach (var head in trueHeads)
         {
             var s = PanelMode.TrueBoxSeparability(data.Where(d => d.Items.Length > 0).Select(d => (d.Image, d.Items, d.TrueFeatures[head.Name])).ToList(), head.Dimension);
             PanelMode.WriteRun(Path.Combine(output, "separability", head.Name), s.ImageScores, s.ImageLabels, null, replicates,
@@ -132,68 +185,37 @@ static class LeverLab
             Console.WriteLine($"  separability {head.Name,-16} image {AnomalyMetrics.Auroc(s.ImageScores, s.ImageLabels):F3} item {s.ItemAuroc:F3}");
         }
 
-        // Training boxes and test boxes of a variant: the default filter's (NMS 0.3), or NMS at another IoU, or every proposal.
-        Func<ImageData, (float[] Boxes, float[] Features)> Nms(float train, float test) => d =>
-        {
-            float iou = SceneSet.IsTrain(d.Image) ? train : test;
-            return d.Subset(iou > 1 ? Enumerable.Range(0, d.All.Length / 4) : d.Nms[iou], dim);
-        };
-        var proposals = Nms(0.3f, 0.3f);
-        Func<ImageData, (float[] Boxes, float[] Features)> Head(string name) => d => (proposals(d).Boxes, d.KeptFeatures[name]);
-        // Diagnostics (not levers): "oracle" scores only the test proposals that cover an item (IoU ≥ 0.5): what junk boxes cost;
-        // "truth-scored" scores the items' true boxes with the density fitted on the proposals: what the proposals' geometry costs.
-        (float[] Boxes, float[] Features) OnItems(ImageData d) =>
-            SceneSet.IsTrain(d.Image) ? proposals(d) : d.Subset(d.Nms[0.3f].Where(k => OnItem(d, k)), dim);
-        (float[] Boxes, float[] Features) TruthScored(ImageData d) => SceneSet.IsTrain(d.Image) ? proposals(d) : (d.TrueBoxes, d.TrueFeatures["l3x2"]);
-        int l2l3 = Heads.Single(h => h.Name == "l2x2+l3x2").Dimension;
-        // Components 0: no density but cosine 1-NN in the full feature space against the training regions (1 − the highest
-        // cosine, halved into [0, 1]): what the density stage costs against the simplest nonparametric rule.
-        var variants = new List<(string Name, int Components, int Cap, Func<ImageData, (float[] Boxes, float[] Features)> Rows, bool Crops, int Dim)>
-        {
-            ("nn", 0, 100, proposals, false, dim),
-            ("train-all-nn", 0, 300, Nms(2, 0.3f), false, dim),
-            ("truth-scored-nn", 0, 100, TruthScored, false, dim),
-            ("default", 64, 100, proposals, false, dim),
-            ("oracle", 64, 100, OnItems, false, dim),
-            ("truth-scored", 64, 100, TruthScored, false, dim),
-            ("anomalib", 16, 100, proposals, false, dim),
-            ("pca32", 32, 100, proposals, false, dim),
-            ("pca128", 128, 100, proposals, false, dim),
-            ("boxes10", 64, 10, proposals, false, dim),
-            ("boxes20", 64, 20, proposals, false, dim),
-            ("boxes50", 64, 50, proposals, false, dim),
-            ("coverage", 64, 100, proposals, true, dim),
-            ("train-all", 64, 300, Nms(2, 0.3f), false, dim),
-            ("train-all-coverage", 64, 300, Nms(2, 0.3f), true, dim),
-            ("train-all-pca32", 32, 300, Nms(2, 0.3f), false, dim),
-            ("train-nms0.5", 64, 100, Nms(0.5f, 0.3f), false, dim),
-            ("train-nms0.7", 64, 100, Nms(0.7f, 0.3f), false, dim),
-            ("nms0.5", 64, 100, Nms(0.5f, 0.5f), false, dim),
-            ("nms0.7", 64, 100, Nms(0.7f, 0.7f), false, dim),
-            ("train-all-nms0.5", 64, 300, Nms(2, 0.5f), false, dim),
-            ("refine", 64, 100, d => (d.Refined, d.RefinedFeatures), false, dim),
-            ("fw", 64, 100, Head("l3x2fw"), false, dim),
-            ("l2l3", 64, 100, Head("l2x2+l3x2"), false, l2l3),
-        };
         foreach (var v in variants)
         {
             var watch = Stopwatch.StartNew();
+            int dim = byName[v.Head].Dimension;
+            (float[] Boxes, float[] Features) Rows(ImageData d)
+            {
+                bool train = SceneSet.IsTrain(d.Image);
+                if (v.Diagnostic == "refine")
+                    return (d.Refined, d.RefinedFeatures);
+                if (!train && v.Diagnostic == "truth")
+                    return (d.TrueBoxes, d.TrueFeatures[v.Head]);
+                if (!train && v.Diagnostic == "oracle")
+                    return d.Subset(d.Nms[0.3f].Where(k => OnItem(d, k)), v.Head, dim);
+                return d.Subset(d.Indices(train ? v.TrainNms : v.TestNms), v.Head, dim);
+            }
             var train = new List<float>();
             int rows = 0;
             foreach (var d in data.Where(d => SceneSet.IsTrain(d.Image)))
             {
-                var (boxes, features) = v.Rows(d);
+                var (boxes, features) = Rows(d);
                 int n = Math.Min(v.Cap, boxes.Length / 4);
-                train.AddRange(features.AsSpan(0, n * v.Dim).ToArray());
+                train.AddRange(features.AsSpan(0, n * dim).ToArray());
                 rows += n;
                 if (v.Crops)
                 {
-                    train.AddRange(d.CropFeatures);
-                    rows += d.CropFeatures.Length / v.Dim;
+                    train.AddRange(d.CropFeatures[v.Head]);
+                    rows += d.CropFeatures[v.Head].Length / dim;
                 }
             }
             float[] reference = train.ToArray();
-            var model = v.Components > 0 ? KdeDensityModel.Fit(reference, rows, v.Dim, new RkdeDensityOptions { PcaComponents = v.Components }) : null;
+            var model = v.Components > 0 ? KdeDensityModel.Fit(reference, rows, dim, new RkdeDensityOptions { PcaComponents = v.Components }) : null;
             var test = data.Where(d => !SceneSet.IsTrain(d.Image)).ToList();
             var scores = new float[test.Count];
             var labels = test.Select(d => SceneSet.IsAnomalous(d.Image)).ToArray();
@@ -202,13 +224,13 @@ static class LeverLab
             for (int t = 0; t < test.Count; t++)
             {
                 var d = test[t];
-                var (boxes, features) = v.Rows(d);
+                var (boxes, features) = Rows(d);
                 int n = Math.Min(v.Cap, boxes.Length / 4);
                 var boxScores = new float[n];
                 if (model is not null)
                 {
                     var logDensity = new double[n];
-                    model.LogDensities(features.AsSpan(0, n * v.Dim), logDensity);
+                    model.LogDensities(features.AsSpan(0, n * dim), logDensity);
                     for (int k = 0; k < n; k++)
                         boxScores[k] = (float)KdeDensityModel.Probability(logDensity[k]);
                 }
@@ -216,10 +238,10 @@ static class LeverLab
                 {
                     Parallel.For(0, n, k =>
                     {
-                        var row = features.AsSpan(k * v.Dim, v.Dim);
+                        var row = features.AsSpan(k * dim, dim);
                         float best = -1;
                         for (int r = 0; r < rows; r++)
-                            best = Math.Max(best, System.Numerics.Tensors.TensorPrimitives.Dot(row, reference.AsSpan(r * v.Dim, v.Dim)));
+                            best = Math.Max(best, System.Numerics.Tensors.TensorPrimitives.Dot(row, reference.AsSpan(r * dim, dim)));
                         boxScores[k] = (1 - best) / 2;
                     });
                 }
@@ -237,7 +259,7 @@ static class LeverLab
             Console.WriteLine($"  {v.Name,-10} image AUROC {AnomalyMetrics.Auroc(scores, labels):F3}, AP@0.3 {BoxAveragePrecision.Compute(imageBoxes, 0.3):F3} " +
                 $"({rows} training regions, {watch.Elapsed.TotalSeconds:F1} s)");
         }
-        File.WriteAllText(Path.Combine(output, "lab-complete.txt"), $"{variants.Count} variants, {Heads.Length} heads\n");
+        File.WriteAllText(Path.Combine(output, "lab-complete.txt"), $"{variants.Count} variants, {trueHeads.Count} heads\n");
     }
 
     /// <summary>The shipped proposer, its trunk grafted through layer4, exposing layer2/3/4 and the saliency map.</summary>

@@ -5,7 +5,7 @@ using Rkde.Cli.Evaluate.Metrics;
 using Rkde.MLNet.DefaultModel;
 
 /// <summary>
-/// <c>DefaultModelsEval panel SCENE_ROOT --out DIR [--levers] [--replicates N]</c>, for scripts/quality-panel.sh.
+/// <c>DefaultModelsEval panel SCENE_ROOT --out DIR [--levers [--variants A,B] [--heads A,B]] [--replicates N]</c>, for scripts/quality-panel.sh.
 /// Without --levers: the true-box ceiling of the shipped default models — each test image scored by its most unusual item
 /// (cosine 1-NN of the items' true boxes against the train/good items' true boxes, features of
 /// <see cref="DefaultModels.FeatureExtractor"/>) — as DIR/ceiling/report.json and bootstrap.json, in the schema of
@@ -20,18 +20,19 @@ static class PanelMode
 
     public static int Run(string[] args)
     {
-        string? root = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
+        string? Value(string name) => Array.IndexOf(args, name) is int at and >= 0 && at + 1 < args.Length ? args[at + 1] : null;
+        string? root = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : null;
         int outAt = Array.IndexOf(args, "--out"), repAt = Array.IndexOf(args, "--replicates");
         if (root is null || outAt < 0 || outAt + 1 >= args.Length)
         {
-            Console.Error.WriteLine("usage: DefaultModelsEval panel SCENE_ROOT --out DIR [--levers] [--replicates N]");
+            Console.Error.WriteLine("usage: DefaultModelsEval panel SCENE_ROOT --out DIR [--levers [--variants A,B] [--heads A,B]] [--replicates N]");
             return 2;
         }
         string output = args[outAt + 1];
         int replicates = repAt >= 0 ? int.Parse(args[repAt + 1]) : 1000;
         var set = SceneSet.Load(root);
         if (args.Contains("--levers"))
-            LeverLab.Run(set, output, replicates);
+            LeverLab.Run(set, output, replicates, Value("--variants")?.Split(','), Value("--heads")?.Split(','));
         else
             WriteCeiling(set, Path.Combine(output, "ceiling"), replicates);
         return 0;
