@@ -83,6 +83,8 @@ static class LeverLab
         new("train-all-nms0.5-pca128", TrainNms: NoNms, TestNms: 0.5f, Cap: 300, Components: 128),
         new("train-all-nms0.5-coverage", TrainNms: NoNms, TestNms: 0.5f, Cap: 300, Crops: true),
         new("train-all-nms0.5-l3x3", TrainNms: NoNms, TestNms: 0.5f, Cap: 300, Head: "l3x3"),
+        new("train-all-l2l3", TrainNms: NoNms, Cap: 300, Head: "l2x2+l3x2"),
+        new("train-all-nms0.5-l2l3", TrainNms: NoNms, TestNms: 0.5f, Cap: 300, Head: "l2x2+l3x2"),
         new("nms0.5-pca128", TrainNms: 0.5f, TestNms: 0.5f, Components: 128),
         new("refine", Diagnostic: "refine"),
         new("fw", Head: "l3x2fw"),
