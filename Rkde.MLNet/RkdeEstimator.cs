@@ -55,7 +55,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         if (_proposer.IsValueCreated && _features.IsValueCreated)
             _features.Value.CheckAgainst(_proposer.Value);
         _device = new Lazy<int?>(() => GpuFallback.Resolve(options.GpuDeviceId, options.FallbackToCpu, options.Progress));
-        _chain = new Lazy<EstimatorChain<ITransformer>>(() => Build(_proposer.Value));
+        _chain = new Lazy<EstimatorChain<ITransformer>>(() => Build(_proposer.Value, options.RegionFilter));
     }
 
     /// <inheritdoc/>
@@ -72,7 +72,17 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         NativeRuntime.EnsureLoaded();
         SchemaChecks.Text(input.Schema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
         var readable = ReadableImages(input);
-        return (_options.QuantizeBackbone ? Build(QuantizedProposer(readable)) : _chain.Value).Fit(readable);
+        var proposer = _options.QuantizeBackbone ? QuantizedProposer(readable) : _proposer.Value;
+        if (!_options.TrainsOnOtherRegions)
+            return (_options.QuantizeBackbone ? Build(proposer, _options.RegionFilter) : _chain.Value).Fit(readable);
+
+        // The density is fitted on the training filter's regions; the chain that is returned scores with the scoring filter.
+        // Both fronts are ONNX transformers without state, so fitting the scoring front reads only the schema.
+        var trainingFront = Front(proposer, _options.TrainingRegionFilter).Fit(readable);
+        var density = Density().Fit(trainingFront.Transform(readable));
+        var scoringFront = Front(proposer, _options.RegionFilter).Fit(readable);
+        var scored = density.Transform(scoringFront.Transform(readable));
+        return new TransformerChain<ITransformer>([.. scoringFront, density, DropInternal().Fit(scored)]);
     }
 
     /// <summary>
@@ -136,33 +146,45 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
                 ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255));
     }
 
-    private EstimatorChain<ITransformer> Build(ProposerSlot proposer)
+    private EstimatorChain<ITransformer> Build(ProposerSlot proposer, RegionFilterOptions filter) =>
+        Front(proposer, filter).Append<ITransformer>(Density()).Append<ITransformer>(DropInternal());
+
+    /// <summary>Pixels → proposer → <paramref name="filter"/> → features: every stage before the density.</summary>
+    private EstimatorChain<ITransformer> Front(ProposerSlot proposer, RegionFilterOptions filter)
     {
         var o = _options;
         int? device = _device.Value;
         var features = _features.Value;
         features.CheckAgainst(proposer);
-        var extras = features.ExtraInputs.ToDictionary(t => t, t => InternalPrefix + "proposer_" + t);
         var chain = Pixels(new EstimatorChain<ITransformer>());
-        chain = RegionStage.Append(chain, _catalog, proposer, o.RegionFilter, o.ImageWidth, o.ImageHeight, PixelsColumn, InternalPrefix,
-            PixelBoxesColumn, o.BoxesColumnName, RegionScoresColumn, extras, device, o.FallbackToCpu);
-        var density = new RkdeDensityOptions
+        chain = RegionStage.Append(chain, _catalog, proposer, filter, o.ImageWidth, o.ImageHeight, PixelsColumn, InternalPrefix,
+            PixelBoxesColumn, o.BoxesColumnName, RegionScoresColumn, ExtraColumns(features), device, o.FallbackToCpu);
+        return chain.Append<ITransformer>(features.Estimator(_catalog, PixelsColumn, PixelBoxesColumn, ExtraColumns(features), FeaturesColumn, device, o.FallbackToCpu));
+    }
+
+    /// <summary>The proposer outputs the feature extractor reads besides the boxes, as internal columns.</summary>
+    private static Dictionary<string, string> ExtraColumns(FeatureSlot features) =>
+        features.ExtraInputs.ToDictionary(t => t, t => InternalPrefix + "proposer_" + t);
+
+    private RkdeDensityEstimator Density()
+    {
+        var o = _options;
+        return new RkdeDensityEstimator(_catalog, new RkdeDensityOptions
         {
             FeaturesColumnName = FeaturesColumn,
-            FeatureDimension = features.FeatureDimension,
+            FeatureDimension = _features.Value.FeatureDimension,
             PcaComponents = o.ResolvedPcaComponents,
             FeatureScaling = o.FeatureScaling,
             MaxTrainingPoints = o.MaxTrainingPoints,
             Seed = o.Seed,
             BoxScoresColumnName = o.BoxScoresColumnName,
             ScoreColumnName = o.ScoreColumnName,
-            GpuDeviceId = device,
+            GpuDeviceId = _device.Value,
             FallbackToCpu = o.FallbackToCpu,
             Progress = o.Progress,
-        };
-        return chain
-            .Append<ITransformer>(features.Estimator(_catalog, PixelsColumn, PixelBoxesColumn, extras, FeaturesColumn, device, o.FallbackToCpu))
-            .Append<ITransformer>(new RkdeDensityEstimator(_catalog, density))
-            .Append<ITransformer>(_catalog.DropColumns([ImageColumn, PixelsColumn, PixelBoxesColumn, RegionScoresColumn, FeaturesColumn, .. extras.Values]));
+        });
     }
+
+    private IEstimator<ITransformer> DropInternal() =>
+        _catalog.DropColumns([ImageColumn, PixelsColumn, PixelBoxesColumn, RegionScoresColumn, FeaturesColumn, .. ExtraColumns(_features.Value).Values]);
 }

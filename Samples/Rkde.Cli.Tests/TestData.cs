@@ -8,11 +8,31 @@ namespace Rkde.Cli.Tests;
 /// <summary>Temporary folders, a tiny synthetic Fashion-MNIST, and a fake engine for the command tests.</summary>
 internal static class TestData
 {
+    private static readonly System.Collections.Concurrent.ConcurrentBag<string> Folders = [];
+
+    /// <summary>A new empty folder under the system's temporary folder, deleted when the test run ends (<see cref="DeleteTempFolders"/>).</summary>
     public static string TempFolder()
     {
         string path = Path.Combine(Path.GetTempPath(), "rkde-cli-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(path);
+        Folders.Add(path);
         return path;
+    }
+
+    /// <summary>Deletes every folder <see cref="TempFolder"/> made in this run (generated scene sets add up to hundreds of MB).</summary>
+    public static void DeleteTempFolders()
+    {
+        foreach (string folder in Folders)
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A file still open (e.g. by a model an engine holds) keeps its folder; the next cleanup of the temp folder takes it.
+            }
+        }
     }
 
     /// <summary>Writes the four IDX .gz files with <paramref name="perClass"/> items of each class: a filled rectangle whose size depends on the class.</summary>
@@ -93,4 +113,18 @@ internal sealed class FakeEngine(Func<string, int, int, ImageScore> score) : IRk
 
     /// <summary>Always the same single box.</summary>
     public static FakeEngine Constant(float s) => new((_, w, h) => new ImageScore(s, [new Detection(new BoundingBox(1, 2, w / 2f, h / 2f), s)]));
+}
+
+/// <summary>An engine that only records the settings it was asked to fit with.</summary>
+internal sealed class SettingsEngine : IRkdeEngine
+{
+    public FitSettings? Settings { get; private set; }
+
+    public int Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
+    {
+        Settings = settings;
+        return images.Count;
+    }
+
+    public IImageScorer Load(string modelPath) => throw new NotSupportedException();
 }

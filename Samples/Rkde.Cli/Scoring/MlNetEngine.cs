@@ -40,6 +40,8 @@ internal sealed class MlNetEngine : IRkdeEngine
             MinBoxSize = settings.MinBoxSize,
             IouThreshold = settings.IouThreshold,
             MaxDetectionsPerImage = settings.MaxDetectionsPerImage,
+            TrainingIouThreshold = settings.TrainingIouThreshold,
+            MaxTrainingDetectionsPerImage = settings.MaxTrainingDetectionsPerImage,
             PcaComponents = settings.PcaComponents,
             FeatureScaling = settings.FeatureScaling,
             MaxTrainingPoints = settings.MaxTrainingPoints,
