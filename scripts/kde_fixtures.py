@@ -169,18 +169,24 @@ def specs():
             layouts.append((dim, rows_many, k, len(layouts) + 1))
             layouts.append((dim, rows_few, k, len(layouts) + 1))
     for dim, rows, k, seed in layouts:
-        rank = 2 * k + 32
+        rank = min(dim // 2, 4 * k + 64)
+        scales = hard_scales(k, rank)
+        half_range = 40
+        # Noise per direction at about half the last structured eigenvalue: the spectrum goes on as a flat floor of
+        # D - rank directions instead of ending at the rank (which would let a large enough block span it all).
+        spread = math.sqrt(((2 * half_range + 1) ** 2 - 1) / 12)
+        noise_scale = int(round(scales[-1] * spread * math.sqrt(dim / 2)))
         multipliers = [1] * 40 + [2] * 4 + [4] * 4
         generator = {
             "kind": "rkde-int-lowrank-v1",
             "seed": 2027 + seed,
             "rows": rows,
             "dimension": dim,
-            "column_scales": hard_scales(k, rank),
-            "coefficient_range": 40,
-            "basis_range": 40,
-            "noise_range": 40,
-            "noise_scale": 24,
+            "column_scales": scales,
+            "coefficient_range": half_range,
+            "basis_range": half_range,
+            "noise_range": half_range,
+            "noise_scale": noise_scale,
             "offset_range": 2000,
             "exponent": 14,
             "test_multipliers": multipliers,

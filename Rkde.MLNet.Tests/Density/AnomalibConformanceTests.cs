@@ -30,8 +30,8 @@ public sealed class AnomalibConformanceTests
     }
 
     /// <summary>
-    /// Every PCA path that applies to the fixture's shape (<see cref="PcaSolver.Auto"/> always; the randomized iteration
-    /// where it can run, 2k &lt; D; the exact covariance or Gram decomposition where it is affordable here) must give
+    /// Every PCA path at the fixture's shape (<see cref="PcaSolver.Auto"/>, and the LOBPCG or exact path that Auto does
+    /// not pick there, where it can run in a test's time: <see cref="Applies"/>) must give
     /// anomalib's log-densities within <see cref="LogDensityTolerance"/> · max(1, |log-density|). The relative part:
     /// far from the training points log-densities reach −10² … −10³, where 1e-5 of them still moves the
     /// probability 1 / (1 + exp(0.05 (ld − 12))) by less than 1e-5 (its slope there is below 0.05 e^(−|0.05 ld|)).
@@ -138,15 +138,20 @@ public sealed class AnomalibConformanceTests
     }
 
     /// <summary>
-    /// Whether <paramref name="solver"/> runs at this shape: the randomized iteration needs 2k &lt; D; the exact paths,
-    /// whose cost grows as D³ (or n³ for the Gram matrix), run up to 1,024 (2,048) so that the tests stay short.
+    /// Whether <paramref name="solver"/> is a path of its own at this shape: Auto always; Randomized (LOBPCG, which
+    /// needs 3 blocks of k + 16 columns within D) and Exact where Auto picks another path; Exact, whose cost grows as D³
+    /// (or n³ for the Gram matrix), up to 512 dimensions (1,000 rows) so that the tests stay short.
     /// </summary>
-    private static bool Applies(PcaSolver solver, int n, int dim, int k) => solver switch
+    private static bool Applies(PcaSolver solver, int n, int dim, int k)
     {
-        PcaSolver.Randomized => 2 * k < dim,
-        PcaSolver.Exact => n < dim ? n <= 2048 : dim <= 1024,
-        _ => true,
-    };
+        bool autoIsExact = (n < dim && n <= Pca.ExactMaxRows) || dim <= Pca.ExactMaxDimension || 3 * Lobpcg.BlockSize(k) > dim;
+        return solver switch
+        {
+            PcaSolver.Randomized => autoIsExact && 3 * Lobpcg.BlockSize(k) <= dim,
+            PcaSolver.Exact => !autoIsExact && (n < dim ? n <= 1000 : dim <= 512),
+            _ => true,
+        };
+    }
 
     /// <summary>
     /// |reference(rows as written) − reference(rows rounded to float)| per test row, after checking that the reference

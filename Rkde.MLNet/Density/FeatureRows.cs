@@ -72,20 +72,21 @@ internal readonly unsafe struct FeatureRows
 
     /// <summary>
     /// Runs <paramref name="body"/> over contiguous row ranges, one worker per core; each worker gets its own
-    /// state from <paramref name="createState"/>, and <paramref name="merge"/> folds the states one at a time.
+    /// state from <paramref name="createState"/>, and <paramref name="merge"/> folds the states in range order, so
+    /// that sums come out the same whichever worker finishes first.
     /// </summary>
     public static void ParallelRanges<TState>(int count, Func<TState> createState, Action<int, int, TState> body,
         Action<TState> merge)
     {
         int workers = Math.Clamp(count / 64, 1, Environment.ProcessorCount);
-        var gate = new object();
+        var states = new TState[workers];
         Parallel.For(0, workers, w =>
         {
             int start = (int)((long)count * w / workers), end = (int)((long)count * (w + 1) / workers);
-            var state = createState();
-            body(start, end, state);
-            lock (gate) merge(state);
+            states[w] = createState();
+            body(start, end, states[w]);
         });
+        foreach (var state in states) merge(state);
     }
 
     /// <summary>The first (row, column) holding NaN or ±∞, or null when every value is finite.</summary>

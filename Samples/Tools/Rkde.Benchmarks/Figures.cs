@@ -47,7 +47,7 @@ public static class Figures
         bool trace = Environment.GetEnvironmentVariable("RKDE_TRACE") is not null;
         var progress = new SynchronousProgress(m =>
         {
-            if (m.Contains("randomized pass", StringComparison.Ordinal)) passes++;
+            if (m.Contains("LOBPCG pass", StringComparison.Ordinal)) passes++;
             if (trace) Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed.TotalSeconds:0.000} s  {m}"));
         });
         double best = double.MaxValue, bestCpu = 0;
