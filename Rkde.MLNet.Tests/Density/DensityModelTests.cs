@@ -32,14 +32,42 @@ public sealed class DensityModelTests
     [TestMethod]
     public void TrainingSampleIsSeededDistinctAndBounded()
     {
-        Assert.IsNull(TrainingSample.Select(100, 100, seed: 1));
-        var a = TrainingSample.Select(1000, 100, seed: 7)!;
-        CollectionAssert.AreEqual(a, TrainingSample.Select(1000, 100, seed: 7));
-        CollectionAssert.AreNotEqual(a, TrainingSample.Select(1000, 100, seed: 8));
+        Assert.IsNull(Reservoir.Sample(100, 100, seed: 1));
+        var a = Reservoir.Sample(1000, 100, seed: 7)!;
+        CollectionAssert.AreEqual(a, Reservoir.Sample(1000, 100, seed: 7));
+        CollectionAssert.AreNotEqual(a, Reservoir.Sample(1000, 100, seed: 8));
         Assert.HasCount(100, a);
         Assert.HasCount(100, a.Distinct());
         Assert.IsTrue(a.All(i => i is >= 0 and < 1000));
-        CollectionAssert.AreEqual(a.Order().ToArray(), a);
+    }
+
+    [TestMethod]
+    public void TrainingSampleIsUniform()
+    {
+        // Every seed keeps exactly `capacity` of n rows, so the inclusion counts over the seeds are binomial with their
+        // sum fixed: Σ (o − e)² / (e (1 − p)) follows χ² with n − 1 degrees of freedom. Two-sided at 0.1 %: a sampler
+        // that favours early or late rows fails above, one that spreads them too evenly to be random fails below.
+        const int n = 40, capacity = 10, seeds = 4000;
+        var counts = new int[n];
+        for (int seed = 0; seed < seeds; seed++)
+            foreach (int i in Reservoir.Sample(n, capacity, seed)!) counts[i]++;
+        double p = (double)capacity / n, expected = seeds * p;
+        double chiSquare = counts.Sum(c => (c - expected) * (c - expected)) / (expected * (1 - p));
+        Assert.IsGreaterThan(17.2, chiSquare, "χ²(39) 0.1 % quantile");
+        Assert.IsLessThan(72.1, chiSquare, "χ²(39) 99.9 % quantile");
+    }
+
+    [TestMethod]
+    public void FitOnABufferKeepsTheRowsTheReservoirKeepsFromTheSameStream()
+    {
+        const int rows = 1000, dim = 12, capacity = 300;
+        var data = LowRank(rows, dim, 6, seed: 4);
+        using var reservoir = new Reservoir(capacity, dim, seed: 9);
+        for (int r = 0; r < rows; r++) reservoir.Add(data.AsSpan(r * dim, dim));
+        var options = new DensityOptions { PcaComponents = 4, MaxTrainingPoints = capacity };
+        var streamed = KdeDensityModel.Fit(reservoir.Rows(), options, seed: 9, progress: null);
+        var buffered = KdeDensityModel.Fit(data, rows, dim, options, seed: 9);
+        CollectionAssert.AreEqual(streamed.Points, buffered.Points);
     }
 
     [TestMethod]
@@ -47,7 +75,7 @@ public sealed class DensityModelTests
     {
         const int rows = 1000, dim = 12, capacity = 300;
         var data = LowRank(rows, dim, 6, seed: 4);
-        var reservoir = new Reservoir(capacity, dim, seed: 9, chunkRows: 7);
+        using var reservoir = new Reservoir(capacity, dim, seed: 9, chunkRows: 7);
         for (int r = 0; r < rows; r++) reservoir.Add(data.AsSpan(r * dim, dim));
 
         // Algorithm R over one contiguous buffer, with the same random sequence.
@@ -65,7 +93,6 @@ public sealed class DensityModelTests
         // The points come out in row order: equal points mean the same rows in the same order.
         var options = new DensityOptions { PcaComponents = 4 };
         var fromChunks = KdeDensityModel.Fit(view, options, seed: 2, progress: null);
-        GC.KeepAlive(reservoir);
         CollectionAssert.AreEqual(KdeDensityModel.Fit(expected, capacity, dim, options, seed: 2).Points, fromChunks.Points);
     }
 
