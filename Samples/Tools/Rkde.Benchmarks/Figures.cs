@@ -20,7 +20,6 @@ public static class Figures
         ("density.fit.20000", () => DensityFit(20_000)),
         ("density.fit.40000", () => DensityFit(40_000)),
         ("density.fit.40000x256", () => DensityFit(40_000, 256)),
-        ("density.score", DensityScoring),
         ("density.score.onnx", () => DensityScoringOnnx()),
         ("density.score.onnx.1thread", () => DensityScoringOnnx(threads: 1)),
         ("density.score.onnx.default-models", () => DensityScoringOnnx(dimension: 1024, components: 64)),
@@ -80,27 +79,6 @@ public static class Figures
         var model = KdeDensityModel.Fit(data.AsSpan(0, ScoringPoints * dimension), ScoringPoints, dimension,
             new DensityOptions { PcaComponents = components });
         return ScoringSetups[(dimension, components)] = (model, data.AsSpan(ScoringPoints * dimension).ToArray());
-    }
-
-    /// <summary>C#-side scoring (KdeDensityModel.LogDensities) of 100 boxes against a KDE of 40,000 points (median of 21).</summary>
-    public static void DensityScoring()
-    {
-        const int rows = ScoringPoints, boxes = ScoringBoxes;
-        var (model, queries) = ScoringSetup();
-        var output = new double[boxes];
-        model.LogDensities(queries, output); // warm-up: JIT tiers, transposed caches
-        var times = new List<double>();
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        for (int repeat = 0; repeat < 21; repeat++)
-        {
-            var watch = Stopwatch.StartNew();
-            model.LogDensities(queries, output);
-            times.Add(watch.Elapsed.TotalMilliseconds);
-        }
-        double cpuPerRun = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / 21;
-        times.Sort();
-        Print($"density.score C# {boxes} boxes vs {rows} points",
-            $"{times[times.Count / 2]:0.00} ms (median of 21, CPU {cpuPerRun:0.00} ms per run on {Environment.ProcessorCount} cores)");
     }
 
     /// <summary>
