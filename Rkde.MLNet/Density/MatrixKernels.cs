@@ -1,10 +1,16 @@
+using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
 namespace Rkde.MLNet.Density;
 
 /// <summary>
-/// The register-blocked SIMD products behind the randomized PCA, on float row blocks held in cache:
-/// <c>Y = B·Q</c> and <c>Zᵀ += Yᵀ·B</c>. Rows are padded with zeros to <see cref="Pad"/> floats.
+/// The products behind the iterative PCA, on row blocks held in cache: <c>Y = B·Qᵀ</c> and <c>Zᵀ += Yᵀ·B</c>, in float
+/// (with Z in double) and in double. Rows are padded with zeros to <see cref="Pad"/> values.
+/// Where Vector256 is hardware accelerated (x64 with AVX2) they run as register-blocked Vector256 kernels; elsewhere
+/// (ARM64, where Vector256 is emulated and slow) on portable TensorPrimitives loops, which use the platform's own SIMD.
+/// Both give the same sums for <see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> (the same fused
+/// multiply-adds in the same order) and sums within float (double) rounding of each other for <c>Project</c>.
 /// </summary>
 internal static unsafe class MatrixKernels
 {
@@ -20,12 +26,98 @@ internal static unsafe class MatrixKernels
     /// <summary>Columns of a float row processed per cache block in <see cref="Project(float*, float*, float*, int, int, int)"/>.</summary>
     private const int Chunk = 1024;
 
+    private static readonly AsyncLocal<bool> Portable = new();
+
+    /// <summary>Whether the Vector256 kernels run (not under <see cref="ForcePortable"/>).</summary>
+    public static bool Vectorized => Vector256.IsHardwareAccelerated && !Portable.Value;
+
+    /// <summary>Runs the portable kernels on this flow of execution (and the parallel work it starts) until disposed: for tests and the benchmark.</summary>
+    public static IDisposable ForcePortable()
+    {
+        bool before = Portable.Value;
+        Portable.Value = true;
+        return new Restore(() => Portable.Value = before);
+    }
+
+    private sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
+    }
+
     /// <summary>
     /// <c>y[r, j] = Σ_d b[r, d] · qt[j, d]</c> for r &lt; <paramref name="rows"/>, j &lt; <paramref name="cols"/>:
     /// b is rows × stride, qt is cols × stride (Q transposed), y is rows × cols; rows and cols are multiples of 4,
     /// stride a multiple of <see cref="Pad"/>.
     /// </summary>
     public static void Project(float* b, float* qt, float* y, int rows, int cols, int stride)
+    {
+        if (Vectorized) ProjectVector256(b, qt, y, rows, cols, stride);
+        else ProjectPortable(b, qt, y, rows, cols, stride);
+    }
+
+    /// <summary><see cref="Project(float*, float*, float*, int, int, int)"/> in double, same layout and multiples.</summary>
+    public static void Project(double* b, double* qt, double* y, int rows, int cols, int stride)
+    {
+        if (Vectorized) ProjectVector256(b, qt, y, rows, cols, stride);
+        else ProjectPortable(b, qt, y, rows, cols, stride);
+    }
+
+    /// <summary>
+    /// <c>zt[j, d] += Σ_r y[r, j] · b[r, d]</c>: b is rows × stride, y is rows × cols, zt is cols × stride (Zᵀ, in
+    /// double; the block's sum is formed in float, then added); cols a multiple of 4, stride a multiple of <see cref="Pad"/>.
+    /// </summary>
+    public static void AccumulateTransposed(float* b, float* y, double* zt, int rows, int cols, int stride)
+    {
+        if (Vectorized) AccumulateTransposedVector256(b, y, zt, rows, cols, stride);
+        else AccumulateTransposedPortable(b, y, zt, rows, cols, stride);
+    }
+
+    /// <summary><see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> in double throughout, same layout.</summary>
+    public static void AccumulateTransposed(double* b, double* y, double* zt, int rows, int cols, int stride)
+    {
+        if (Vectorized) AccumulateTransposedVector256(b, y, zt, rows, cols, stride);
+        else AccumulateTransposedPortable(b, y, zt, rows, cols, stride);
+    }
+
+    private static void ProjectPortable<T>(T* b, T* qt, T* y, int rows, int cols, int stride) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var row = new ReadOnlySpan<T>(b + (long)r * stride, stride);
+            for (int j = 0; j < cols; j++) y[r * cols + j] = TensorPrimitives.Dot(row, new ReadOnlySpan<T>(qt + (long)j * stride, stride));
+        }
+    }
+
+    private static void AccumulateTransposedPortable(float* b, float* y, double* zt, int rows, int cols, int stride)
+    {
+        var sum = new float[stride];
+        var wide = new double[stride];
+        for (int j = 0; j < cols; j++)
+        {
+            Array.Clear(sum);
+            for (int r = 0; r < rows; r++)
+                TensorPrimitives.FusedMultiplyAdd(new ReadOnlySpan<float>(b + (long)r * stride, stride), y[r * cols + j], sum, sum);
+            TensorPrimitives.ConvertChecked<float, double>(sum, wide);
+            var target = new Span<double>(zt + (long)j * stride, stride);
+            TensorPrimitives.Add(target, wide, target);
+        }
+    }
+
+    private static void AccumulateTransposedPortable(double* b, double* y, double* zt, int rows, int cols, int stride)
+    {
+        var sum = new double[stride];
+        for (int j = 0; j < cols; j++)
+        {
+            Array.Clear(sum);
+            for (int r = 0; r < rows; r++)
+                TensorPrimitives.FusedMultiplyAdd(new ReadOnlySpan<double>(b + (long)r * stride, stride), y[r * cols + j], sum, sum);
+            var target = new Span<double>(zt + (long)j * stride, stride);
+            TensorPrimitives.Add(target, sum, target);
+        }
+    }
+
+    /// <summary>The float <see cref="Project(float*, float*, float*, int, int, int)"/> with Vector256: 4 × 4 register blocks.</summary>
+    private static void ProjectVector256(float* b, float* qt, float* y, int rows, int cols, int stride)
     {
         new Span<float>(y, rows * cols).Clear();
         for (int d0 = 0; d0 < stride; d0 += Chunk)
@@ -66,11 +158,8 @@ internal static unsafe class MatrixKernels
         }
     }
 
-    /// <summary>
-    /// <see cref="Project(float*, float*, float*, int, int, int)"/> in double: <c>y[r, j] = Σ_d b[r, d] · qt[j, d]</c>,
-    /// same layout and multiples.
-    /// </summary>
-    public static void Project(double* b, double* qt, double* y, int rows, int cols, int stride)
+    /// <summary>The double <see cref="Project(double*, double*, double*, int, int, int)"/> with Vector256.</summary>
+    private static void ProjectVector256(double* b, double* qt, double* y, int rows, int cols, int stride)
     {
         new Span<double>(y, rows * cols).Clear();
         for (int d0 = 0; d0 < stride; d0 += Chunk / 2)
@@ -111,11 +200,8 @@ internal static unsafe class MatrixKernels
         }
     }
 
-    /// <summary>
-    /// <c>zt[j, d] += Σ_r y[r, j] · b[r, d]</c>: b is rows × stride, y is rows × cols, zt is cols × stride (Zᵀ, in
-    /// double); cols a multiple of 4, stride a multiple of <see cref="Pad"/>.
-    /// </summary>
-    public static void AccumulateTransposed(float* b, float* y, double* zt, int rows, int cols, int stride)
+    /// <summary>The float <see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> with Vector256.</summary>
+    private static void AccumulateTransposedVector256(float* b, float* y, double* zt, int rows, int cols, int stride)
     {
         for (int d = 0; d < stride; d += 32)
         {
@@ -150,11 +236,8 @@ internal static unsafe class MatrixKernels
         }
     }
 
-    /// <summary>
-    /// <see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> in double:
-    /// <c>zt[j, d] += Σ_r y[r, j] · b[r, d]</c>, same layout; cols a multiple of 4, stride of 16.
-    /// </summary>
-    public static void AccumulateTransposed(double* b, double* y, double* zt, int rows, int cols, int stride)
+    /// <summary>The double <see cref="AccumulateTransposed(double*, double*, double*, int, int, int)"/> with Vector256.</summary>
+    private static void AccumulateTransposedVector256(double* b, double* y, double* zt, int rows, int cols, int stride)
     {
         for (int d = 0; d < stride; d += 16)
         {

@@ -20,6 +20,8 @@ public static class Figures
         ("density.fit.20000", () => DensityFit(20_000)),
         ("density.fit.40000", () => DensityFit(40_000)),
         ("density.fit.40000x256", () => DensityFit(40_000, 256)),
+        ("density.fit.40000x1024.k64", () => DensityFit(40_000, 1024, components: 64)),
+        ("density.fit.portable.40000", () => DensityFit(40_000, portable: true)),
         ("density.score.onnx", () => DensityScoringOnnx()),
         ("density.score.onnx.1thread", () => DensityScoringOnnx(threads: 1)),
         ("density.score.onnx.default-models", () => DensityScoringOnnx(dimension: 1024, components: 64)),
@@ -34,13 +36,15 @@ public static class Figures
     private const int Components = 16;
 
     /// <summary>
-    /// Density fit on N × D (default 4,096) synthetic features, k = 16 (best of 3; D ≤ 256 takes the exact PCA), with the time per row to show linearity and
+    /// Density fit on N × D (default 4,096) synthetic features, k = 16 by default (best of 3; D ≤ 256 takes the exact PCA); with
+    /// <paramref name="portable"/>, on the kernels ARM64 runs (<see cref="MatrixKernels.ForcePortable"/>); with the time per row to show linearity and
     /// the process CPU time of that run (on a busy machine, CPU time ÷ cores approximates the time on an idle one).
     /// </summary>
-    public static void DensityFit(int rows, int dimension = Dimension)
+    public static void DensityFit(int rows, int dimension = Dimension, int components = Components, bool portable = false)
     {
         var data = SyntheticFeatures.Generate(rows, dimension);
-        var options = new DensityOptions { PcaComponents = Components };
+        var options = new DensityOptions { PcaComponents = components };
+        using var kernels = portable ? MatrixKernels.ForcePortable() : null;
         int passes = 0;
         var clock = Stopwatch.StartNew();
         bool trace = Environment.GetEnvironmentVariable("RKDE_TRACE") is not null;
@@ -63,7 +67,7 @@ public static class Figures
                 bestCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
             }
         }
-        Print($"density.fit {rows}x{dimension} k={Components}",
+        Print($"density.fit {rows}x{dimension} k={components}{(portable ? " (portable kernels)" : "")}",
             $"{best:0.00} s ({best / rows * 1e6:0.0} µs/row, {(passes == 0 ? "exact PCA" : $"{passes} PCA passes")}, CPU {bestCpu:0.00} s on {Environment.ProcessorCount} cores)");
     }
 
