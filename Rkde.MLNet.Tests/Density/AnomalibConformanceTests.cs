@@ -6,28 +6,13 @@ namespace Rkde.MLNet.Tests.Density;
 
 /// <summary>
 /// Holds the density model and the region filter against numbers computed by anomalib's own R-KDE code: every
-/// fixture in Fixtures/anomalib/{kde,regions}, or in $RKDE_FIXTURE_DIR/{kde,regions} when that variable is set.
+/// fixture in Fixtures/anomalib/{kde,regions}, or in $RKDE_FIXTURE_DIR/{kde,regions} when that variable is set; and
+/// the density model against the generated fixtures of the same definition in Fixtures/generated/kde.
 /// </summary>
 [TestClass]
 public sealed class AnomalibConformanceTests
 {
-    private const string NoFixtures = "(no fixtures)";
-
-    private static string FixtureRoot =>
-        Environment.GetEnvironmentVariable("RKDE_FIXTURE_DIR") is { Length: > 0 } dir
-            ? dir
-            : Path.Combine(AppContext.BaseDirectory, "Fixtures", "anomalib");
-
-    public static IEnumerable<TestDataRow<string>> RegionFixtures() => Fixtures("regions");
-
-    private static IEnumerable<TestDataRow<string>> Fixtures(string kind)
-    {
-        string folder = Path.Combine(FixtureRoot, kind);
-        var files = Directory.Exists(folder) ? Directory.GetFiles(folder, "*.json").Order(StringComparer.Ordinal).ToArray() : [];
-        if (files.Length == 0)
-            return [new TestDataRow<string>(Path.Combine(folder, NoFixtures)) { DisplayName = $"{kind}: no fixtures" }];
-        return files.Select(f => new TestDataRow<string>(f) { DisplayName = $"{kind}/{Path.GetFileName(f)}" });
-    }
+    public static IEnumerable<object[]> RegionFixtures => Fixtures.Files("regions");
 
     /// <summary>
     /// Every PCA path at the fixture's shape (<see cref="PcaSolver.Auto"/>, and the LOBPCG or exact path that Auto does
@@ -44,14 +29,7 @@ public sealed class AnomalibConformanceTests
     {
         var solver = Enum.Parse<PcaSolver>(path);
         var root = Load(set, file);
-        var options = new DensityOptions
-        {
-            PcaComponents = root.GetProperty("n_pca_components").GetInt32(),
-            FeatureScaling = root.GetProperty("feature_scaling_method").GetString() == "norm"
-                ? FeatureScalingMethod.Norm
-                : FeatureScalingMethod.Scale,
-            MaxTrainingPoints = root.GetProperty("max_training_points").GetInt32(),
-        };
+        var options = Fixtures.DensityOptions(root);
         var (train, test, n, dim) = Rows(root);
 
         if (!root.GetProperty("fit_succeeded").GetBoolean())
@@ -61,12 +39,12 @@ public sealed class AnomalibConformanceTests
             return;
         }
         var expected = root.GetProperty("expected");
-        var expectedLog = TestSupport.Fixtures.Doubles(expected.GetProperty("log_density"));
-        var expectedProbability = TestSupport.Fixtures.Doubles(expected.GetProperty("probability"));
+        var expectedLog = Fixtures.Doubles(expected.GetProperty("log_density"));
+        var expectedProbability = Fixtures.Doubles(expected.GetProperty("probability"));
         int m = expectedLog.Length;
         var model = KdeDensityModel.Fit(train, n, dim, options, seed: 0, progress: null, solver);
 
-        var mean = TestSupport.Fixtures.Doubles(expected.GetProperty("pca_mean"));
+        var mean = Fixtures.Doubles(expected.GetProperty("pca_mean"));
         Assert.HasCount(mean.Length, model.Mean);
         for (int d = 0; d < mean.Length; d++)
             Assert.AreEqual(mean[d], model.Mean[d], 1e-5 * Math.Abs(mean[d]) + 1e-30, $"pca_mean[{d}]");
@@ -102,7 +80,7 @@ public sealed class AnomalibConformanceTests
     /// <summary>(set, file, PCA path) for every density fixture and every path that applies to its shape.</summary>
     public static IEnumerable<object[]> KdeCases()
     {
-        var files = TestSupport.Fixtures.Files("kde").Select(f => ("anomalib", (string)f[0]))
+        var files = Fixtures.Files("kde").Select(f => ("anomalib", (string)f[0]))
             .Concat(Directory.GetFiles(GeneratedRoot, "*.json").Order(StringComparer.Ordinal).Select(f => (Generated, Path.GetFileName(f))));
         foreach (var (set, file) in files)
         {
@@ -114,12 +92,12 @@ public sealed class AnomalibConformanceTests
 
     private static JsonElement Load(string set, string file) => set == Generated
         ? JsonDocument.Parse(File.ReadAllText(Path.Combine(GeneratedRoot, file))).RootElement
-        : TestSupport.Fixtures.Load("kde", file);
+        : Fixtures.Load("kde", file);
 
     /// <summary>Rows, dimension and k of a fixture, without building its rows (a placeholder for a missing folder gets one case, which fails).</summary>
     private static (int Rows, int Dimension, int K) Shape(string set, string file)
     {
-        if (set != Generated && !File.Exists(Path.Combine(TestSupport.Fixtures.Root, "kde", file))) return (0, 0, 0);
+        if (set != Generated && !File.Exists(Path.Combine(Fixtures.Root, "kde", file))) return (0, 0, 0);
         var root = Load(set, file);
         int k = root.GetProperty("n_pca_components").GetInt32();
         if (root.TryGetProperty("generator", out var g))
@@ -134,7 +112,7 @@ public sealed class AnomalibConformanceTests
             return GeneratedRows.Build(generator);
         var trainRows = root.GetProperty("train");
         int dim = trainRows[0].GetArrayLength();
-        return (TestSupport.Fixtures.Flat(trainRows), TestSupport.Fixtures.Flat(root.GetProperty("test")), trainRows.GetArrayLength(), dim);
+        return (Fixtures.Flat(trainRows), Fixtures.Flat(root.GetProperty("test")), trainRows.GetArrayLength(), dim);
     }
 
     /// <summary>
@@ -157,7 +135,7 @@ public sealed class AnomalibConformanceTests
     /// |reference(rows as written) − reference(rows rounded to float)| per test row, after checking that the reference
     /// on the rows as written reproduces the fixture (so that it is anomalib's definition).
     /// </summary>
-    private static double[] RoundingEffect(JsonElement root, float[] train, float[] test, int dim, DensityOptions options, double[] expectedLog)
+    private static double[] RoundingEffect(JsonElement root, float[] train, float[] test, int dim, RkdeDensityOptions options, double[] expectedLog)
     {
         static double[] Written(JsonElement rows) => rows.EnumerateArray().SelectMany(r => r.EnumerateArray()).Select(v => v.GetDouble()).ToArray();
         var written = new AnomalibReference(Written(root.GetProperty("train")), dim, options.PcaComponents, options.FeatureScaling)
@@ -171,12 +149,11 @@ public sealed class AnomalibConformanceTests
 
     [TestMethod]
     [DynamicData(nameof(RegionFixtures))]
-    public void RegionFilterMatchesAnomalib(string path)
+    public void RegionFilterMatchesAnomalib(string file)
     {
-        using var json = Load(path);
-        var root = json.RootElement;
-        var (boxes, _, _) = Matrix(root.GetProperty("boxes"));
-        var scores = Vector(root.GetProperty("scores")).Select(s => (float)s).ToArray();
+        var root = Fixtures.Load("regions", file);
+        float[] boxes = Fixtures.Flat(root.GetProperty("boxes"));
+        float[] scores = Fixtures.Flat(root.GetProperty("scores"));
         var options = new RegionFilterOptions
         {
             RoiScoreThreshold = root.GetProperty("score_threshold").GetSingle(),
@@ -187,21 +164,5 @@ public sealed class AnomalibConformanceTests
         var expected = root.GetProperty("expected").GetProperty("kept_indices").EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
         CollectionAssert.AreEqual(expected, RegionFilter.Select(boxes, scores, options));
-    }
-
-    private static JsonDocument Load(string path)
-    {
-        if (Path.GetFileName(path) == NoFixtures)
-            Assert.Fail($"No fixture files (*.json) in {Path.GetDirectoryName(path)}: the conformance tests need anomalib's fixtures there.");
-        return JsonDocument.Parse(File.ReadAllBytes(path));
-    }
-
-    private static double[] Vector(JsonElement array) => array.EnumerateArray().Select(e => e.GetDouble()).ToArray();
-
-    private static (float[] Values, int Rows, int Columns) Matrix(JsonElement array)
-    {
-        var rows = array.EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetSingle()).ToArray()).ToArray();
-        int columns = rows.Length == 0 ? 0 : rows[0].Length;
-        return (rows.SelectMany(r => r).ToArray(), rows.Length, columns);
     }
 }

@@ -132,7 +132,7 @@ public sealed unsafe class MatrixKernelsTests
             for (int d = 0; d < dim; d++)
                 data[r * dim + d] = (float)(1 + 0.05 * random.NextDouble() + Enumerable.Range(0, 24).Sum(j => c[j] * basis[j * dim + d]));
         }
-        var options = new DensityOptions { PcaComponents = 16 };
+        var options = new RkdeDensityOptions { PcaComponents = 16 };
         var train = data.AsSpan(0, rows * dim).ToArray();
         var vectorised = KdeDensityModel.Fit(train, rows, dim, options, 0, null, PcaSolver.Randomized);
         KdeDensityModel portable;

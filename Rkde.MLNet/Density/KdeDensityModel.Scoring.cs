@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Rkde.MLNet.Density;
 
-public sealed partial class KdeDensityModel
+internal sealed partial class KdeDensityModel
 {
     /// <summary>
     /// Log of the KDE density at a feature row (length <see cref="FeatureDimension"/>), in double with a stable

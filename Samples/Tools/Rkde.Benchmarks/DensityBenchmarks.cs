@@ -20,6 +20,6 @@ public class DensityBenchmarks
     }
 
     [Benchmark]
-    public KdeDensityModel Fit() =>
-        KdeDensityModel.Fit(_data.AsSpan(0, Rows * Dimension), Rows, Dimension, new DensityOptions { PcaComponents = 16 });
+    public object Fit() =>
+        KdeDensityModel.Fit(_data.AsSpan(0, Rows * Dimension), Rows, Dimension, new RkdeDensityOptions { PcaComponents = 16 });
 }
