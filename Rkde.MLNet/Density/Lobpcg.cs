@@ -32,12 +32,12 @@ internal static unsafe class Lobpcg
 {
     /// <summary>
     /// The iteration stops when the estimated error of every one of the top-k Ritz vectors (<see cref="Error"/>) is at
-    /// most this. On the conformance fixtures log-densities then differ from the exact PCA's by at most about 1.3
-    /// times this, relatively.
+    /// most this: log-densities move by about as much, relatively, so this keeps them well inside the 1e-5 of the exact
+    /// PCA's that the conformance fixtures demand (docs/density-numerics.md).
     /// </summary>
     public const double ErrorTolerance = 1e-6;
 
-    /// <summary>The warm-start stage on a row subset stops at this looser residual: its own sampling error is larger.</summary>
+    /// <summary>The warm-start stage on a row subset stops at this looser error: its own sampling error is larger.</summary>
     public const double WarmStartTolerance = 1e-3;
 
     /// <summary>At most this many passes over the rows per stage (a stage that reaches it reports its error).</summary>
