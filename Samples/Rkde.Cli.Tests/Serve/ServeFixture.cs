@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
+using System.IO.Hashing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
@@ -60,23 +60,18 @@ internal static class ServeFixture
         return new RunningServer(app, new HttpClient { BaseAddress = address }, log);
     }
 
-    /// <summary>A PNG whose header declares <paramref name="width"/> × <paramref name="height"/> pixels over a few bytes of data (a decompression bomb's shape).</summary>
+    /// <summary>
+    /// A PNG whose header declares <paramref name="width"/> × <paramref name="height"/> pixels over the data of an 8 × 8
+    /// image (a decompression bomb's shape): a real PNG with its IHDR size and checksum rewritten.
+    /// </summary>
     public static byte[] PngDeclaring(int width, int height)
     {
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = 8;  // bit depth
-        ihdr[9] = 2;  // RGB
-        var zlib = new MemoryStream();
-        using (var z = new ZLibStream(zlib, CompressionLevel.Optimal, leaveOpen: true))
-            z.Write(new byte[1024]);
-        var png = new MemoryStream();
-        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        Chunk(png, "IHDR", ihdr);
-        Chunk(png, "IDAT", zlib.ToArray());
-        Chunk(png, "IEND", []);
-        return png.ToArray();
+        byte[] png = Picture(8, 8, SKEncodedImageFormat.Png);
+        // Signature (8 bytes), then IHDR: length (4), "IHDR" (4), width (4), height (4), 5 more bytes, CRC of type and data.
+        BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(16), width);
+        BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(20), height);
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(29), Crc32.HashToUInt32(png.AsSpan(12, 17)));
+        return png;
     }
 
     /// <summary>
@@ -128,31 +123,6 @@ internal static class ServeFixture
             }
         }
         return bmp;
-    }
-
-    private static void Chunk(Stream png, string type, byte[] data)
-    {
-        var header = new byte[8];
-        BinaryPrimitives.WriteInt32BigEndian(header, data.Length);
-        System.Text.Encoding.ASCII.GetBytes(type, header.AsSpan(4));
-        png.Write(header);
-        png.Write(data);
-        var crc = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32([.. header.AsSpan(4).ToArray(), .. data]));
-        png.Write(crc);
-    }
-
-    /// <summary>PNG's CRC-32 (ISO 3309, reflected, polynomial 0xEDB88320).</summary>
-    private static uint Crc32(byte[] bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++)
-                crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
-        }
-        return ~crc;
     }
 }
 
