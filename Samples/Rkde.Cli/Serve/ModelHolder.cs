@@ -15,6 +15,8 @@ internal sealed class ModelHolder<T> : IDisposable where T : class, IDisposable
 {
     private Counted _current;
     private int _version = 1;
+    private int _leasesOut;
+    private volatile bool _disposed;
 
     public ModelHolder(T initial) => _current = new Counted(initial, 1);
 
@@ -26,8 +28,6 @@ internal sealed class ModelHolder<T> : IDisposable where T : class, IDisposable
 
     /// <summary>Leases out now, over all models still alive.</summary>
     public int LeasesOut => Volatile.Read(ref _leasesOut);
-
-    private int _leasesOut;
 
     /// <summary>A lease on the current model; dispose it when the request is done with the model.</summary>
     public Lease Acquire()
@@ -55,8 +55,6 @@ internal sealed class ModelHolder<T> : IDisposable where T : class, IDisposable
         old.Release();
         return counted.Version;
     }
-
-    private volatile bool _disposed;
 
     /// <summary>Retires the current model; it is disposed when its last lease ends.</summary>
     public void Dispose()

@@ -12,11 +12,12 @@ namespace Rkde.Benchmarks;
 /// the model file replaced by another model (written beside it and renamed over it). Reports errors, the clients'
 /// latency p50/p99, images/s, the server's resident set over the run, and which model answered; a pass is zero errors,
 /// both models answering, each image's answer identical within one model, and the RSS at the end within 10 % of the RSS
-/// after warm-up. Bounded: clients stop after RKDE_SERVE_MAX_SECONDS (default 1,800) and the figure says so.
+/// after a warm-up of 5 requests per client, all clients at once. Bounded: clients stop after RKDE_SERVE_MAX_SECONDS (default 1,800) and the figure says so.
 /// </summary>
 public static partial class ServeLoadFigure
 {
-    private const int WarmUp = 20;
+    /// <summary>Requests per client before the measured run.</summary>
+    private const int WarmUp = 5;
 
     public static void Run() => RunAsync().GetAwaiter().GetResult();
 
@@ -53,8 +54,12 @@ public static partial class ServeLoadFigure
                 throw new InvalidOperationException("rkde serve did not start: " + await serverErrors);
             string pid = server.Id.ToString(CultureInfo.InvariantCulture);
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients }) { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(2) };
-            for (int i = 0; i < WarmUp; i++)
-                (await http.PostAsync("/score", new ByteArrayContent(images[i % images.Length]))).EnsureSuccessStatusCode();
+            // Warm-up with every client at once, so that all engines and buffers exist before the baseline RSS is taken.
+            await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+            {
+                for (int i = 0; i < WarmUp; i++)
+                    (await http.PostAsync("/score", new ByteArrayContent(images[(c + i) % images.Length]))).EnsureSuccessStatusCode();
+            })));
             double rssStart = FitMemory.Status("VmRSS:", pid);
 
             var results = new ConcurrentQueue<(int Image, HttpStatusCode Status, int Version, double Ms, string Body)>();
