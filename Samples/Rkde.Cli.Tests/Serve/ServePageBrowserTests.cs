@@ -51,6 +51,19 @@ public sealed class ServePageBrowserTests
 
         using var playwright = await Playwright.CreateAsync();
         string profile = Directory.CreateTempSubdirectory("rkde-chromium-profile-").FullName;
+        try
+        {
+            await ShowOnThePage(playwright, profile, server, shown, images, expected, threshold);
+        }
+        finally
+        {
+            Directory.Delete(profile, recursive: true);
+        }
+    }
+
+    private async Task ShowOnThePage(IPlaywright playwright, string profile, RunningServer server, string[] shown, byte[][] images,
+                                     List<ImageScore> expected, float threshold)
+    {
         await using var context = await playwright.Chromium.LaunchPersistentContextAsync(profile, new BrowserTypeLaunchPersistentContextOptions
         {
             ExecutablePath = Chromium,
