@@ -30,6 +30,7 @@ public static class Figures
         ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
         ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
         ("soak", SoakFigure.Run),
+        ("serve.load", ServeLoadFigure.Run),
     ];
 
     private const int Dimension = 4096;
