@@ -25,7 +25,7 @@ public sealed class RkdeModelInfo
     /// <summary>The false-positive rate the threshold was chosen for (<see cref="RkdeOptions.FalsePositiveRate"/>).</summary>
     public double FalsePositiveRate { get; }
 
-    /// <summary>How many training images' leave-one-image-out scores the threshold was chosen from.</summary>
+    /// <summary>How many training images' held-out scores the threshold was chosen from.</summary>
     public int ThresholdImages { get; }
 
     /// <summary>The share of those scores at or above the threshold (at most <see cref="FalsePositiveRate"/>).</summary>

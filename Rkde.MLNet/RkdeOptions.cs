@@ -106,10 +106,11 @@ public sealed class RkdeOptions
     public string IsAnomalyColumnName = "IsAnomaly";
 
     /// <summary>
-    /// The share of normal images the stored threshold may flag, strictly between 0 and 1. Fit estimates how normal images score
-    /// from the training images' leave-one-image-out scores (each image scored against the KDE without its own regions) and stores
-    /// the threshold that at most this share of them reaches; the saved model's <see cref="IsAnomalyColumnName"/> column and an
-    /// exported ONNX file's <c>is_anomaly</c> use it. Default 0.01.
+    /// The share of normal images the stored threshold may flag, strictly between 0 and 1. Fit estimates how new normal images
+    /// score from held-out scores of the training images (dealt into 5 folds, each scored by a density model fitted on the
+    /// others) and stores the threshold that at most this share of them reaches; the saved model's
+    /// <see cref="IsAnomalyColumnName"/> column and an exported ONNX file's <c>is_anomaly</c> use it. With fewer than 1 /
+    /// this many training images the threshold lies just above their highest score. Default 0.01.
     /// </summary>
     public double FalsePositiveRate = 0.01;
 

@@ -2,7 +2,7 @@ using Rkde.MLNet.Density;
 
 namespace Rkde.MLNet.Tests.Density;
 
-/// <summary>The stored threshold: chosen from leave-one-image-out scores for a false-positive rate, and carried by the density graph.</summary>
+/// <summary>The stored threshold: chosen from held-out training scores for a false-positive rate, and carried by the density graph.</summary>
 [TestClass]
 public sealed class ImageThresholdTests
 {
@@ -40,16 +40,16 @@ public sealed class ImageThresholdTests
         Assert.Throws<ArgumentOutOfRangeException>(() => ImageThreshold.FromScores(scores, 1));
     }
 
-    /// <summary>Six "images" of seeded 8-d rows around their own centres, and the density model fitted on all of them.</summary>
-    private static (float[] Rows, int[] ImageOf, KdeDensityModel Model) Images(int perImage, int seed)
+    /// <summary>Ten "images" of seeded 8-d rows around their own centres (image 0 far from the rest when asked).</summary>
+    private static (float[] Rows, int[] ImageOf) Images(int perImage, int seed, bool firstApart = false)
     {
-        const int d = 8, images = 6;
+        const int d = 8, images = 10;
         var random = new Random(seed);
         var rows = new float[images * perImage * d];
         var imageOf = new int[images * perImage];
         for (int i = 0; i < images; i++)
         {
-            var centre = Enumerable.Range(0, d).Select(_ => (float)random.NextDouble() * 4).ToArray();
+            var centre = Enumerable.Range(0, d).Select(_ => (float)random.NextDouble() * 4 + (firstApart && i == 0 ? 40 : 0)).ToArray();
             for (int r = 0; r < perImage; r++)
             {
                 int row = i * perImage + r;
@@ -57,9 +57,10 @@ public sealed class ImageThresholdTests
                 for (int c = 0; c < d; c++) rows[row * d + c] = centre[c] + (float)(random.NextDouble() - 0.5);
             }
         }
-        var model = KdeDensityModel.Fit(rows, imageOf.Length, d, new DensityOptions { PcaComponents = 3 });
-        return (rows, imageOf, model);
+        return (rows, imageOf);
     }
+
+    private static readonly DensityOptions Options = new() { PcaComponents = 3 };
 
     /// <summary>All <paramref name="rows"/> held as the density estimator holds them (a reservoir below its capacity keeps every row in order).</summary>
     private static Reservoir Held(float[] rows, int d)
@@ -71,68 +72,58 @@ public sealed class ImageThresholdTests
     }
 
     [TestMethod]
-    public void LeaveOneImageOutScoresEachImageWithoutItsOwnPoints()
+    public void EachImageIsScoredByAModelFittedWithoutItsFold()
     {
-        var (rows, imageOf, model) = Images(perImage: 7, seed: 3);
-        const int d = 8;
+        const int d = 8, perImage = 6;
+        var (rows, imageOf) = Images(perImage, seed: 3);
         using var held = Held(rows, d);
-        var scores = LeaveOneImageOut.Scores(model, held.Rows(), imageOf, 6, maxQueryRows: 1000, seed: 0);
-        Assert.HasCount(6, scores);
+        var scores = HeldOutScores.Scores(held.Rows(), imageOf, 10, Options, seed: 2, progress: null);
+        Assert.HasCount(10, scores);
 
-        // The same scores, written out plainly: the KDE's sum over the other images' points, renormalised to their count.
-        int n = model.PointCount, k = model.ComponentCount;
-        var expected = new List<double>();
-        var order = Enumerable.Range(0, 6).ToArray();
-        new Random(0).Shuffle(order);
-        foreach (int image in order)
+        // The same, written out: images dealt into 5 seeded folds, each fold scored by a model fitted on the others' rows.
+        var order = Enumerable.Range(0, 10).ToArray();
+        new Random(2).Shuffle(order);
+        var foldOf = new int[10];
+        for (int i = 0; i < 10; i++) foldOf[order[i]] = i % HeldOutScores.Folds;
+        for (int image = 0; image < 10; image++)
         {
-            double best = 0;
-            for (int row = 0; row < imageOf.Length; row++)
-            {
-                if (imageOf[row] != image) continue;
-                var z = new double[k];
-                model.Transform(rows.AsSpan(row * d, d), z);
-                double sum = 0;
-                int others = 0;
-                for (int p = 0; p < n; p++)
-                {
-                    if (imageOf[p] == image) continue;
-                    others++;
-                    double squared = 0;
-                    for (int c = 0; c < k; c++) squared += Math.Pow(z[c] - model.Points[p * k + c], 2);
-                    sum += Math.Exp(-0.5 * squared);
-                }
-                double logDensity = model.LogNormaliser + Math.Log(n) - Math.Log(others) + Math.Log(sum);
-                best = Math.Max(best, KdeDensityModel.Probability(logDensity));
-            }
-            expected.Add(best);
+            var others = Enumerable.Range(0, rows.Length / d).Where(r => foldOf[imageOf[r]] != foldOf[image]).ToArray();
+            var model = KdeDensityModel.Fit(others.SelectMany(r => rows.Skip(r * d).Take(d)).ToArray(), others.Length, d, Options, seed: 2);
+            double expected = Enumerable.Range(image * perImage, perImage)
+                .Max(r => KdeDensityModel.Probability(model.LogDensity(rows.AsSpan(r * d, d))));
+            Assert.AreEqual((float)expected, scores[image], 1e-6f, $"image {image}");
         }
-        for (int i = 0; i < 6; i++)
-            Assert.AreEqual(expected[i], scores[i], 1e-6, $"image {order[i]}");
-
-        // Each image scored against the KDE with its own points looks more normal than left out.
-        var inSample = order.Select(image => Enumerable.Range(0, imageOf.Length).Where(r => imageOf[r] == image)
-            .Max(r => KdeDensityModel.Probability(model.LogDensity(rows.AsSpan(r * d, d))))).ToArray();
-        for (int i = 0; i < 6; i++)
-            Assert.IsGreaterThan(inSample[i], scores[i], $"image {order[i]}: left out {scores[i]}, in sample {inSample[i]}");
     }
 
     [TestMethod]
-    public void BeyondTheQueryBoundASeededSampleOfImagesIsScored()
+    public void AnImageUnlikeTheOthersIsAnomalousOnlyWhenHeldOut()
     {
-        var (rows, imageOf, model) = Images(perImage: 5, seed: 4);
+        const int d = 8, perImage = 5;
+        var (rows, imageOf) = Images(perImage, seed: 4, firstApart: true);
+        using var held = Held(rows, d);
+        var scores = HeldOutScores.Scores(held.Rows(), imageOf, 10, Options, seed: 0, progress: null);
+        var full = KdeDensityModel.Fit(rows, imageOf.Length, d, Options);
+        double inSample = Enumerable.Range(0, perImage).Max(r => KdeDensityModel.Probability(full.LogDensity(rows.AsSpan(r * d, d))));
+        Assert.IsGreaterThan(0.99f, scores[0], "held out, the far image is the most anomalous there is");
+        Assert.IsLessThan(scores[0] - 0.2, inSample, "scored by the model fitted on it, it looks far more normal");
+        Assert.IsTrue(scores.Skip(1).All(s => s < scores[0]));
+    }
+
+    [TestMethod]
+    public void TooFewImagesOrRowsGiveNoScores()
+    {
+        var (rows, imageOf) = Images(perImage: 2, seed: 5);
         using var held = Held(rows, 8);
-        var all = LeaveOneImageOut.Scores(model, held.Rows(), imageOf, 6, maxQueryRows: 1000, seed: 1);
-        var some = LeaveOneImageOut.Scores(model, held.Rows(), imageOf, 6, maxQueryRows: 12, seed: 1);
-        Assert.HasCount(6, all);
-        Assert.HasCount(2, some, "12 query rows hold two images of five rows");
-        CollectionAssert.AreEqual(all.Take(2).ToArray(), some.ToArray(), "the same seeded order, cut at the bound");
+        Assert.IsEmpty(HeldOutScores.Scores(held.Rows(), imageOf.Select(_ => 0).ToArray(), 1, Options, 0, null), "one image");
+        Assert.IsEmpty(HeldOutScores.Scores(held.Rows(), imageOf, 10, new DensityOptions { PcaComponents = 17 }, 0, null),
+            "16 rows outside a fold cannot fit 17 components");
     }
 
     [TestMethod]
     public void TheDensityGraphOutputsWhetherTheImageScoreReachesTheThreshold()
     {
-        var (rows, _, model) = Images(perImage: 4, seed: 5);
+        var (rows, imageOf) = Images(perImage: 4, seed: 5);
+        var model = KdeDensityModel.Fit(rows, imageOf.Length, 8, Options);
         var boxes = new[] { rows[..8], Enumerable.Repeat(1e3f, 8).ToArray() };
         float[] scores;
         using (var plain = new OnnxRun(DensityGraph.Build(model)))
@@ -148,7 +139,7 @@ public sealed class ImageThresholdTests
         Assert.AreEqual(((double)threshold.Value).ToString("R", System.Globalization.CultureInfo.InvariantCulture), meta["rkde_threshold"]);
         Assert.AreEqual("0.5", meta["rkde_threshold_false_positive_rate"]);
         Assert.AreEqual("2", meta["rkde_threshold_images"]);
-        StringAssert.StartsWith(meta["rkde_threshold_method"], "leave-one-image-out");
+        StringAssert.StartsWith(meta["rkde_threshold_method"], "held out");
         CollectionAssert.AreEqual(new[] { false, true },
             boxes.Select(b => ((bool[])run.Run(("features", b, [1, 1, 8]))["is_anomaly"].Data)[0]).ToArray());
     }

@@ -1,12 +1,11 @@
 using System.Globalization;
-using System.Runtime.Intrinsics;
 
 namespace Rkde.MLNet.Density;
 
 /// <summary>
 /// The decision threshold on image scores stored with a fitted model: an image is anomalous when its score is at least
-/// <see cref="Value"/>. Chosen so that at most <see cref="FalsePositiveRate"/> of the training images' leave-one-image-out
-/// scores reach it.
+/// <see cref="Value"/>. Chosen so that at most <see cref="FalsePositiveRate"/> of the training images' held-out scores
+/// (<see cref="HeldOutScores"/>) reach it.
 /// </summary>
 /// <param name="Value">The threshold on the image score.</param>
 /// <param name="FalsePositiveRate">The false-positive rate it was chosen for (the nominal rate).</param>
@@ -49,7 +48,8 @@ internal sealed record ImageThreshold(float Value, double FalsePositiveRate, int
     public const string MethodKey = "rkde_threshold_method";
 
     /// <summary>How the scores behind the threshold were obtained (the <see cref="MethodKey"/> value).</summary>
-    public const string Method = "leave-one-image-out: each training image scored against the KDE without its own regions (PCA and bandwidth of the full fit)";
+    public static readonly string Method = string.Create(CultureInfo.InvariantCulture,
+        $"held out: the training images dealt into {HeldOutScores.Folds} seeded folds, each fold's images scored by a density model (PCA and KDE) fitted on the other folds' regions");
 
     /// <summary>The metadata entries describing this threshold.</summary>
     public IEnumerable<(string Key, string Value)> Metadata() =>
@@ -63,125 +63,65 @@ internal sealed record ImageThreshold(float Value, double FalsePositiveRate, int
 }
 
 /// <summary>
-/// Leave-one-image-out image scores of the training images, the honest estimate of how normal images score: scoring a
-/// training region against a KDE that holds that very region gives it a kernel at distance 0, so its own image would look
-/// more normal than any new image. Each image's regions are scored against the KDE without the points of that image
-/// (the KDE's sum simply skips them and its normaliser counts the rest); the PCA and the bandwidth stay those of the full fit.
+/// Held-out scores of the training images, the honest estimate of how new normal images score. Scoring a training image with
+/// the model fitted on it is optimistic (its own regions are kernels at distance zero), and so, measured on the demo set, is
+/// leaving only its regions out of the KDE: the PCA, fitted with that image, keeps the directions in which it is unusual, so
+/// its scores came out 2–4 times those of the same image under a model refitted without it. Here the images are dealt into
+/// seeded folds, and each fold's images are scored by a whole density model (PCA, scaling, KDE) fitted on the other folds'
+/// regions, as a new image is scored by a model that never saw it.
 /// </summary>
-internal static class LeaveOneImageOut
+internal static class HeldOutScores
 {
-    /// <summary>
-    /// The scores of the images (0 … <paramref name="imageCount"/> − 1) whose regions are held in <paramref name="rows"/>,
-    /// the model's training points in the same order (<paramref name="imageOfRow"/>: each row's image), plus 0 for each image
-    /// without regions, as the fitted graph scores it. An image whose regions are all the KDE holds gets no score. When the rows
-    /// of all images exceed <paramref name="maxQueryRows"/>, a seeded sample of the images is scored (regions ≤ that bound).
-    /// </summary>
-    public static List<float> Scores(KdeDensityModel model, FeatureRows rows, IReadOnlyList<int> imageOfRow, int imageCount,
-        int maxQueryRows, int seed)
-    {
-        int n = rows.Count, k = model.ComponentCount;
-        if (imageOfRow.Count != n || model.PointCount != n)
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-                $"{n} rows, {imageOfRow.Count} image indices and {model.PointCount} KDE points: they must be the same rows."), nameof(imageOfRow));
-        var rowsOfImage = new List<int>[imageCount];
-        for (int i = 0; i < imageCount; i++) rowsOfImage[i] = [];
-        for (int r = 0; r < n; r++) rowsOfImage[imageOfRow[r]].Add(r);
+    /// <summary>How many folds the training images are dealt into.</summary>
+    public const int Folds = 5;
 
-        // Images in a seeded order, taken while their regions fit the bound (images without regions cost nothing).
+    /// <summary>
+    /// The score of each image (0 … <paramref name="imageCount"/> − 1) under the density model fitted on the other folds' rows of
+    /// <paramref name="rows"/> (<paramref name="imageOfRow"/>: each row's image), 0 for an image without regions, as the
+    /// fitted graph scores it: the highest box probability. Empty when there are fewer than two images, or when a fold's
+    /// complement holds fewer rows than the components the density needs.
+    /// </summary>
+    public static List<float> Scores(FeatureRows rows, IReadOnlyList<int> imageOfRow, int imageCount, DensityOptions options, int seed,
+        IProgress<string>? progress)
+    {
+        int n = rows.Count, d = rows.Dimension;
+        if (imageOfRow.Count != n)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"{n} rows but {imageOfRow.Count} image indices: give each row's image."), nameof(imageOfRow));
+        int folds = Math.Min(Folds, imageCount);
+        if (folds < 2)
+            return [];
         var order = Enumerable.Range(0, imageCount).ToArray();
         new Random(seed).Shuffle(order);
-        var chosen = new List<int>();
-        long queryRows = 0;
-        foreach (int image in order)
-        {
-            if (queryRows + rowsOfImage[image].Count > maxQueryRows && chosen.Count > 0 && n > maxQueryRows)
-                continue;
-            chosen.Add(image);
-            queryRows += rowsOfImage[image].Count;
-        }
+        var foldOf = new int[imageCount];
+        for (int i = 0; i < imageCount; i++) foldOf[order[i]] = i % folds;
 
-        var queries = chosen.SelectMany(i => rowsOfImage[i]).ToArray();
-        var probability = new float[queries.Length];
-        var pointsT = new double[(long)k * n];
-        for (int p = 0; p < n; p++)
-            for (int c = 0; c < k; c++) pointsT[(long)c * n + p] = model.Points[(long)p * k + c];
-        var counts = rowsOfImage.Select(r => r.Count).ToArray();
-        var self = rows;
-        Parallel.For(0, Math.Clamp(queries.Length, 1, Environment.ProcessorCount), () => (new double[k], new double[n]), (w, _, buffers) =>
+        var scores = new float[imageCount];
+        for (int fold = 0; fold < folds; fold++)
         {
-            int workers = Math.Clamp(queries.Length, 1, Environment.ProcessorCount);
-            int start = (int)((long)queries.Length * w / workers), end = (int)((long)queries.Length * (w + 1) / workers);
-            var (z, distances) = buffers;
-            for (int q = start; q < end; q++)
-            {
-                int row = queries[q], image = imageOfRow[row], others = n - counts[image];
-                unsafe
-                {
-                    model.Transform(new ReadOnlySpan<float>(self.Row(row), self.Dimension), z);
-                }
-                SquaredDistances(z, pointsT, n, distances);
-                double minimum = double.PositiveInfinity;
-                for (int p = 0; p < n; p++)
-                {
-                    if (imageOfRow[p] != image && distances[p] < minimum) minimum = distances[p];
-                }
-                double sum = 0;
-                for (int p = 0; p < n; p++)
-                {
-                    if (imageOfRow[p] != image) sum += Math.Exp(-0.5 * (distances[p] - minimum));
-                }
-                double logDensity = model.LogNormaliser + Math.Log(n) - Math.Log(others) - 0.5 * minimum + Math.Log(sum);
-                probability[q] = (float)KdeDensityModel.Probability(logDensity);
-            }
-            return buffers;
-        }, _ => { });
-
-        var scores = new List<float>(chosen.Count);
-        int next = 0;
-        foreach (int image in chosen)
-        {
-            int count = rowsOfImage[image].Count;
-            if (count == n)
-            {
-                next += count;
+            var training = Enumerable.Range(0, n).Where(r => foldOf[imageOfRow[r]] != fold).ToArray();
+            var held = Enumerable.Range(0, n).Where(r => foldOf[imageOfRow[r]] == fold).ToArray();
+            if (training.Length < options.PcaComponents)
+                return [];
+            if (held.Length == 0)
                 continue;
+            var model = KdeDensityModel.Fit(rows.Subset(training), options, seed, null);
+            var features = new float[(long)held.Length * d];
+            for (int i = 0; i < held.Length; i++)
+                Copy(rows, held[i], features.AsSpan(i * d, d));
+            var logDensity = new double[held.Length];
+            model.LogDensities(features, logDensity);
+            for (int i = 0; i < held.Length; i++)
+            {
+                int image = imageOfRow[held[i]];
+                scores[image] = MathF.Max(scores[image], (float)KdeDensityModel.Probability(logDensity[i]));
             }
-            float score = 0;
-            for (int i = 0; i < count; i++) score = MathF.Max(score, probability[next + i]);
-            next += count;
-            scores.Add(score);
+            progress?.Report(string.Create(CultureInfo.InvariantCulture,
+                $"R-KDE threshold: fold {fold + 1} of {folds} scored ({held.Length} regions held out, model fitted on {training.Length})"));
         }
-        return scores;
+        return [.. scores];
     }
 
-    /// <summary>distances[p] = ‖z − P_p‖² over the transposed points (k × n).</summary>
-    private static unsafe void SquaredDistances(double[] z, double[] pointsT, int n, double[] distances)
-    {
-        int k = z.Length;
-        fixed (double* p = pointsT)
-        fixed (double* d = distances)
-        {
-            int i = 0;
-            for (; i <= n - 4; i += 4)
-            {
-                var acc = Vector256<double>.Zero;
-                for (int c = 0; c < k; c++)
-                {
-                    var diff = Vector256.Load(p + (long)c * n + i) - Vector256.Create(z[c]);
-                    acc = Vector256.FusedMultiplyAdd(diff, diff, acc);
-                }
-                acc.Store(d + i);
-            }
-            for (; i < n; i++)
-            {
-                double s = 0;
-                for (int c = 0; c < k; c++)
-                {
-                    double diff = p[(long)c * n + i] - z[c];
-                    s += diff * diff;
-                }
-                d[i] = s;
-            }
-        }
-    }
+    private static unsafe void Copy(FeatureRows rows, int row, Span<float> destination) =>
+        new ReadOnlySpan<float>(rows.Row(row), rows.Dimension).CopyTo(destination);
 }

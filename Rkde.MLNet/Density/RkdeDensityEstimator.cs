@@ -54,13 +54,10 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
         return chain;
     }
 
-    /// <summary>Query regions at most in the leave-one-image-out scores behind the threshold (a seeded sample of images beyond).</summary>
-    internal const int ThresholdQueryRows = 10_000;
-
     /// <summary>
     /// Samples the regions of <paramref name="input"/> (one image per row) in one cursor pass and fits the density model on the
-    /// sample; with <paramref name="falsePositiveRate"/>, also the threshold for that rate from the images' leave-one-image-out
-    /// scores (<see cref="LeaveOneImageOut"/>). The reservoir (the bulk of the fit's memory) is freed when this returns.
+    /// sample; with <paramref name="falsePositiveRate"/>, also the threshold for that rate from the images' held-out scores
+    /// (<see cref="HeldOutScores"/>). The reservoir (the bulk of the fit's memory) is freed when this returns.
     /// </summary>
     internal (KdeDensityModel Model, ImageThreshold? Threshold) FitModel(IDataView input, int d, double? falsePositiveRate)
     {
@@ -78,13 +75,15 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
         var model = KdeDensityModel.Fit(reservoir.Rows(), _options.Density, seed, new Progress<string>(Report));
         if (falsePositiveRate is not double rate)
             return (model, null);
-        var scores = LeaveOneImageOut.Scores(model, reservoir.Rows(), imageOfRow!, (int)images, ThresholdQueryRows, seed);
+        var scores = HeldOutScores.Scores(reservoir.Rows(), imageOfRow!, (int)images, _options.Density, seed, new Progress<string>(Report));
         var threshold = ImageThreshold.FromScores(scores, rate);
         Report(string.Create(CultureInfo.InvariantCulture,
-            $"RkdeDensity: threshold {threshold.Value:G6} for a false-positive rate of {rate:P1}, from the leave-one-image-out scores of {threshold.Images} training images ({threshold.FalsePositives} reach it)."));
-        if (threshold.Images < Math.Ceiling(1 / rate))
+            $"RkdeDensity: threshold {threshold.Value:G6} for a false-positive rate of {rate:P1}, from the held-out scores of {threshold.Images} training images ({threshold.FalsePositives} reach it)."));
+        if (threshold.Images == 0)
+            Report("RkdeDensity: warning: too few training images or regions to hold any out; the threshold is +∞ (IsAnomaly is always false). Fit on more images.");
+        else if (threshold.Images < Math.Ceiling(1 / rate))
             Report(string.Create(CultureInfo.InvariantCulture,
-                $"RkdeDensity: warning: {threshold.Images} training images cannot resolve a false-positive rate of {rate:P1} (that needs at least {Math.Ceiling(1 / rate)}); the threshold lies just above the highest training score."));
+                $"RkdeDensity: warning: {threshold.Images} training images cannot resolve a false-positive rate of {rate:P1} (that needs at least {Math.Ceiling(1 / rate)}); the threshold lies just above the highest held-out score."));
         return (model, threshold);
     }
 
