@@ -37,7 +37,7 @@ public sealed class CommandTests
     [TestMethod]
     public void HelpWorksOnEveryCommand()
     {
-        foreach (string command in new[] { "fit", "score", "evaluate", "make-scenes" })
+        foreach (string command in new[] { "fit", "score", "evaluate", "export", "make-scenes" })
         {
             var r = CliRunner.Run(command, "--help");
             Assert.AreEqual(0, r.Code, command);
