@@ -140,6 +140,7 @@ public sealed class RkdeAnomalyTests
                 Assert.AreEqual(Path.GetFileName(full[i].ImagePath), fields[0]);
                 Assert.AreEqual(expected[i].Score, float.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), 1e-6f);
                 Assert.AreEqual(expected[i].BoxScores.Length, int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture));
+                Assert.AreEqual(expected[i].IsAnomaly, bool.Parse(fields[3]), "IsAnomaly, computed by ML.NET's Expression transform");
             }
         }
         finally
