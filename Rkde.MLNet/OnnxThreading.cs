@@ -6,10 +6,10 @@ using Microsoft.ML.Transforms.Onnx;
 namespace Rkde.MLNet;
 
 /// <summary>
-/// ONNX Runtime threading for the R-KDE chain on CPU. Each of the chain's ONNX stages has its own intra-op thread pool whose
-/// threads spin after every run; with four stages run one after another on few cores, the idle pools' spinning takes the
-/// cores from the busy one (on 2 cores: about 2.5× the CPU time per image). Session options are not saved in a model
-/// .zip, so a scoring program sets this on its own <see cref="MLContext"/> before loading.
+/// ONNX Runtime threading for R-KDE models on CPU. A fitted model runs in one ONNX Runtime session (chains of the stage-level
+/// estimators in one per stage) whose intra-op threads spin after every run by default; on few cores the spinning takes the
+/// cores from ML.NET's image decoding, from other sessions' pools and from other programs, and adds CPU time per image. Session
+/// options are not saved in a model .zip, so a scoring program sets this on its own <see cref="MLContext"/> before loading.
 /// </summary>
 public static class OnnxThreading
 {

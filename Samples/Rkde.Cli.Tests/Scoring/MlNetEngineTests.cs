@@ -30,7 +30,7 @@ public sealed class MlNetEngineTests
         string results = Path.Combine(s_root, "out", name);
         var score = CliRunner.Run(new MlNetEngine(), ["score", "--model", s_model, "--images", Path.Combine(s_root, "test"), "--out", results, .. extra]);
         Assert.AreEqual(0, score.Code, score.Err);
-        StringAssert.Contains(score.Out, extra.Contains("--threshold") ? "at or above threshold" : "at or above the model's threshold (false-positive rate 1%)");
+        StringAssert.Contains(score.Out, extra.Contains("--threshold") ? "at or above threshold 0;" : "(chosen for a false-positive rate of 1%)");
         return File.ReadAllLines(results).Select(ResultLine.Parse).ToList();
     }
 

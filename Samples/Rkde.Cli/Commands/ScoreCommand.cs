@@ -31,7 +31,8 @@ internal static class ScoreCommand
             var files = ImageFiles.Find(folder, "--images");
             using var scorer = perCall is int n ? engine.LoadExported(modelPath, n) : engine.Load(modelPath);
             float? t = parse.GetValue(threshold) ?? scorer.Threshold;
-            string whose = parse.GetValue(threshold) is not null ? "threshold" : $"the model's threshold (false-positive rate {scorer.FalsePositiveRate:0.###%})";
+            string whose = parse.GetValue(threshold) is not null ? $"threshold {t}"
+                : $"the model's threshold {t} (chosen for a false-positive rate of {scorer.FalsePositiveRate:0.###%})";
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
             using var writer = new StreamWriter(outPath);
             int failed = 0, flagged = 0;
@@ -54,7 +55,7 @@ internal static class ScoreCommand
                 }
             });
             bar.Dispose();
-            string verdict = t is null ? "" : $", {flagged} at or above {whose} {t}";
+            string verdict = t is null ? "" : $", {flagged} at or above {whose}";
             output.WriteLine($"Scored {lines.Count - failed} of {lines.Count} images in {elapsed.TotalSeconds:F1} s ({lines.Count / Math.Max(elapsed.TotalSeconds, 1e-9):F1} images/s){verdict}; results in {outPath}.");
             if (failed > 0)
             {

@@ -1,6 +1,5 @@
 using Google.Protobuf;
 using Microsoft.ML;
-using Microsoft.ML.Transforms.Image;
 using Rkde.MLNet;
 using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Density;
@@ -38,10 +37,7 @@ public sealed class FittedModel : IDisposable
         var train = ml.Data.LoadFromEnumerable(DemoData.Train.Select(p => new ImageInput { ImagePath = p }));
         byte[]? proposer = int8 ? DefaultModels.QuantizedProposer(width, height, PipelineFigures.Pixels(DemoData.Train[..8])) : null;
         var features = ml.Transforms.RkdeRoiFeatures(new RkdeRoiFeatureOptions { ImageWidth = width, ImageHeight = height, PixelsColumnName = "Pixels" });
-        var pipeline = ml.Transforms.LoadImages("Image", null, nameof(ImageInput.ImagePath))
-            .Append(ml.Transforms.ResizeImages("Image", width, height, "Image", ImageResizingEstimator.ResizingKind.Fill))
-            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", ImagePixelExtractingEstimator.ColorBits.Rgb,
-                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255))
+        var pipeline = PipelineFigures.PixelPipeline(ml, "Pixels")
             .Append(ml.Transforms.RkdeRegionProposals(new RkdeRegionProposalOptions
             {
                 ImageWidth = width,
@@ -50,7 +46,7 @@ public sealed class FittedModel : IDisposable
             }))
             .Append(features)
             .Append(ml.Transforms.RkdeDensity(new RkdeDensityOptions { FeatureDimension = features.FeatureDimension, PcaComponents = DefaultModels.PcaComponents }))
-            .Append(ml.Transforms.DropColumns("Image", "Pixels", "RegionBoxes", "RegionScores", DefaultModels.Layer3Name, "Features"));
+            .Append(ml.Transforms.DropColumns("image", "Pixels", "RegionBoxes", "RegionScores", DefaultModels.Layer3Name, "Features"));
         var model = pipeline.Fit(train);
         return Save(ml, model, train, int8 ? "int8-4stage" : "fp32-4stage");
     }

@@ -185,14 +185,17 @@ public static class PipelineFigures
     public static List<float[]> Pixels(string[] images)
     {
         var ml = new MLContext();
-        var pipeline = ml.Transforms.LoadImages("image", null, nameof(ImageInput.ImagePath))
-            .Append(ml.Transforms.ResizeImages("image", Width, Height, "image", ImageResizingEstimator.ResizingKind.Fill))
-            .Append(ml.Transforms.ExtractPixels("pixels", "image", ImagePixelExtractingEstimator.ColorBits.Rgb,
-                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255));
         var data = ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = p }));
-        var transformed = pipeline.Fit(data).Transform(data);
+        var transformed = PixelPipeline(ml, "pixels").Fit(data).Transform(data);
         return transformed.GetColumn<VBuffer<float>>("pixels").Select(v => v.DenseValues().ToArray()).ToList();
     }
+
+    /// <summary>LoadImages → ResizeImages (Fill, 360 × 240) → ExtractPixels (planar RGB in [0, 1]) into <paramref name="pixels"/>, as RkdeAnomaly does.</summary>
+    public static EstimatorChain<ImagePixelExtractingTransformer> PixelPipeline(MLContext ml, string pixels) =>
+        ml.Transforms.LoadImages("image", null, nameof(ImageInput.ImagePath))
+            .Append(ml.Transforms.ResizeImages("image", Width, Height, "image", ImageResizingEstimator.ResizingKind.Fill))
+            .Append(ml.Transforms.ExtractPixels(pixels, "image", ImagePixelExtractingEstimator.ColorBits.Rgb,
+                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255));
 }
 
 /// <summary>The pipeline's input row.</summary>
