@@ -35,6 +35,9 @@ namespace Rkde.MLNet.Pipeline;
 /// <para>Both parts are raised to one default-domain opset (the highest of the parts, at least 18; see
 /// <see cref="OnnxOpsetUpgrade"/>). <see cref="Split"/> of a composed graph gives back the front and the density as they went
 /// in, at that opset: the same nodes, initializer names and values, inputs, outputs and metadata.</para>
+/// <para>A saved model's composed graph is the .zip's one OnnxTransformer model (<c>RkdeModelCatalog.FittedGraphOf</c> reads it
+/// and checks the file); <see cref="FittedChain.Build"/> turns a composed graph into the .zip's chain again, reading the column
+/// names, input size and threshold from its metadata, so a rewritten model is saved with <c>Model.Save</c> as a fitted one.</para>
 /// </remarks>
 internal static class FittedGraph
 {
