@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms.Onnx;
+using Rkde.MLNet.Onnx;
 
 namespace Rkde.MLNet;
 
@@ -26,10 +27,5 @@ public static class OnnxThreading
     }
 
     /// <summary>Session options with all graph optimisations and non-spinning intra-op threads.</summary>
-    internal static SessionOptions NonSpinning()
-    {
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        return options;
-    }
+    internal static SessionOptions NonSpinning() => OnnxSessions.NonSpinning();
 }

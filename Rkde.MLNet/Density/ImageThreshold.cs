@@ -1,4 +1,6 @@
 using System.Globalization;
+using Microsoft.ML.OnnxRuntime;
+using Rkde.MLNet.Onnx;
 
 namespace Rkde.MLNet.Density;
 
@@ -68,7 +70,8 @@ internal sealed record ImageThreshold(float Value, double FalsePositiveRate, int
 /// leaving only its regions out of the KDE: the PCA, fitted with that image, keeps the directions in which it is unusual, so
 /// its scores came out 2–4 times those of the same image under a model refitted without it. Here the images are dealt into
 /// seeded folds, and each fold's images are scored by a whole density model (PCA, scaling, KDE) fitted on the other folds'
-/// regions, as a new image is scored by a model that never saw it.
+/// regions, as a new image is scored by a model that never saw it, and through the graph that model emits, as a saved model
+/// scores.
 /// </summary>
 internal static class HeldOutScores
 {
@@ -106,20 +109,42 @@ internal static class HeldOutScores
             if (held.Length == 0)
                 continue;
             var model = KdeDensityModel.Fit(rows.Subset(training), options, seed, null);
-            var features = new float[(long)held.Length * d];
-            for (int i = 0; i < held.Length; i++)
-                Copy(rows, held[i], features.AsSpan(i * d, d));
-            var logDensity = new double[held.Length];
-            model.LogDensities(features, logDensity);
-            for (int i = 0; i < held.Length; i++)
-            {
-                int image = imageOfRow[held[i]];
-                scores[image] = MathF.Max(scores[image], (float)KdeDensityModel.Probability(logDensity[i]));
-            }
+            Score(model, rows, held, imageOfRow, scores);
             progress?.Report(string.Create(CultureInfo.InvariantCulture,
                 $"R-KDE threshold: fold {fold + 1} of {folds} scored ({held.Length} regions held out, model fitted on {training.Length})"));
         }
         return [.. scores];
+    }
+
+    /// <summary>Regions scored per run of the density graph (its kernel matrix is regions × points floats).</summary>
+    private const int Chunk = 256;
+
+    /// <summary>
+    /// Raises each image's score to its held rows' box scores under <paramref name="model"/>, computed by the density graph it
+    /// emits (what a saved model runs) in chunks of <see cref="Chunk"/> regions.
+    /// </summary>
+    private static void Score(KdeDensityModel model, FeatureRows rows, int[] held, IReadOnlyList<int> imageOfRow, float[] scores)
+    {
+        int d = rows.Dimension;
+        var names = new DensityGraphNames();
+        using var options = OnnxSessions.NonSpinning();
+        using var session = new InferenceSession(DensityGraph.Build(model, names), options);
+        var features = new float[Chunk * d];
+        for (int start = 0; start < held.Length; start += Chunk)
+        {
+            int count = Math.Min(Chunk, held.Length - start);
+            for (int i = 0; i < count; i++)
+                Copy(rows, held[start + i], features.AsSpan(i * d, d));
+            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, features.AsMemory(0, count * d), [1, count, d]);
+            using var run = new RunOptions();
+            using var output = session.Run(run, [names.Features], [input], [names.BoxScores]);
+            var boxScores = output[0].GetTensorDataAsSpan<float>();
+            for (int i = 0; i < count; i++)
+            {
+                int image = imageOfRow[held[start + i]];
+                scores[image] = MathF.Max(scores[image], boxScores[i]);
+            }
+        }
     }
 
     private static unsafe void Copy(FeatureRows rows, int row, Span<float> destination) =>
