@@ -43,6 +43,11 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
             nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));
         if (_proposer.IsValueCreated && _features.IsValueCreated)
             _features.Value.CheckAgainst(_proposer.Value);
+        foreach (var model in new[] { _proposer.IsValueCreated ? _proposer.Value.Contract : null, _features.IsValueCreated ? _features.Value.Contract : null })
+        {
+            if (model is not null)
+                FittedGraph.CheckComposable(model);
+        }
         _device = new Lazy<int?>(() => GpuFallback.Resolve(options.GpuDeviceId, options.FallbackToCpu, options.Progress));
     }
 
@@ -108,7 +113,8 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
             return defaultModel;
         var m = model.Model;
         string source = path is not null ? $"'{Path.GetFileName(path)}'" : "model bytes";
-        return $"user model {source}: graph '{m.Graph.Name}', producer '{m.ProducerName} {m.ProducerVersion}'".TrimEnd() + $", opset {OnnxOpsetUpgrade.DefaultOpset(m)}";
+        string producer = string.Join(' ', new[] { m.ProducerName, m.ProducerVersion }.Where(p => p.Length > 0));
+        return $"user model {source}: graph '{m.Graph.Name}'{(producer.Length > 0 ? $", producer '{producer}'" : "")}, opset {OnnxOpsetUpgrade.DefaultOpset(m)}";
     }
 
     /// <summary>

@@ -54,18 +54,45 @@ internal static class OnnxOpsetUpgrade
             return model.Clone();
         if (from > target)
             throw new ArgumentOutOfRangeException(nameof(target), $"{what} has opset {from}, above the target {target}; upgrades only go up.");
-        if (from < MinimumOpset)
-            throw new InvalidOperationException(
-                $"{what} uses ONNX opset {from}; R-KDE composes models of opset {MinimumOpset} or later into one graph. Export it again at opset {MinimumOpset} or later (e.g. 17).");
+        Check(model, target, what);
         var copy = model.Clone();
         int fresh = 0;
-        UpgradeGraph(copy.Graph, from, target, what, ref fresh);
+        UpgradeGraph(copy.Graph, from, target, ref fresh);
         foreach (var import in copy.OpsetImport.Where(o => IsDefaultDomain(o.Domain)))
             import.Version = target;
         return copy;
     }
 
-    private static void UpgradeGraph(GraphProto graph, int from, int target, string what, ref int fresh)
+    /// <summary>
+    /// Throws, naming <paramref name="what"/>, the node and the fix, when <paramref name="model"/> cannot be raised to
+    /// <paramref name="target"/>: an opset below <see cref="MinimumOpset"/>, or an operator the standard removed on the way.
+    /// Reads the model without copying it.
+    /// </summary>
+    public static void Check(ModelProto model, int target, string what)
+    {
+        int from = DefaultOpset(model);
+        if (from >= target)
+            return;
+        if (from < MinimumOpset)
+            throw new InvalidOperationException(
+                $"{what} uses ONNX opset {from}; R-KDE composes models of opset {MinimumOpset} or later into one graph. Export it again at opset {MinimumOpset} or later (e.g. 17).");
+        foreach (var node in Nodes(model.Graph).Where(n => IsDefaultDomain(n.Domain)))
+        {
+            if (node.OpType is "Upsample" or "Scatter")
+                throw new InvalidOperationException(
+                    $"{what}'s node '{node.Name}' is {node.OpType}, which ONNX has removed ({(node.OpType == "Upsample" ? "Resize" : "ScatterElements")} replaces it); export the model again at opset 13 or later.");
+            if (node.OpType == "Resize" && Crosses(from, target, 13)
+                && node.Attribute.Any(a => a.Name == "coordinate_transformation_mode" && a.S.ToStringUtf8() == "tf_half_pixel_for_nn"))
+                throw new InvalidOperationException(
+                    $"{what}'s Resize node '{node.Name}' uses coordinate_transformation_mode tf_half_pixel_for_nn, which opset 13 removed; export the model again at opset 13 or later.");
+        }
+    }
+
+    /// <summary>The graph's nodes and those of its subgraphs, depth first.</summary>
+    private static IEnumerable<NodeProto> Nodes(GraphProto graph) =>
+        graph.Node.SelectMany(n => n.Attribute.SelectMany(a => a.G is null ? a.Graphs : a.Graphs.Append(a.G)).SelectMany(Nodes).Prepend(n));
+
+    private static void UpgradeGraph(GraphProto graph, int from, int target, ref int fresh)
     {
         var nodes = graph.Node.ToList();
         graph.Node.Clear();
@@ -74,28 +101,25 @@ internal static class OnnxOpsetUpgrade
             foreach (var attribute in node.Attribute)
             {
                 if (attribute.G is not null)
-                    UpgradeGraph(attribute.G, from, target, what, ref fresh);
+                    UpgradeGraph(attribute.G, from, target, ref fresh);
                 foreach (var g in attribute.Graphs)
-                    UpgradeGraph(g, from, target, what, ref fresh);
+                    UpgradeGraph(g, from, target, ref fresh);
             }
             if (!IsDefaultDomain(node.Domain))
             {
                 graph.Node.Add(node);
                 continue;
             }
-            foreach (var rewritten in Rewrite(graph, node, from, target, what, ref fresh))
+            foreach (var rewritten in Rewrite(graph, node, from, target, ref fresh))
                 graph.Node.Add(rewritten);
         }
     }
 
     private static bool Crosses(int from, int target, int version) => from < version && target >= version;
 
-    private static IEnumerable<NodeProto> Rewrite(GraphProto graph, NodeProto node, int from, int target, string what, ref int fresh)
+    private static IEnumerable<NodeProto> Rewrite(GraphProto graph, NodeProto node, int from, int target, ref int fresh)
     {
         string op = node.OpType;
-        if (op is "Upsample" or "Scatter")
-            throw new InvalidOperationException(
-                $"{what}'s node '{node.Name}' is {op}, which ONNX has removed ({(op == "Upsample" ? "Resize" : "ScatterElements")} replaces it); export the model again at opset 13 or later.");
         if ((AxesFrom13.Contains(op) && Crosses(from, target, 13)) || (ReduceFrom18.Contains(op) && Crosses(from, target, 18)))
             return [AttributeToInput(graph, node, "axes", 1, ref fresh)];
         if (op == "Split" && Crosses(from, target, 13))
@@ -127,10 +151,6 @@ internal static class OnnxOpsetUpgrade
             }
             return [node];
         }
-        if (op == "Resize" && Crosses(from, target, 13)
-            && node.Attribute.Any(a => a.Name == "coordinate_transformation_mode" && a.S.ToStringUtf8() == "tf_half_pixel_for_nn"))
-            throw new InvalidOperationException(
-                $"{what}'s Resize node '{node.Name}' uses coordinate_transformation_mode tf_half_pixel_for_nn, which opset 13 removed; export the model again at opset 13 or later.");
         return [node];
     }
 

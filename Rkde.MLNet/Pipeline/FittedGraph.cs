@@ -81,6 +81,13 @@ internal static class FittedGraph
     /// <summary>The lowest opset of a composed graph: the density and region graphs are written for 18.</summary>
     public const int MinimumOpset = 18;
 
+    /// <summary>
+    /// Throws, naming the model and the fix, when <paramref name="model"/> (a user's proposer or feature model) cannot be
+    /// composed into one graph (see <see cref="OnnxOpsetUpgrade.Check"/>); for checking user models when the estimator is built.
+    /// </summary>
+    public static void CheckComposable(OnnxModelContract model) =>
+        OnnxOpsetUpgrade.Check(model.Model, Math.Max(MinimumOpset, OnnxOpsetUpgrade.DefaultOpset(model.Model)), "The " + model.Slot);
+
     /// <summary>The composed output name of density output <paramref name="name"/>.</summary>
     public static string DensityOutput(string name) => name == "image_score" ? ImageScore : InternalColumns.Prefix + name;
 

@@ -96,13 +96,12 @@ internal static class OnnxExport
             OnnxInliner.Prune(body.Graph);
 
             string trips = b.Node("Gather", [b.Node("Shape", [images]), b.Initializer(b.FreshName("batch_axis"), [0L])], ("axis", 0L));
-            var outputs = b.Node("Loop", [trips, ""], [Boxes, BoxScores, BoxCount, Score, IsAnomaly], ("body", body.Graph));
+            b.Node("Loop", [trips, ""], [Boxes, BoxScores, BoxCount, Score, IsAnomaly], ("body", body.Graph));
             b.Graph.Output.Add(Declared(Boxes, DataType.Float, "batch", (long)most, 4L));
             b.Graph.Output.Add(Declared(BoxScores, DataType.Float, "batch", (long)most));
             b.Graph.Output.Add(Declared(BoxCount, DataType.Int64, "batch"));
             b.Graph.Output.Add(Declared(Score, DataType.Float, "batch"));
             b.Graph.Output.Add(Declared(IsAnomaly, DataType.Bool, "batch"));
-            _ = outputs;
             signature = $"input {Images} uint8 [B, {height}, {width}, 3] RGB at the model input size; outputs {Boxes} float [B, {most}, 4] " +
                 $"(input pixels, zeros after each image's {BoxCount}), {BoxScores} float [B, {most}] (highest first, {PaddingScore} after), " +
                 $"{BoxCount} int64 [B], {Score} float [B], {IsAnomaly} bool [B]";
