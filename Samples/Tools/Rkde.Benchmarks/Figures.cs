@@ -29,6 +29,7 @@ public static class Figures
         ("density.threshold", ThresholdFigure.Run),
         ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
         ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
+        ("e2e.export", ExportFigures.Run),
         ("soak", SoakFigure.Run),
     ];
 
