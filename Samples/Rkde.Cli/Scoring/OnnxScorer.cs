@@ -84,17 +84,19 @@ internal sealed class OnnxScorer : IImageScorer
     private static (byte[] Rgb, int Width, int Height) Decode(string path, (int Width, int Height)? resizeTo)
     {
         using var decoded = SKBitmap.Decode(path) ?? throw new CliException($"'{path}' could not be decoded.");
-        using var rgba = decoded.ColorType == SKColorType.Rgba8888 ? decoded.Copy() : decoded.Copy(SKColorType.Rgba8888);
-        using var sized = resizeTo is var (w, h) && (w != rgba.Width || h != rgba.Height)
-            ? rgba.Resize(new SKSizeI(w, h), new SKSamplingOptions(SKFilterMode.Nearest))
-            : rgba.Copy();
-        var source = sized.GetPixelSpan();
+        using var rgba = decoded.ColorType == SKColorType.Rgba8888 ? null : decoded.Copy(SKColorType.Rgba8888);
+        var source = rgba ?? decoded;
+        using var resized = resizeTo is var (w, h) && (w != source.Width || h != source.Height)
+            ? source.Resize(new SKSizeI(w, h), new SKSamplingOptions(SKFilterMode.Nearest))
+            : null;
+        var sized = resized ?? source;
+        var pixels = sized.GetPixelSpan();
         var rgb = new byte[sized.Width * sized.Height * 3];
         for (int i = 0, n = sized.Width * sized.Height; i < n; i++)
         {
-            rgb[3 * i] = source[4 * i];
-            rgb[3 * i + 1] = source[4 * i + 1];
-            rgb[3 * i + 2] = source[4 * i + 2];
+            rgb[3 * i] = pixels[4 * i];
+            rgb[3 * i + 1] = pixels[4 * i + 1];
+            rgb[3 * i + 2] = pixels[4 * i + 2];
         }
         return (rgb, sized.Width, sized.Height);
     }
