@@ -30,8 +30,10 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     private readonly Lazy<FeatureSlot> _features;
     private readonly Lazy<int?> _device;
 
+    /// <summary>Validates a private copy of <paramref name="options"/>: changing them afterwards does not change this estimator.</summary>
     internal RkdeEstimator(TransformsCatalog catalog, RkdeOptions options)
     {
+        options = options.Clone();
         options.Validate();
         _catalog = catalog;
         _options = options;
@@ -54,6 +56,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.Text(inputSchema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
         return FittedChain.OutputSchema(_catalog, inputSchema, _columns, _options.ImageWidth, _options.ImageHeight);
     }
@@ -61,6 +64,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.Text(input.Schema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
         var o = _options;
         var readable = ReadableImages(input);

@@ -25,6 +25,7 @@ public static class RkdeModelCatalog
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model '{path}' does not exist; fit RkdeAnomaly and save it there with mlContext.Model.Save.", path);
         CheckGraphs(path);
+        NativeRuntime.EnsureLoaded();
         try
         {
             return catalog.Load(path, out inputSchema);
@@ -48,7 +49,7 @@ public static class RkdeModelCatalog
     /// </summary>
     /// <exception cref="FileNotFoundException">No file at <paramref name="modelPath"/>.</exception>
     /// <exception cref="InvalidDataException">The file is not a model .zip, not an RkdeAnomaly model, or of another format version.</exception>
-    public static void ExportRkdeOnnx(this ModelOperationsCatalog catalog, string modelPath, string onnxPath, bool batched = false)
+    public static void ExportRkdeOnnx(this ModelOperationsCatalog catalog, string modelPath, string onnxPath, bool batched)
     {
         ArgumentNullException.ThrowIfNull(onnxPath);
         byte[] bytes = ExportBytes(catalog, modelPath, batched);
@@ -66,8 +67,12 @@ public static class RkdeModelCatalog
         }
     }
 
+    /// <summary>The single-image export (<see cref="ExportRkdeOnnx(ModelOperationsCatalog, string, string, bool)"/> with batched false).</summary>
+    public static void ExportRkdeOnnx(this ModelOperationsCatalog catalog, string modelPath, string onnxPath) =>
+        ExportRkdeOnnx(catalog, modelPath, onnxPath, batched: false);
+
     /// <summary>As <see cref="ExportRkdeOnnx(ModelOperationsCatalog, string, string, bool)"/>, writing the ONNX model to <paramref name="destination"/>.</summary>
-    public static void ExportRkdeOnnx(this ModelOperationsCatalog catalog, string modelPath, Stream destination, bool batched = false)
+    public static void ExportRkdeOnnx(this ModelOperationsCatalog catalog, string modelPath, Stream destination, bool batched)
     {
         ArgumentNullException.ThrowIfNull(destination);
         destination.Write(ExportBytes(catalog, modelPath, batched));

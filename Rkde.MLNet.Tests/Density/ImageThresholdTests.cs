@@ -60,7 +60,7 @@ public sealed class ImageThresholdTests
         return (rows, imageOf);
     }
 
-    private static readonly DensityOptions Options = new() { PcaComponents = 3 };
+    private static readonly RkdeDensityOptions Options = new() { PcaComponents = 3 };
 
     /// <summary>All <paramref name="rows"/> held as the density estimator holds them (a reservoir below its capacity keeps every row in order).</summary>
     private static Reservoir Held(float[] rows, int d)
@@ -115,7 +115,7 @@ public sealed class ImageThresholdTests
         var (rows, imageOf) = Images(perImage: 2, seed: 5);
         using var held = Held(rows, 8);
         Assert.IsEmpty(HeldOutScores.Scores(held.Rows(), imageOf.Select(_ => 0).ToArray(), 1, Options, 0, null), "one image");
-        Assert.IsEmpty(HeldOutScores.Scores(held.Rows(), imageOf, 10, new DensityOptions { PcaComponents = 17 }, 0, null),
+        Assert.IsEmpty(HeldOutScores.Scores(held.Rows(), imageOf, 10, new RkdeDensityOptions { PcaComponents = 17 }, 0, null),
             "16 rows outside a fold cannot fit 17 components");
     }
 

@@ -29,7 +29,7 @@ public sealed class FittedGraphTests
     {
         var random = new Random(seed);
         var rows = Enumerable.Range(0, 40 * 12).Select(_ => (float)random.NextDouble()).ToArray();
-        var model = KdeDensityModel.Fit(rows, 40, 12, new DensityOptions { PcaComponents = 3 });
+        var model = KdeDensityModel.Fit(rows, 40, 12, new RkdeDensityOptions { PcaComponents = 3 });
         return DensityGraph.Build(model, threshold: ImageThreshold.FromScores([0.2f, 0.4f, 0.6f], 0.4));
     }
 

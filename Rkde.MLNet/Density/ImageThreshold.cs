@@ -84,7 +84,7 @@ internal static class HeldOutScores
     /// fitted graph scores it: the highest box probability. Empty when there are fewer than two images, or when a fold's
     /// complement holds fewer rows than the components the density needs.
     /// </summary>
-    public static List<float> Scores(FeatureRows rows, IReadOnlyList<int> imageOfRow, int imageCount, DensityOptions options, int seed,
+    public static List<float> Scores(FeatureRows rows, IReadOnlyList<int> imageOfRow, int imageCount, RkdeDensityOptions options, int seed,
         IProgress<string>? progress)
     {
         int n = rows.Count, d = rows.Dimension;

@@ -6,7 +6,7 @@ namespace Rkde.MLNet.Density;
 /// Score of a feature row x: y = (x − Mean)·Components; y /= (Scale ? MaxLength : ‖y‖); z = y·BandwidthTransform;
 /// log-density = LogNormaliser + logsumexp_i(−½‖z − Points_i‖²), where LogNormaliser already holds −log n.
 /// </summary>
-public sealed partial class KdeDensityModel
+internal sealed partial class KdeDensityModel
 {
     internal KdeDensityModel(int featureDimension, int componentCount, FeatureScalingMethod scaling,
         float[] mean, float[] components, double maxLength, double[] bandwidthTransform, double[] points,

@@ -10,17 +10,27 @@ public sealed class MlNetEngineTests
 {
     private static string s_root = "";
     private static string s_model = "";
-    private static readonly string[] Size = ["--width", "192", "--height", "128", "--pca-components", "4"];
+
+    /// <summary>The model input size and component count for the small scenes.</summary>
+    private static readonly string[] Small = ["--width", "192", "--height", "128", "--pca-components", "4"];
+
+    /// <summary>A small FashionScenes set (plain backgrounds, 192 × 128) in MVTec layout; returns its root.</summary>
+    private static string Scenes(int train, int testGood, int testAnomalous)
+    {
+        string root = TestData.TempFolder();
+        var scenes = CliRunner.Run("make-scenes", "--out", root, "--fashion-mnist", TestData.FakeFashionMnist(), "--background", "plain",
+            "--train", $"{train}", "--test-good", $"{testGood}", "--test-anomalous", $"{testAnomalous}", "--width", "192", "--height", "128",
+            "--item-size", "40-64");
+        Assert.AreEqual(0, scenes.Code, scenes.Err);
+        return root;
+    }
 
     [ClassInitialize]
     public static void MakeScenesAndFit(TestContext _)
     {
-        s_root = TestData.TempFolder();
-        var scenes = CliRunner.Run("make-scenes", "--out", s_root, "--fashion-mnist", TestData.FakeFashionMnist(), "--background", "plain",
-            "--train", "6", "--test-good", "2", "--test-anomalous", "2", "--width", "192", "--height", "128", "--item-size", "40-64");
-        Assert.AreEqual(0, scenes.Code, scenes.Err);
+        s_root = Scenes(train: 6, testGood: 2, testAnomalous: 2);
         s_model = Path.Combine(s_root, "out", "model.zip");
-        var fit = CliRunner.Run(new MlNetEngine(), ["fit", "--train", s_root, "--model", s_model, .. Size]);
+        var fit = CliRunner.Run(new MlNetEngine(), ["fit", "--train", s_root, "--model", s_model, .. Small]);
         Assert.AreEqual(0, fit.Code, fit.Err);
         Assert.IsTrue(File.Exists(s_model));
     }
@@ -55,7 +65,7 @@ public sealed class MlNetEngineTests
         Assert.HasCount(4, overridden);
 
         string report = Path.Combine(s_root, "report");
-        var evaluate = CliRunner.Run(new MlNetEngine(), ["evaluate", "--data", s_root, "--model", s_model, "--out", report, .. Size]);
+        var evaluate = CliRunner.Run(new MlNetEngine(), ["evaluate", "--data", s_root, "--model", s_model, "--out", report, .. Small]);
         Assert.AreEqual(0, evaluate.Code, evaluate.Err);
         StringAssert.Contains(evaluate.Out, "Model threshold");
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
@@ -66,6 +76,28 @@ public sealed class MlNetEngineTests
         var good = lines.Where(l => l.Image.StartsWith("good/", StringComparison.Ordinal)).ToList();
         Assert.AreEqual(good.Count(l => l.Result!.Score >= info.Threshold) / (double)good.Count, root.GetProperty("testGoodFalsePositiveRate").GetDouble());
         Assert.IsTrue(File.Exists(Path.Combine(report, "roc.png")));
+    }
+
+    /// <summary>
+    /// fit on the real engine: an unreadable training image is skipped with one warning line naming it, the summary counts
+    /// the images fitted on, and --strict stops at it with one error line naming it.
+    /// </summary>
+    [TestMethod]
+    public void FitSkipsAnUnreadableTrainingImageWithAWarningOrStopsAtItWithStrict()
+    {
+        string folder = Path.Combine(Scenes(train: 4, testGood: 1, testAnomalous: 1), "train", "good");
+        File.WriteAllText(Path.Combine(folder, "broken.png"), "not an image");
+        var engine = new MlNetEngine();
+
+        var fit = CliRunner.Run(engine, ["fit", "--train", folder, "--model", Path.Combine(folder, "m.zip"), .. Small]);
+        Assert.AreEqual(0, fit.Code, fit.Err);
+        var warnings = fit.Err.Split('\n').Where(l => l.Contains(MlNetEngine.SkipWarningPrefix)).ToList();
+        Assert.HasCount(1, warnings, fit.Err);
+        StringAssert.Contains(warnings[0], "broken.png");
+        StringAssert.Contains(fit.Out, "Fitted on 4 images");
+
+        CliRunner.AssertOneLineError(CliRunner.Run(engine, ["fit", "--train", folder, "--model", Path.Combine(folder, "s.zip"), "--strict", .. Small]), "broken.png");
+        Assert.IsFalse(File.Exists(Path.Combine(folder, "s.zip")));
     }
 
     [TestMethod]

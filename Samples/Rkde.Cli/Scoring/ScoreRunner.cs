@@ -38,7 +38,7 @@ internal static class ScoreRunner
             for (int i = 0; i < readable.Count; i++)
             {
                 var (path, width, height) = readable[i];
-                results[path] = scored is not null ? Line(ImageFiles.Relative(root, path), scored[i]) : ScoreOne(scorer, root, path, width, height);
+                results[path] = scored is not null ? Line(ImageFiles.Relative(root, path), scored[i], width, height) : ScoreOne(scorer, root, path, width, height);
             }
             for (int i = 0; i < chunk.Count; i++)
             {
@@ -55,7 +55,7 @@ internal static class ScoreRunner
     {
         try
         {
-            return Line(ImageFiles.Relative(root, file), scorer.Score(file, width, height));
+            return Line(ImageFiles.Relative(root, file), scorer.Score(file, width, height), width, height);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -63,7 +63,7 @@ internal static class ScoreRunner
         }
     }
 
-    private static ResultLine Line(string image, ImageScore result) => float.IsFinite(result.Score)
-        ? new ResultLine(image, result, null)
+    private static ResultLine Line(string image, ImageScore result, int width, int height) => float.IsFinite(result.Score)
+        ? new ResultLine(image, result, null) { Size = (width, height) }
         : new ResultLine(image, null, $"the model produced a non-finite score ({result.Score})");
 }

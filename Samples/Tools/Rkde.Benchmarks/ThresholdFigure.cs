@@ -22,7 +22,7 @@ public static class ThresholdFigure
             imageOf[r] = r / perImage;
         }
         int images = (rows + perImage - 1) / perImage;
-        var options = new DensityOptions { PcaComponents = components };
+        var options = new RkdeDensityOptions { PcaComponents = components };
 
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
