@@ -65,6 +65,22 @@ public sealed class RkdeAnomalyTests
     }
 
     [TestMethod]
+    public void OutputColumnsTakeTheNamesGivenAndTheChainIsRebuiltFromTheGraphAlone()
+    {
+        var options = Options(s_images.Folder);
+        options.BoxesColumnName = "B";
+        options.BoxScoresColumnName = "BS";
+        options.ScoreColumnName = "S";
+        options.IsAnomalyColumnName = "Bad";
+        var model = s_ml.Transforms.RkdeAnomaly(options).Fit(s_trainData);
+        var schema = model.GetOutputSchema(s_trainData.Schema);
+        CollectionAssert.AreEqual(new[] { "ImagePath", "B", "BS", "S", "Bad" }, schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
+        var scored = model.Transform(s_ml.Data.LoadFromEnumerable(s_test));
+        var named = scored.GetColumn<float>("S").ToArray();
+        CollectionAssert.AreEqual(Score(s_ml, s_model, s_test).Select(p => p.Score).ToArray(), named, "the names change nothing else");
+    }
+
+    [TestMethod]
     public void TheEstimatorStatesTheFittedSchemaBeforeFitting()
     {
         // ML.NET's DataViewSchema → SchemaShape conversion is internal to it.
