@@ -82,7 +82,8 @@ internal static class HeldOutScores
     /// The score of each image (0 … <paramref name="imageCount"/> − 1) under the density model fitted on the other folds' rows of
     /// <paramref name="rows"/> (<paramref name="imageOfRow"/>: each row's image), 0 for an image without regions, as the
     /// fitted graph scores it: the highest box probability. Empty when there are fewer than two images, or when a fold's
-    /// complement holds fewer rows than the components the density needs.
+    /// complement holds fewer rows than the components the density needs. The rows are a sample once the regions exceed
+    /// MaxTrainingPoints; an image is then scored on the regions the sample kept, a lower bound of its score.
     /// </summary>
     public static List<float> Scores(FeatureRows rows, IReadOnlyList<int> imageOfRow, int imageCount, RkdeDensityOptions options, int seed,
         IProgress<string>? progress)
