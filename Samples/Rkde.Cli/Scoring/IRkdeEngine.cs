@@ -17,6 +17,14 @@ internal interface IRkdeEngine
 
     /// <summary>Loads a saved model for scoring.</summary>
     IImageScorer Load(string modelPath);
+
+    /// <summary>Writes a saved model as one self-contained ONNX file (batched: input [B, H, W, 3] at the model input size).</summary>
+    void Export(string modelPath, string onnxPath, bool batched) =>
+        throw new NotSupportedException("This engine cannot export models.");
+
+    /// <summary>Loads a saved model's exported ONNX graph to score <paramref name="batch"/> images per call with ONNX Runtime.</summary>
+    IImageScorer LoadExported(string modelPath, int batch) =>
+        throw new NotSupportedException("This engine cannot score through the exported graph.");
 }
 
 /// <summary>Scores single images with a loaded model.</summary>
@@ -24,10 +32,41 @@ internal interface IImageScorer : IDisposable
 {
     /// <summary>Image score and boxes in pixels of the original <paramref name="width"/> × <paramref name="height"/> image, highest score first.</summary>
     ImageScore Score(string imagePath, int width, int height);
+
+    /// <summary>Several images in one call, in order (by default one by one).</summary>
+    IReadOnlyList<ImageScore> Score(IReadOnlyList<(string Path, int Width, int Height)> images) =>
+        images.Select(i => Score(i.Path, i.Width, i.Height)).ToList();
+
+    /// <summary>How many images one call of the list overload of Score takes at best.</summary>
+    int BatchSize => 1;
+
+    /// <summary>The model's own decision threshold (an image is anomalous at or above it), or null when the model has none.</summary>
+    float? Threshold => null;
+
+    /// <summary>The false-positive rate the model's threshold was chosen for, or null.</summary>
+    double? FalsePositiveRate => null;
 }
 
 /// <summary>One image's anomaly score and its scored boxes (original-image pixels).</summary>
-internal sealed record ImageScore(float Score, IReadOnlyList<Detection> Boxes);
+internal sealed record ImageScore(float Score, IReadOnlyList<Detection> Boxes)
+{
+    /// <summary>The verdict at a decision threshold: anomalous when the score reaches it.</summary>
+    public bool IsAnomalyAt(float threshold) => Score >= threshold;
+
+    /// <summary>
+    /// The score and boxes of a prediction for an image of <paramref name="width"/> × <paramref name="height"/>
+    /// pixels: boxes scaled from the model's [0, 1] coordinates to those pixels, highest score first.
+    /// </summary>
+    public static ImageScore From(RkdePrediction prediction, int width, int height)
+    {
+        float[] pixels = prediction.BoxesInPixels(width, height);
+        var boxes = Enumerable.Range(0, prediction.BoxCount)
+            .Select(i => new Detection(new BoundingBox(pixels[4 * i], pixels[4 * i + 1], pixels[4 * i + 2], pixels[4 * i + 3]), prediction.BoxScores[i]))
+            .OrderByDescending(d => d.Score)
+            .ToList();
+        return new ImageScore(prediction.Score, boxes);
+    }
+}
 
 /// <summary>Every R-KDE setting <c>rkde fit</c> exposes; defaults as in <c>new RkdeOptions()</c> (the tuned preset).</summary>
 internal sealed record FitSettings
@@ -70,6 +109,7 @@ internal sealed record FitSettings
     public int Seed { get; init; }
     public int? GpuDeviceId { get; init; }
     public bool QuantizeBackbone { get; init; }
+    public double FalsePositiveRate { get; init; } = 0.01;
 
     /// <summary>Skip unreadable training images with a warning each (true), or stop at the first (<c>--strict</c>).</summary>
     public bool SkipUnreadableImages { get; init; } = true;
