@@ -78,6 +78,17 @@ def collect(panel, folder_of, sets):
     return (by_configuration(runs) if not missing else None), missing
 
 
+def partial_ceiling(panel, sets):
+    """The true-box ceilings of the configurations whose every set has one, and the sets without one."""
+    runs = {s: load_run(os.path.join(panel, "ceiling", s)) for s in sets}
+    missing = [s for s, r in runs.items() if r is None]
+    incomplete = {s.rsplit("-s", 1)[0] for s in missing}
+    ceiling = by_configuration({s: r for s, r in runs.items() if s.rsplit("-s", 1)[0] not in incomplete})
+    if missing:
+        ceiling["(incomplete)"] = {}
+    return ceiling, missing
+
+
 def summary(configs, metric):
     named = {c: f[metric] for c, f in configs.items() if metric in f}
     return (Figure.mean(list(named.values())), Figure.worst(named)) if named else (None, None)
@@ -106,7 +117,7 @@ def print_table(title, configs, ceiling, baseline=None):
         print(f"| {config} | " + " | ".join(cells(figures, c, d)) + " |")
     for label, pick in (("mean", 0), ("worst", 1)):
         figures = {m: summary(configs, m)[pick] for m, _ in METRICS if summary(configs, m)[pick] is not None}
-        c = summary(ceiling, "imageAuroc")[pick] if ceiling else None
+        c = summary(ceiling, "imageAuroc")[pick] if ceiling and "(incomplete)" not in ceiling else None
         d = None
         if baseline is not None:
             mine = {k: v for k, v in configs.items() if k in baseline}
@@ -126,9 +137,10 @@ def main():
     parser.add_argument("--lab", default="lab", help="the lever lab's folder under PANEL (default lab)")
     a = parser.parse_args()
     sets = a.sets.split(",")
-    ceiling, missing = collect(a.panel, lambda s: os.path.join(a.panel, "ceiling", s), sets)
+    ceiling, missing = partial_ceiling(a.panel, sets)
     if missing:
-        print(f"(no true-box ceiling for {', '.join(missing)})")
+        print(f"(no true-box ceiling for {', '.join(missing)}: the tables show it for the configurations with all their seeds "
+              "and leave the mean and worst ceiling out)")
     tables = {}
     for variant in a.variants.split(","):
         configs, missing = collect(a.panel, lambda s: os.path.join(a.panel, "runs", variant, s), sets)
@@ -145,45 +157,58 @@ def main():
         print_table(f"variant {variant}", configs, ceiling, None if variant == "default" else default)
 
     if a.levers:
-        lab = lambda s, kind, name: os.path.join(a.panel, a.lab, s, kind, name)
-        first = os.path.join(a.panel, a.lab, sets[0])
-        matrix = {}
-        for kind, title in (("separability", "true-box separability (cosine 1-NN image AUROC) per feature head"),
-                            ("levers", "levers on the ResNet18 default (DefaultModelsEval)")):
-            names = sorted(os.listdir(os.path.join(first, kind))) if os.path.isdir(os.path.join(first, kind)) else []
-            base = None
-            if kind == "levers" and "default" in names:
-                base, _ = collect(a.panel, lambda s: lab(s, kind, "default"), sets)
-                names.remove("default")
-                names.insert(0, "default")
-            print(f"\n### {title}\n")
-            head = "| variant | mean image AUROC | worst image AUROC | mean AP@0.3 | mean pixel AUROC | mean Δ image AUROC vs default | worst Δ |"
-            print(head)
-            print("|" + "---|" * (head.count("|") - 1))
-            for name in names:
-                configs, missing = collect(a.panel, lambda s: lab(s, kind, name), sets)
-                if configs is None:
-                    continue
-                mean_i, worst_i = summary(configs, "imageAuroc")
-                mean_ap, _ = summary(configs, "boxApIou30")
-                mean_px, _ = summary(configs, "pixelAuroc")
-                delta_mean = delta_worst = "–"
-                if base is not None and name != "default":
-                    delta_mean = Figure.mean([configs[k]["imageAuroc"].minus(base[k]["imageAuroc"]) for k in configs]).text(True)
-                    delta_worst = worst_i.minus(summary(base, "imageAuroc")[1]).text(True)
-                print(f"| {name} | {mean_i.text()} | {worst_i.text()} | {mean_ap.text() if mean_ap else '–'} | "
-                      f"{mean_px.text() if mean_px else '–'} | {delta_mean} | {delta_worst} |")
-                matrix[(kind, name)] = configs
-            # Image AUROC of every variant on every configuration (means over the seeds).
-            rows = [(n, matrix[(kind, n)]) for n in names if (kind, n) in matrix]
-            if rows:
-                configs = list(rows[0][1])
-                print(f"\nimage AUROC per configuration ({kind}):\n")
-                print("| variant | " + " | ".join(configs) + " |")
-                print("|" + "---|" * (len(configs) + 1))
-                for n, c in rows:
-                    print(f"| {n} | " + " | ".join(f"{c[k]['imageAuroc'].estimate:.3f}" for k in configs) + " |")
+        print_levers(a.panel, a.lab, sets)
 
+
+def print_levers(panel, lab_name, sets):
+    """The lever lab's tables. The lab usually ran on a subset of the panel's sets, and not every variant on each of them:
+    each row uses the sets where both it and the lab's default ran (the paired difference needs the same sets), and says
+    how many those are."""
+    lab = lambda s, kind, name: os.path.join(panel, lab_name, s, kind, name)
+    lab_sets = [s for s in sets if os.path.isdir(os.path.join(panel, lab_name, s))]
+    if not lab_sets:
+        print(f"\n(the lever lab {os.path.join(panel, lab_name)} holds none of the sets {', '.join(sets)})")
+        return
+    print(f"\nLever lab {os.path.join(panel, lab_name)}: {len(lab_sets)} sets ({', '.join(lab_sets)}).")
+    done = lambda s, kind, name: load_run(lab(s, kind, name)) is not None
+    for kind, title in (("separability", "true-box separability (cosine 1-NN image AUROC) per feature head"),
+                        ("levers", "levers on the ResNet18 default (DefaultModelsEval)")):
+        names = sorted({n for s in lab_sets if os.path.isdir(os.path.join(panel, lab_name, s, kind))
+                        for n in os.listdir(os.path.join(panel, lab_name, s, kind))})
+        baseline = "default" if kind == "levers" else "l3x2"
+        if baseline in names:
+            names.remove(baseline)
+            names.insert(0, baseline)
+        print(f"\n### {title}\n")
+        head = (f"| variant | sets | mean image AUROC | worst image AUROC | mean AP@0.3 | mean pixel AUROC | "
+                f"mean Δ image AUROC vs {baseline} | worst Δ |")
+        print(head)
+        print("|" + "---|" * (head.count("|") - 1))
+        rows = []
+        for name in names:
+            paired = [s for s in lab_sets if done(s, kind, name) and done(s, kind, baseline)]
+            if not paired:
+                continue
+            configs, _ = collect(panel, lambda s: lab(s, kind, name), paired)
+            base, _ = collect(panel, lambda s: lab(s, kind, baseline), paired)
+            mean_i, worst_i = summary(configs, "imageAuroc")
+            mean_ap, _ = summary(configs, "boxApIou30")
+            mean_px, _ = summary(configs, "pixelAuroc")
+            delta_mean = delta_worst = "–"
+            if name != baseline:
+                delta_mean = Figure.mean([configs[k]["imageAuroc"].minus(base[k]["imageAuroc"]) for k in configs]).text(True)
+                delta_worst = worst_i.minus(summary(base, "imageAuroc")[1]).text(True)
+            print(f"| {name} | {len(paired)} | {mean_i.text()} | {worst_i.text()} | {mean_ap.text() if mean_ap else '–'} | "
+                  f"{mean_px.text() if mean_px else '–'} | {delta_mean} | {delta_worst} |")
+            rows.append((name, configs))
+        # Image AUROC of every variant on every configuration (means over the seeds it ran on).
+        if rows:
+            columns = sorted({c for _, configs in rows for c in configs})
+            print(f"\nimage AUROC per configuration ({kind}):\n")
+            print("| variant | " + " | ".join(columns) + " |")
+            print("|" + "---|" * (len(columns) + 1))
+            for n, c in rows:
+                print(f"| {n} | " + " | ".join(f"{c[k]['imageAuroc'].estimate:.3f}" if k in c else "–" for k in columns) + " |")
 
 if __name__ == "__main__":
     main()
