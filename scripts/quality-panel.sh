@@ -12,7 +12,8 @@
 # `rkde evaluate` with those options on every set, e.g. --variant iou05 '--iou-threshold 0.5'; its table shows the paired
 # difference to "default" where that has been run on the same sets. --quick: the first four configurations, one seed.
 # --levers: also runs the lever experiments of DefaultModelsEval on every set (out/panel/lab; about as long as a variant).
-# --no-ceiling: does not compute missing true-box ceilings (the tables show those computed before).
+# --no-ceiling: does not compute missing true-box ceilings (the tables show those computed before). The ceiling uses the
+# ResNet18 default's features (out/panel/ceiling); a variant with `--built-in nanodet` gets NanoDet's (out/panel/ceiling-nanodet).
 # --resume: keeps the runs a previous call finished (after an interruption); by default every run is redone.
 #
 # Environment: PANEL (default out/panel), REPLICATES (bootstrap resamples, default 1000), TMPDIR (where each run's model and
@@ -80,13 +81,26 @@ for config in "${CONFIGS[@]}"; do
   done
 done
 
-for s in "${sets[@]}"; do
-  [ "$ceiling" -eq 1 ] || break
-  # The ceiling depends on the set and the default models only; recompute it after either changes (delete out/panel/ceiling).
-  [ -f "$PANEL/ceiling/$s/report.json" ] || "${EVAL[@]}" panel "$PANEL/sets/$s" --out "$PANEL/ceiling-tmp/$s" --replicates "$REPLICATES" >/dev/null
-  if [ -d "$PANEL/ceiling-tmp/$s/ceiling" ]; then mkdir -p "$PANEL/ceiling"; rm -rf "$PANEL/ceiling/$s"; mv "$PANEL/ceiling-tmp/$s/ceiling" "$PANEL/ceiling/$s"; fi
+# The ceilings to compute: the ResNet18 default's, and NanoDet's where a variant uses it (quality_panel.py --ceiling-of).
+ceilings=(ceiling) ceiling_args=() ceiling_flags=("")
+for i in "${!names[@]}"; do
+  case " ${options[$i]} " in
+    *" --built-in nanodet "*)
+      ceiling_args+=(--ceiling-of "${names[$i]}=ceiling-nanodet")
+      [ "${ceilings[*]}" = "ceiling" ] && { ceilings+=(ceiling-nanodet); ceiling_flags+=(--nanodet); } ;;
+  esac
 done
-rm -rf "$PANEL/ceiling-tmp"
+for c in "${!ceilings[@]}"; do
+  for s in "${sets[@]}"; do
+    [ "$ceiling" -eq 1 ] || break
+    # A ceiling depends on the set and the built-in models only; recompute it after either changes (delete its folder).
+    folder="$PANEL/${ceilings[$c]}"
+    # shellcheck disable=SC2086  # the flag is empty or one word
+    [ -f "$folder/$s/report.json" ] || "${EVAL[@]}" panel "$PANEL/sets/$s" --out "$PANEL/ceiling-tmp/$s" --replicates "$REPLICATES" ${ceiling_flags[$c]} >/dev/null
+    if [ -d "$PANEL/ceiling-tmp/$s/ceiling" ]; then mkdir -p "$folder"; rm -rf "${folder:?}/$s"; mv "$PANEL/ceiling-tmp/$s/ceiling" "$folder/$s"; fi
+    rm -rf "$PANEL/ceiling-tmp"
+  done
+done
 
 for i in "${!names[@]}"; do
   for s in "${sets[@]}"; do
@@ -115,6 +129,6 @@ fi
 end=$(date +%s)
 echo "quality-panel: $(( (end - start) / 60 )) min $(( (end - start) % 60 )) s wall, end load average $(cut -d' ' -f1-3 /proc/loadavg);" \
   "CPU time of the tools (user, system): $(times | tail -1)"
-report=(/usr/bin/python3 scripts/quality_panel.py "$PANEL" --sets "$(IFS=,; echo "${sets[*]}")" --variants "$(IFS=,; echo "${names[*]}")")
+report=(/usr/bin/python3 scripts/quality_panel.py "$PANEL" --sets "$(IFS=,; echo "${sets[*]}")" --variants "$(IFS=,; echo "${names[*]}")" "${ceiling_args[@]}")
 [ "$levers" -eq 0 ] || report+=(--levers)
 "${report[@]}"

@@ -7,7 +7,10 @@ on a set draws the same images. A configuration's figure is the mean over its se
 the replicate-wise mean; the panel's mean and worst are formed replicate by replicate as well, and so is the paired difference
 of a variant to "default" (both run on the same sets).
 
-    quality_panel.py PANEL --sets a-s1,a-s2,... --variants default,anomalib [--levers [--lab FOLDER]]
+    quality_panel.py PANEL --sets a-s1,a-s2,... --variants default,anomalib [--ceiling-of VARIANT=FOLDER ...] [--levers [--lab FOLDER]]
+
+The true-box ceiling beside a variant comes from PANEL/ceiling (the ResNet18 default's features) unless --ceiling-of names
+another folder for it (e.g. nanodet=ceiling-nanodet for NanoDet's features).
 """
 import argparse
 import json
@@ -78,9 +81,9 @@ def collect(panel, folder_of, sets):
     return (by_configuration(runs) if not missing else None), missing
 
 
-def partial_ceiling(panel, sets):
+def partial_ceiling(panel, sets, folder="ceiling"):
     """The true-box ceilings of the configurations whose every set has one, and the sets without one."""
-    runs = {s: load_run(os.path.join(panel, "ceiling", s)) for s in sets}
+    runs = {s: load_run(os.path.join(panel, folder, s)) for s in sets}
     missing = [s for s, r in runs.items() if r is None]
     incomplete = {s.rsplit("-s", 1)[0] for s in missing}
     ceiling = by_configuration({s: r for s, r in runs.items() if s.rsplit("-s", 1)[0] not in incomplete})
@@ -133,14 +136,21 @@ def main():
     parser.add_argument("panel")
     parser.add_argument("--sets", required=True)
     parser.add_argument("--variants", default="default,anomalib")
+    parser.add_argument("--ceiling-of", action="append", default=[], metavar="VARIANT=FOLDER",
+                        help="the ceiling folder under PANEL of a variant (default: ceiling)")
     parser.add_argument("--levers", action="store_true")
     parser.add_argument("--lab", default="lab", help="the lever lab's folder under PANEL (default lab)")
     a = parser.parse_args()
     sets = a.sets.split(",")
-    ceiling, missing = partial_ceiling(a.panel, sets)
-    if missing:
-        print(f"(no true-box ceiling for {', '.join(missing)}: the tables show it for the configurations with all their seeds "
-              "and leave the mean and worst ceiling out)")
+    ceiling_of = dict(c.split("=", 1) for c in a.ceiling_of)
+    ceilings = {}
+    for folder in ["ceiling", *ceiling_of.values()]:
+        if folder in ceilings:
+            continue
+        ceilings[folder], missing = partial_ceiling(a.panel, sets, folder)
+        if missing:
+            print(f"(no true-box ceiling in {folder} for {', '.join(missing)}: the tables show it for the configurations with all "
+                  "their seeds and leave the mean and worst ceiling out)")
     tables = {}
     for variant in a.variants.split(","):
         configs, missing = collect(a.panel, lambda s: os.path.join(a.panel, "runs", variant, s), sets)
@@ -154,7 +164,8 @@ def main():
     print(f"\nR-KDE robustness panel: {len(sets)} sets ({', '.join(sets)}); figures are means over each configuration's seeds, "
           "[95 % bootstrap intervals] over the test images. " + TARGETS + ".")
     for variant, configs in tables.items():
-        print_table(f"variant {variant}", configs, ceiling, None if variant == "default" else default)
+        folder = ceiling_of.get(variant, "ceiling")
+        print_table(f"variant {variant} (true-box ceiling from {folder})", configs, ceilings[folder], None if variant == "default" else default)
 
     if a.levers:
         print_levers(a.panel, a.lab, sets)

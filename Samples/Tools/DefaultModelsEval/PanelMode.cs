@@ -3,13 +3,15 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Rkde.Cli.Evaluate.Metrics;
 using Rkde.MLNet.DefaultModel;
+using Rkde.MLNet.NanoDet;
 
 /// <summary>
-/// <c>DefaultModelsEval panel SCENE_ROOT --out DIR [--levers [--variants A,B] [--heads A,B]] [--replicates N]</c>, for scripts/quality-panel.sh.
-/// Without --levers: the true-box ceiling of the shipped default models — each test image scored by its most unusual item
-/// (cosine 1-NN of the items' true boxes against the train/good items' true boxes, features of
-/// <see cref="DefaultModels.FeatureExtractor"/>) — as DIR/ceiling/report.json and bootstrap.json, in the schema of
-/// <c>rkde evaluate --bootstrap</c>. With --levers: the experiments of <see cref="LeverLab"/> as well.
+/// <c>DefaultModelsEval panel SCENE_ROOT --out DIR [--nanodet] [--levers [--variants A,B] [--heads A,B]] [--replicates N]</c>, for
+/// scripts/quality-panel.sh. Without --levers: the true-box ceiling of the built-in models — each test image scored by its most
+/// unusual item (cosine 1-NN of the items' true boxes against the train/good items' true boxes, features of
+/// <see cref="DefaultModels.FeatureExtractor"/>, or with --nanodet of <see cref="NanoDetModels.FeatureExtractor"/> on NanoDet's
+/// backbone maps) — as DIR/ceiling/report.json and bootstrap.json, in the schema of <c>rkde evaluate --bootstrap</c>. With
+/// --levers: the experiments of <see cref="LeverLab"/> (ResNet18 only) as well.
 /// Bootstraps use evaluate's seed and test-image order (ordinal paths), so replicate i of every run draws the same images:
 /// differences between runs on one set can be bootstrapped pairwise.
 /// </summary>
@@ -25,25 +27,33 @@ static class PanelMode
         int outAt = Array.IndexOf(args, "--out"), repAt = Array.IndexOf(args, "--replicates");
         if (root is null || outAt < 0 || outAt + 1 >= args.Length)
         {
-            Console.Error.WriteLine("usage: DefaultModelsEval panel SCENE_ROOT --out DIR [--levers [--variants A,B] [--heads A,B]] [--replicates N]");
+            Console.Error.WriteLine("usage: DefaultModelsEval panel SCENE_ROOT --out DIR [--nanodet] [--levers [--variants A,B] [--heads A,B]] [--replicates N]");
             return 2;
         }
         string output = args[outAt + 1];
         int replicates = repAt >= 0 ? int.Parse(args[repAt + 1]) : 1000;
         var set = SceneSet.Load(root);
+        bool nanoDet = args.Contains("--nanodet");
+        if (args.Contains("--levers") && nanoDet)
+        {
+            Console.Error.WriteLine("DefaultModelsEval panel: the lever lab varies the ResNet18 default; --nanodet computes a ceiling only.");
+            return 2;
+        }
         if (args.Contains("--levers"))
             LeverLab.Run(set, output, replicates, Value("--variants")?.Split(','), Value("--heads")?.Split(','));
         else
-            WriteCeiling(set, Path.Combine(output, "ceiling"), replicates);
+            WriteCeiling(set, Path.Combine(output, "ceiling"), replicates, nanoDet);
         return 0;
     }
 
-    private static void WriteCeiling(SceneSet set, string folder, int replicates)
+    private static void WriteCeiling(SceneSet set, string folder, int replicates, bool nanoDet)
     {
         // Idle intra-op pools that spin take the cores from the busy session (several sessions run one after another).
         using var options = Rkde.MLNet.OnnxThreading.NonSpinning();
-        using var proposer = new InferenceSession(DefaultModels.Proposer(Width, Height), options);
-        using var extractor = new InferenceSession(DefaultModels.FeatureExtractor(Width, Height), options);
+        // NanoDet from RKDE_NANODET_PACKAGE or the model cache, else a download (as RkdeOptions.BuiltInModel = NanoDet).
+        using var proposer = new InferenceSession(nanoDet ? NanoDetModels.Proposer(Width, Height) : DefaultModels.Proposer(Width, Height), options);
+        using var extractor = new InferenceSession(nanoDet ? NanoDetModels.FeatureExtractor(Width, Height) : DefaultModels.FeatureExtractor(Width, Height), options);
+        int dimension = nanoDet ? NanoDetModels.FeatureDimension : DefaultModels.FeatureDimension;
         var features = new List<(string Image, SceneItem[] Items, float[] Features)>();
         foreach (var (image, items) in set.Images)
         {
@@ -57,7 +67,7 @@ static class PanelMode
             using var result = extractor.Run([.. maps, NamedOnnxValue.CreateFromTensor("boxes", boxes)]);
             features.Add((image, items, result.First().AsTensor<float>().ToArray()));
         }
-        var ceiling = TrueBoxSeparability(features.Select(f => (f.Image, f.Items, f.Features)).ToList(), DefaultModels.FeatureDimension);
+        var ceiling = TrueBoxSeparability(features.Select(f => (f.Image, f.Items, f.Features)).ToList(), dimension);
         WriteRun(folder, ceiling.ImageScores, ceiling.ImageLabels, null, replicates, new Dictionary<string, object> { ["itemAuroc"] = ceiling.ItemAuroc });
         Console.WriteLine($"{set.Root}: true-box ceiling image AUROC {AnomalyMetrics.Auroc(ceiling.ImageScores, ceiling.ImageLabels):F3}, item AUROC {ceiling.ItemAuroc:F3}");
     }
