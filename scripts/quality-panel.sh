@@ -127,8 +127,11 @@ if [ "$levers" -eq 1 ]; then
 fi
 
 end=$(date +%s)
+# `times` in this shell (not in a command substitution's subshell, which has no children): the second line is the tools'.
+cpu=$(mktemp); times > "$cpu"
 echo "quality-panel: $(( (end - start) / 60 )) min $(( (end - start) % 60 )) s wall, end load average $(cut -d' ' -f1-3 /proc/loadavg);" \
-  "CPU time of the tools (user, system): $(times | tail -1)"
+  "CPU time of the tools (user, system): $(tail -1 "$cpu")"
+rm -f "$cpu"
 report=(/usr/bin/python3 scripts/quality_panel.py "$PANEL" --sets "$(IFS=,; echo "${sets[*]}")" --variants "$(IFS=,; echo "${names[*]}")" "${ceiling_args[@]}")
 [ "$levers" -eq 0 ] || report+=(--levers)
 "${report[@]}"

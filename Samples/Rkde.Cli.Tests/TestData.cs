@@ -143,17 +143,3 @@ internal sealed class FakeEngine(Func<string, int, int, ImageScore> score) : IRk
     /// <summary>Always the same single box.</summary>
     public static FakeEngine Constant(float s) => new((_, w, h) => new ImageScore(s, [new Detection(new BoundingBox(1, 2, w / 2f, h / 2f), s)]));
 }
-
-/// <summary>An engine that only records the settings it was asked to fit with.</summary>
-internal sealed class SettingsEngine : IRkdeEngine
-{
-    public FitSettings? Settings { get; private set; }
-
-    public int Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
-    {
-        Settings = settings;
-        return images.Count;
-    }
-
-    public IImageScorer Load(string modelPath) => throw new NotSupportedException();
-}
