@@ -1,0 +1,46 @@
+using Orleans.Concurrency;
+
+namespace Rkde.Orleans;
+
+/// <summary>
+/// A camera's R-KDE model (key = camera id): fitting it and the reference to its stored model. One activation in the
+/// cluster; Orleans places it, and activates it again on any silo from grain storage when its silo is gone.
+/// </summary>
+public interface ICameraGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Fits a new model on the camera's normal images (encoded PNG, JPEG, …), stores it and makes it the camera's model:
+    /// every score after this returns uses it. Unreadable images are skipped and named in the result's warnings.
+    /// </summary>
+    Task<CameraModelInfo> Fit(byte[][] images, CameraFitSettings settings);
+
+    /// <summary>The camera's current model, or null before its first fit. Answers during a fit (with the model before it).</summary>
+    [AlwaysInterleave]
+    Task<ModelReference?> GetModel();
+
+    /// <summary>The camera's current model's description, or null before its first fit.</summary>
+    [AlwaysInterleave]
+    Task<CameraModelInfo?> GetInfo();
+}
+
+/// <summary>
+/// Scores images with loaded copies of the cameras' models. A stateless worker: Orleans runs it on the silo that takes
+/// the call, as many activations per silo as it has cores, and a client spreads such calls over all silos' gateways, so one
+/// busy camera is scored by the whole cluster.
+/// </summary>
+public interface IScoringGrain : IGrainWithIntegerKey
+{
+    /// <summary>Scores one encoded image with the camera's current model.</summary>
+    Task<CameraScore> Score(string cameraId, byte[] image);
+}
+
+/// <summary>An immutable stored blob (key = SHA-256 of its bytes, in hex): one entry of a model .zip.</summary>
+public interface IModelBlobGrain : IGrainWithStringKey
+{
+    /// <summary>Stores the bytes, which must hash to the key; a blob already stored is left as it is. Returns whether it was new.</summary>
+    Task<bool> Store(byte[] bytes);
+
+    /// <summary>The stored bytes.</summary>
+    [ReadOnly]
+    Task<byte[]> Read();
+}
