@@ -75,6 +75,8 @@ port = $port
 unix_socket_directories = '$dir'
 max_connections = 200
 fsync = on
+max_wal_size = 128MB
+min_wal_size = 32MB
 EOF
   fi
   if ! ready 2>/dev/null; then

@@ -24,10 +24,15 @@ public sealed class RkdeCluster : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(client);
         Client = client;
-        _retry = RetryPipeline(retryFor);
+        _retry = RetryPipeline(retryFor, () => Interlocked.Increment(ref _retries));
     }
 
     private RkdeCluster(IHost host, TimeSpan retryFor) : this(host.Services.GetRequiredService<IClusterClient>(), retryFor) => _host = host;
+
+    /// <summary>Attempts repeated after a transient failure, since this client was created.</summary>
+    public long Retries => Interlocked.Read(ref _retries);
+
+    private long _retries;
 
     /// <summary>The Orleans client, for grain calls of your own.</summary>
     public IClusterClient Client { get; }
@@ -116,6 +121,11 @@ public sealed class RkdeCluster : IAsyncDisposable
         {
             return await _retry.ExecuteAsync(async _ => await call().ConfigureAwait(false), context).ConfigureAwait(false);
         }
+        catch (Exception e) when (e is not ModelStoreUnavailableException && IsDatabaseDown(e))
+        {
+            throw new ModelStoreUnavailableException(
+                $"The cluster's PostgreSQL database cannot be reached ({Innermost(e).Message}): models stored before are kept; repeat the call once it is back.", e);
+        }
         finally
         {
             ResilienceContextPool.Shared.Return(context);
@@ -132,7 +142,7 @@ public sealed class RkdeCluster : IAsyncDisposable
     /// Retries Orleans' transport and placement failures (a silo gone, a message rejected or timed out, a grain moving)
     /// and an unreachable database, with exponential backoff, for at most <paramref name="retryFor"/> in all.
     /// </summary>
-    private static ResiliencePipeline RetryPipeline(TimeSpan retryFor)
+    private static ResiliencePipeline RetryPipeline(TimeSpan retryFor, Action retried)
     {
         var builder = new ResiliencePipelineBuilder();
         if (retryFor <= TimeSpan.Zero)
@@ -146,6 +156,11 @@ public sealed class RkdeCluster : IAsyncDisposable
             Delay = TimeSpan.FromMilliseconds(100),
             MaxDelay = TimeSpan.FromSeconds(2),
             UseJitter = true,
+            OnRetry = _ =>
+            {
+                retried();
+                return ValueTask.CompletedTask;
+            },
         }).Build();
     }
 
