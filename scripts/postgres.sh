@@ -79,7 +79,12 @@ max_wal_size = 128MB
 min_wal_size = 32MB
 EOF
   fi
-  if ! ready 2>/dev/null; then
+  if ready 2>/dev/null; then
+    if [ ! -f "$data/postmaster.pid" ]; then
+      echo "postgres.sh: port $port is taken by another PostgreSQL server (not the one in $data): stop it or set RKDE_PG_PORT." >&2
+      exit 1
+    fi
+  else
     as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null
   fi
   export PGPASSWORD=$password

@@ -24,9 +24,9 @@ public interface ICameraGrain : IGrainWithStringKey
 }
 
 /// <summary>
-/// Scores images with loaded copies of the cameras' models. A stateless worker: Orleans runs it on the silo that takes
-/// the call, as many activations per silo as it has cores, and a client spreads such calls over all silos' gateways, so one
-/// busy camera is scored by the whole cluster.
+/// Scores images with loaded copies of the cameras' models. A stateless worker: Orleans runs it on the silo whose
+/// gateway takes the call, as many activations per silo as it has cores; <see cref="RkdeCluster"/> spreads its calls over
+/// the gateways (the key is only a lane), so one busy camera is scored by the whole cluster.
 /// </summary>
 public interface IScoringGrain : IGrainWithIntegerKey
 {

@@ -103,8 +103,19 @@ public sealed class RkdeCluster : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(image);
         if (image.Length == 0)
             throw new ArgumentException($"The image for camera '{cameraId}' is empty: give an encoded image's bytes.", nameof(image));
-        return Call(() => Client.GetGrain<IScoringGrain>(0).Score(cameraId, image), cancellationToken);
+        return Call(() => Client.GetGrain<IScoringGrain>(NextLane()).Score(cameraId, image), cancellationToken);
     }
+
+    /// <summary>
+    /// Scoring calls go to this many ids of the stateless scoring grain in turn. Orleans sends a client's calls to one
+    /// grain id through one gateway; over many ids they spread over all the gateways the client knows, and a stateless
+    /// worker runs on the silo whose gateway took the call.
+    /// </summary>
+    internal const int ScoringLanes = 64;
+
+    private int _lane;
+
+    private long NextLane() => (uint)Interlocked.Increment(ref _lane) % ScoringLanes;
 
     /// <summary>The camera's current model, or null before its first fit.</summary>
     public Task<CameraModelInfo?> GetInfoAsync(string cameraId, CancellationToken cancellationToken = default)

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
 using Rkde.Orleans;
 
 namespace Rkde.Orleans.Grains;
@@ -16,19 +18,26 @@ internal sealed class CameraState
 /// model before it); the model's entries go to the blob store first and the reference to them to the camera's state
 /// after, so a stored reference never names a missing entry.
 /// </summary>
-internal sealed class CameraGrain([PersistentState("camera", RkdeStorage.Cameras)] IPersistentState<CameraState> camera) : Grain, ICameraGrain
+internal sealed class CameraGrain : Grain, ICameraGrain
 {
+    private readonly StoredState<CameraState> _camera;
+
+    public CameraGrain([FromKeyedServices(RkdeStorage.Cameras)] IGrainStorage storage) => _camera = new StoredState<CameraState>(this, storage, "camera");
+
+    private string Id => this.GetPrimaryKeyString();
+
     public async Task<CameraModelInfo> Fit(byte[][] images, CameraFitSettings settings)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(settings);
-        string id = this.GetPrimaryKeyString();
+        string id = Id;
         if (images.Length == 0)
             throw new ArgumentException($"No images to fit camera '{id}' with.", nameof(images));
+        var current = await _camera.Read($"Reading camera '{id}''s model");
         var fit = await Task.Run(() => CameraFitter.Fit(id, images, settings));
         var parts = ModelPackage.Split(fit.Zip);
         var stored = await Task.WhenAll(parts.Select(p => GrainFactory.GetGrain<IModelBlobGrain>(p.Entry.Sha256).Store(p.Bytes)));
-        var model = new ModelReference(id, (camera.State.Model?.Version ?? 0) + 1, parts.Select(p => p.Entry).ToArray());
+        var model = new ModelReference(id, (current.Model?.Version ?? 0) + 1, parts.Select(p => p.Entry).ToArray());
         var info = new CameraModelInfo
         {
             CameraId = id,
@@ -41,39 +50,12 @@ internal sealed class CameraGrain([PersistentState("camera", RkdeStorage.Cameras
             Warnings = fit.Warnings,
             Settings = settings,
         };
-        await Save(model, info, $"Storing camera '{id}''s model");
+        await _camera.Write(new CameraState { Model = model, Info = info }, $"Storing camera '{id}''s model");
         return info;
     }
 
-    public Task<ModelReference?> GetModel() => Task.FromResult(_published.Model);
+    // Interleaved with a fit: they read the state as last stored (Write swaps it only once it is written).
+    public async Task<ModelReference?> GetModel() => (await _camera.Read($"Reading camera '{Id}''s model")).Model;
 
-    public Task<CameraModelInfo?> GetInfo() => Task.FromResult(_published.Info);
-
-    /// <summary>What <see cref="GetModel"/> answers: the state as last stored, never one being written.</summary>
-    private (ModelReference? Model, CameraModelInfo? Info) _published;
-
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
-    {
-        _published = (camera.State.Model, camera.State.Info);
-        return Task.CompletedTask;
-    }
-
-    /// <summary>Writes the new model's reference; on failure the camera keeps its previous model, in memory as in storage.</summary>
-    private async Task Save(ModelReference model, CameraModelInfo info, string what)
-    {
-        var (previousModel, previousInfo) = (camera.State.Model, camera.State.Info);
-        camera.State.Model = model;
-        camera.State.Info = info;
-        try
-        {
-            await RkdeStorage.Guard(() => camera.WriteStateAsync(), what);
-            _published = (model, info);
-        }
-        catch
-        {
-            camera.State.Model = previousModel;
-            camera.State.Info = previousInfo;
-            throw;
-        }
-    }
+    public async Task<CameraModelInfo?> GetInfo() => (await _camera.Read($"Reading camera '{Id}''s model")).Info;
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
 using Rkde.Orleans;
 
 namespace Rkde.Orleans.Grains;
@@ -14,29 +16,34 @@ internal sealed class ModelBlobState
 /// equal across cameras (the default models' ONNX graphs, equal for equal fit settings) are stored once. The activation
 /// leaves memory after each call: readers cache what they read, so keeping tens of MB per entry resident serves no one.
 /// </summary>
-internal sealed class ModelBlobGrain([PersistentState("blob", RkdeStorage.Blobs)] IPersistentState<ModelBlobState> blob) : Grain, IModelBlobGrain
+internal sealed class ModelBlobGrain : Grain, IModelBlobGrain
 {
+    private readonly StoredState<ModelBlobState> _blob;
+
+    public ModelBlobGrain([FromKeyedServices(RkdeStorage.Blobs)] IGrainStorage storage) => _blob = new StoredState<ModelBlobState>(this, storage, "blob");
+
+    private string Key => this.GetPrimaryKeyString();
+
     public async Task<bool> Store(byte[] bytes)
     {
         DeactivateOnIdle();
-        string key = this.GetPrimaryKeyString();
         string hash = ModelPackage.Sha256(bytes);
-        if (!string.Equals(hash, key, StringComparison.Ordinal))
-            throw new ArgumentException($"The bytes hash to {hash}, not to the blob's key {key}: a blob is stored under the SHA-256 of its bytes.", nameof(bytes));
-        if (blob.RecordExists && blob.State.Bytes is not null)
+        if (!string.Equals(hash, Key, StringComparison.Ordinal))
+            throw new ArgumentException($"The bytes hash to {hash}, not to the blob's key {Key}: a blob is stored under the SHA-256 of its bytes.", nameof(bytes));
+        var state = await _blob.Read($"Reading model entry {Key}");
+        if (state.Bytes is not null)
             return false;
-        blob.State.Bytes = bytes;
-        await RkdeStorage.Guard(() => blob.WriteStateAsync(), $"Storing model entry {key}");
+        await _blob.Write(new ModelBlobState { Bytes = bytes }, $"Storing model entry {Key}");
         return true;
     }
 
-    public Task<byte[]> Read()
+    public async Task<byte[]> Read()
     {
         DeactivateOnIdle();
-        var bytes = blob.State.Bytes ?? throw new InvalidOperationException(
-            $"Model entry {this.GetPrimaryKeyString()} is not in the blob store ({RkdeStorage.Blobs}): the store was cleared or is another than the one the model was fitted into.");
-        if (!string.Equals(ModelPackage.Sha256(bytes), this.GetPrimaryKeyString(), StringComparison.Ordinal))
-            throw new InvalidOperationException($"Model entry {this.GetPrimaryKeyString()} in the blob store is damaged: its bytes no longer hash to its key. Fit the camera again.");
-        return Task.FromResult(bytes);
+        var bytes = (await _blob.Read($"Reading model entry {Key}")).Bytes ?? throw new InvalidOperationException(
+            $"Model entry {Key} is not in the blob store ({RkdeStorage.Blobs}): the store was cleared or is another than the one the model was fitted into.");
+        if (!string.Equals(ModelPackage.Sha256(bytes), Key, StringComparison.Ordinal))
+            throw new InvalidOperationException($"Model entry {Key} in the blob store is damaged: its bytes no longer hash to its key. Fit the camera again.");
+        return bytes;
     }
 }
