@@ -11,8 +11,10 @@ public interface ICameraGrain : IGrainWithStringKey
     /// <summary>
     /// Fits a new model on the camera's normal images (encoded PNG, JPEG, …), stores it and makes it the camera's model:
     /// every score after this returns uses it. Unreadable images are skipped and named in the result's warnings.
+    /// A repeat with the same <paramref name="request"/> (a client retrying a fit whose answer it lost) returns the model
+    /// that request made instead of fitting again.
     /// </summary>
-    Task<CameraModelInfo> Fit(byte[][] images, CameraFitSettings settings);
+    Task<CameraModelInfo> Fit(byte[][] images, CameraFitSettings settings, Guid request);
 
     /// <summary>The camera's current model, or null before its first fit. Answers during a fit (with the model before it).</summary>
     [AlwaysInterleave]

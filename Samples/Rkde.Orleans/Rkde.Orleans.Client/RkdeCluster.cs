@@ -54,6 +54,8 @@ public sealed class RkdeCluster : IAsyncDisposable
                 o.ServiceId = settings.ServiceId;
             })
             .Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = settings.GatewayListRefreshPeriod)
+            // A fit takes seconds to minutes; Orleans' default 30 s would time it out and have it retried.
+            .Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(5))
             .UseAdoNetClustering(o =>
             {
                 o.Invariant = RkdeClusterSettings.Invariant;
@@ -91,7 +93,8 @@ public sealed class RkdeCluster : IAsyncDisposable
             throw new ArgumentException($"No images to fit camera '{cameraId}' with: give its normal images' bytes.", nameof(images));
         var array = images.ToArray();
         settings ??= new CameraFitSettings();
-        return Call(() => Client.GetGrain<ICameraGrain>(cameraId).Fit(array, settings), cancellationToken);
+        var request = Guid.NewGuid();
+        return Call(() => Client.GetGrain<ICameraGrain>(cameraId).Fit(array, settings, request), cancellationToken);
     }
 
     /// <summary>Scores one encoded image (PNG, JPEG, … bytes) with the camera's current model, on whichever silo takes it.</summary>

@@ -11,6 +11,9 @@ internal sealed class CameraState
     [Id(0)] public ModelReference? Model { get; set; }
 
     [Id(1)] public CameraModelInfo? Info { get; set; }
+
+    /// <summary>The fit request that made the current model, so that a retried request is answered, not fitted again.</summary>
+    [Id(2)] public Guid FitRequest { get; set; }
 }
 
 /// <summary>
@@ -26,7 +29,7 @@ internal sealed class CameraGrain : Grain, ICameraGrain
 
     private string Id => this.GetPrimaryKeyString();
 
-    public async Task<CameraModelInfo> Fit(byte[][] images, CameraFitSettings settings)
+    public async Task<CameraModelInfo> Fit(byte[][] images, CameraFitSettings settings, Guid request)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(settings);
@@ -34,6 +37,8 @@ internal sealed class CameraGrain : Grain, ICameraGrain
         if (images.Length == 0)
             throw new ArgumentException($"No images to fit camera '{id}' with.", nameof(images));
         var current = await _camera.Read($"Reading camera '{id}''s model");
+        if (request != Guid.Empty && current.FitRequest == request && current.Info is not null)
+            return current.Info;
         var fit = await Task.Run(() => CameraFitter.Fit(id, images, settings));
         var parts = ModelPackage.Split(fit.Zip);
         var stored = await Task.WhenAll(parts.Select(p => GrainFactory.GetGrain<IModelBlobGrain>(p.Entry.Sha256).Store(p.Bytes)));
@@ -50,7 +55,7 @@ internal sealed class CameraGrain : Grain, ICameraGrain
             Warnings = fit.Warnings,
             Settings = settings,
         };
-        await _camera.Write(new CameraState { Model = model, Info = info }, $"Storing camera '{id}''s model");
+        await _camera.Write(new CameraState { Model = model, Info = info, FitRequest = request }, $"Storing camera '{id}''s model");
         return info;
     }
 
