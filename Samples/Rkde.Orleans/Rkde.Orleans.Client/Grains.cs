@@ -14,6 +14,8 @@ public interface ICameraGrain : IGrainWithStringKey
     /// A repeat with the same <paramref name="request"/> (a client retrying a fit whose answer it lost) returns the model
     /// that request made instead of fitting again.
     /// </summary>
+    /// <remarks>A fit takes seconds to minutes, longer than Orleans' default 30 s response timeout for other calls.</remarks>
+    [ResponseTimeout("00:10:00")]
     Task<CameraModelInfo> Fit(byte[][] images, CameraFitSettings settings, Guid request);
 
     /// <summary>The camera's current model, or null before its first fit. Answers during a fit (with the model before it).</summary>

@@ -54,8 +54,6 @@ public sealed class RkdeCluster : IAsyncDisposable
                 o.ServiceId = settings.ServiceId;
             })
             .Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = settings.GatewayListRefreshPeriod)
-            // A fit takes seconds to minutes; Orleans' default 30 s would time it out and have it retried.
-            .Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(5))
             .UseAdoNetClustering(o =>
             {
                 o.Invariant = RkdeClusterSettings.Invariant;

@@ -54,20 +54,6 @@ internal sealed class LruCache<TKey, TValue>(long budget, Func<TValue, long> cos
             evicted?.Invoke(v);
     }
 
-    /// <summary>Removes the value under <paramref name="key"/> if it is <paramref name="value"/> (not evicted: the caller owns it).</summary>
-    public bool Remove(TKey key, TValue value)
-    {
-        lock (_map)
-        {
-            if (!_map.TryGetValue(key, out var node) || !EqualityComparer<TValue>.Default.Equals(node.Value.Value, value))
-                return false;
-            _map.Remove(key);
-            _order.Remove(node);
-            _total -= node.Value.Cost;
-            return true;
-        }
-    }
-
     public int Count
     {
         get
