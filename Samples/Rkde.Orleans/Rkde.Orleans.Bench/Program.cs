@@ -27,6 +27,7 @@ var loadTime = Stopwatch.StartNew();
 var model = LoadedModel.Load(new MemoryStream(local.Zip), reference, clients);
 loadTime.Stop();
 var inProcess = await Measure(requests, clients, i => Task.Run(() => model.Score(stream[i % stream.Length], "local").Score));
+var localScores = stream.Take(4).Select(image => model.Score(image, "local")).ToArray();
 model.Retire();
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"in-process: fit {fit.Elapsed.TotalSeconds:F1} s, model load {loadTime.Elapsed.TotalSeconds:F2} s, {inProcess.PerSecond:F1} images/s, p50 {inProcess.P50:F0} ms"));
@@ -67,6 +68,17 @@ foreach (int n in siloCounts)
             first.Add(t.Elapsed.TotalMilliseconds);
         }
         warm.Stop();
+        // cam-0 is fitted on the in-process model's images with its settings: the same model, so the same scores.
+        int same = 0;
+        for (int k = 0; k < localScores.Length; k++)
+        {
+            var remote = await cluster.ScoreAsync("cam-0", stream[k]);
+            if (remote.Score == localScores[k].Score && remote.Boxes.AsSpan().SequenceEqual(localScores[k].Boxes))
+                same++;
+            else
+                Console.WriteLine($"cam-0 scores image {k} {remote.Score} on {remote.Silo}, in-process {localScores[k].Score}: NOT the same");
+        }
+        Console.WriteLine($"cam-0 through the cluster scores {same} of {localScores.Length} images exactly as the in-process model");
         var run = await Measure(requests, clients, i => cluster.ScoreAsync($"cam-{i % cameras}", stream[i % stream.Length]).ContinueWith(t => t.Result.Score));
         string row = string.Create(CultureInfo.InvariantCulture,
             $"| {n} | {run.PerSecond:F1} | {run.P50:F0} | {run.PerSecond / inProcess.PerSecond:P0} | {first.Max():F0} |");

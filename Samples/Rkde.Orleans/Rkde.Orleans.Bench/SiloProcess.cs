@@ -89,6 +89,10 @@ internal sealed class SiloProcess : IDisposable
         if (!_process.HasExited)
             _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
+        // The silo's private temporary folder (Rkde.Orleans.Silo's PrivateTemp), which a killed silo cannot delete itself.
+        string temp = Path.Combine(Path.GetTempPath(), $"rkde-silo-{_process.Id}");
+        if (Directory.Exists(temp))
+            Directory.Delete(temp, recursive: true);
     }
 
     public bool HasExited => _process.HasExited;

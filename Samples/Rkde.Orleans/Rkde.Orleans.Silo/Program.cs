@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Rkde.Orleans;
 using Rkde.Orleans.Grains;
+using Rkde.Orleans.Silo;
 
 // The R-KDE silo: dotnet run --project Samples/Rkde.Orleans/Rkde.Orleans.Silo -c Release -- --postgres "Host=…"
 // Options: --postgres (required), --cluster-id, --service-id, --blobs-postgres, --address, --silo-port, --gateway-port,
@@ -56,6 +57,7 @@ catch (Exception e) when (e is FormatException or InvalidOperationException)
     Console.Error.WriteLine($"rkde-silo: {e.Message}");
     return 2;
 }
+string temp = PrivateTemp.Claim();
 builder.UseOrleans(silo =>
 {
     silo.UseRkdeCluster(settings);
@@ -74,4 +76,5 @@ catch (Exception e)
 Console.WriteLine($"rkde-silo: up at {settings.Address}:{settings.SiloPort} (gateway {settings.GatewayPort}), cluster '{settings.Cluster.ClusterId}'");
 await host.WaitForShutdownAsync();
 Console.WriteLine("rkde-silo: stopped");
+PrivateTemp.TryDelete(temp);
 return 0;
