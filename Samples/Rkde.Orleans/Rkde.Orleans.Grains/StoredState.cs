@@ -12,8 +12,8 @@ internal sealed class StoredState<T> where T : class, new()
     private readonly IGrainStorage _storage;
     private readonly string _stateName;
     private readonly IAddressable _grain;
-    private readonly GrainState<T> _state = new(new T());
-    private bool _read;
+    private GrainState<T> _state = new(new T());
+    private Task? _reading;
 
     public StoredState(IAddressable grain, IGrainStorage storage, string stateName)
     {
@@ -22,31 +22,33 @@ internal sealed class StoredState<T> where T : class, new()
         _grain = grain;
     }
 
-    /// <summary>The state, read from storage on the first call.</summary>
+    /// <summary>The state as last stored, read from storage on the first call (calls interleaved with it share that read).</summary>
     public async Task<T> Read(string what)
     {
-        if (!_read)
+        var reading = _reading ??= ReadOnce(what);
+        try
         {
-            await RkdeStorage.Guard(() => _storage.ReadStateAsync(_stateName, _grain.GetGrainId(), _state), what);
-            _read = true;
+            await reading;
+        }
+        catch
+        {
+            if (ReferenceEquals(_reading, reading))
+                _reading = null; // the next call tries again
+            throw;
         }
         return _state.State ??= new T();
     }
 
+    private Task ReadOnce(string what) => RkdeStorage.Guard(() => _storage.ReadStateAsync(_stateName, _grain.GetGrainId(), _state), what);
 
-    /// <summary>Writes <paramref name="state"/>; the held state changes only once it is stored.</summary>
+    /// <summary>
+    /// Stores <paramref name="state"/> (after the first read); <see cref="Read"/> answers with it only once it is stored,
+    /// and keeps answering with the previous state when the write fails.
+    /// </summary>
     public async Task Write(T state, string what)
     {
-        var previous = _state.State;
-        _state.State = state;
-        try
-        {
-            await RkdeStorage.Guard(() => _storage.WriteStateAsync(_stateName, _grain.GetGrainId(), _state), what);
-        }
-        catch
-        {
-            _state.State = previous;
-            throw;
-        }
+        var next = new GrainState<T>(state) { ETag = _state.ETag, RecordExists = _state.RecordExists };
+        await RkdeStorage.Guard(() => _storage.WriteStateAsync(_stateName, _grain.GetGrainId(), next), what);
+        _state = next;
     }
 }
