@@ -12,11 +12,12 @@ namespace Rkde.Cli;
 internal static class RkdeCli
 {
     /// <summary>The command tree; fit, score and evaluate run on <paramref name="engine"/>.</summary>
-    public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine) => new("R-KDE region anomaly detection: fit, score, evaluate, make-scenes.")
+    public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine) => new("R-KDE region anomaly detection: fit, score, evaluate, serve, make-scenes.")
     {
         FitCommand.Create(engine, output, error),
         ScoreCommand.Create(engine, output, error),
         EvaluateCommand.Create(engine, output, error),
+        ServeCommand.Create(output, error),
         MakeScenesCommand.Create(output, error),
     };
 

@@ -37,7 +37,7 @@ internal static class ScoreCommand
                     failed++;
                     return;
                 }
-                if (line.Result.Score >= t)
+                if (t is float th && line.Result.IsAnomalyAt(th))
                 {
                     flagged++;
                 }
