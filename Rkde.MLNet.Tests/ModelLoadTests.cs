@@ -76,7 +76,7 @@ public sealed class ModelLoadTests
     [TestMethod]
     public void ADamagedGraphOrStageIsNamed()
     {
-        string graph = LoadFails(Damage("graph.zip", "TransformerChain/Transform_007/Transform_000/OnnxModel"));
+        string graph = LoadFails(Damage("graph.zip", FittedEntry()));
         StringAssert.Contains(graph, "is not a complete model .zip");
         string stage = LoadFails(Damage("stage.zip", "TransformerChain/Model.key"));
         StringAssert.Contains(stage, "holds R-KDE graphs but ML.NET cannot load it");
@@ -95,7 +95,7 @@ public sealed class ModelLoadTests
     [TestMethod]
     public void AnIntactEntryThatHoldsNoOnnxModelIsNamed()
     {
-        const string entry = "TransformerChain/Transform_007/Transform_000/OnnxModel";
+        string entry = FittedEntry();
         string path = Path.Combine(s_images.Folder, "garbage.zip");
         File.Copy(s_model, path, overwrite: true);
         using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
@@ -114,31 +114,17 @@ public sealed class ModelLoadTests
         var data = ml.Data.LoadFromEnumerable(new[] { new { A = 1f, B = 2f } });
         string path = Path.Combine(s_images.Folder, "other.zip");
         ml.Model.Save(ml.Transforms.Concatenate("C", "A", "B").Fit(data), data.Schema, path);
-        StringAssert.Contains(LoadFails(path), $"Model '{path}' is not an R-KDE model: it holds no R-KDE density graph");
+        StringAssert.Contains(LoadFails(path), $"Model '{path}' is not an R-KDE model: it holds no fitted R-KDE graph");
     }
 
     [TestMethod]
     public void AGraphOfAnotherFormatVersionIsNamed()
     {
-        string path = Path.Combine(s_images.Folder, "v2.zip");
+        string path = Path.Combine(s_images.Folder, "v3.zip");
         File.Copy(s_model, path, overwrite: true);
-        string entryName;
-        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
-        {
-            var entry = zip.Entries.Where(e => e.Name == "OnnxModel").Single(e => Metadata(e).GetValueOrDefault("rkde_stage") == "density");
-            entryName = entry.FullName;
-            ModelProto graph;
-            using (var reader = new BinaryReader(entry.Open()))
-                graph = ModelProto.Parser.ParseFrom(reader.ReadBytes(reader.ReadInt32()));
-            graph.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = "2";
-            entry.Delete();
-            using var writer = new BinaryWriter(zip.CreateEntry(entryName).Open());
-            byte[] updated = graph.ToByteArray();
-            writer.Write(updated.Length);
-            writer.Write(updated);
-        }
+        string entryName = ZipGraphs.Rewrite(path, "fitted", g => g.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = "3");
         string m = LoadFails(path);
-        StringAssert.Contains(m, $"Model '{path}' holds an R-KDE density graph of rkde_format_version '2' (entry {entryName}); this Rkde.MLNet reads version 1");
+        StringAssert.Contains(m, $"Model '{path}' holds an R-KDE fitted graph of rkde_format_version '3' (entry {entryName}); this Rkde.MLNet reads version 2.");
     }
 
     [TestMethod]
@@ -147,7 +133,14 @@ public sealed class ModelLoadTests
         using var zip = ZipFile.OpenRead(s_model);
         var stages = zip.Entries.Where(e => e.Name == "OnnxModel").Select(Metadata)
             .Where(m => m.ContainsKey("rkde_format_version")).Select(m => (m["rkde_stage"], m["rkde_format_version"])).Order().ToArray();
-        CollectionAssert.AreEqual(new[] { ("density", "1"), ("regions", "1") }, stages, "the tiny user models carry none");
+        CollectionAssert.AreEqual(new[] { ("fitted", "2") }, stages, "one graph, holding the user models, the region filter and the density");
+    }
+
+    /// <summary>The .zip entry holding the fitted model's one ONNX graph.</summary>
+    private static string FittedEntry()
+    {
+        using var zip = ZipFile.OpenRead(s_model);
+        return zip.Entries.Where(e => e.Name == "OnnxModel").Single(e => Metadata(e).GetValueOrDefault("rkde_stage") == "fitted").FullName;
     }
 
     private static Dictionary<string, string> Metadata(ZipArchiveEntry entry)

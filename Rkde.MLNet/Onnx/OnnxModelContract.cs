@@ -29,6 +29,9 @@ internal sealed class OnnxModelContract
 
     public IEnumerable<string> InputNames => _inputs.Keys;
 
+    /// <summary>The checked model itself (not to be changed: clone it first).</summary>
+    public ModelProto Model => _model;
+
     public IEnumerable<string> OutputNames => _outputs.Keys;
 
     /// <summary>Reads a model from a file path or bytes (exactly one of them may be given; both null → <paramref name="fallback"/>).</summary>
@@ -68,7 +71,7 @@ internal sealed class OnnxModelContract
     }
 
     public const string FormatVersionKey = "rkde_format_version";
-    public const string FormatVersion = "1";
+    public const string FormatVersion = "2";
     public const string StageKey = "rkde_stage";
 
     /// <summary>Writes the metadata every graph R-KDE emits: <see cref="FormatVersion"/> and the stage it implements.</summary>

@@ -97,11 +97,26 @@ internal sealed class FakeEngine(Func<string, int, int, ImageScore> score) : IRk
         return images.Count;
     }
 
-    public IImageScorer Load(string modelPath) => new Scorer(score);
+    public IImageScorer Load(string modelPath) => new Scorer(score, 1, BatchCalls);
 
-    private sealed class Scorer(Func<string, int, int, ImageScore> score) : IImageScorer
+    /// <summary>"Exported" scoring: the same rule, <paramref name="batch"/> images per call of the list overload.</summary>
+    public IImageScorer LoadExported(string modelPath, int batch) => new Scorer(score, batch, BatchCalls);
+
+    /// <summary>The image counts of the list-overload calls the scorers got.</summary>
+    public List<int> BatchCalls { get; } = [];
+
+    private sealed class Scorer(Func<string, int, int, ImageScore> score, int batch, List<int> calls) : IImageScorer
     {
+        public int BatchSize => batch;
+
         public ImageScore Score(string imagePath, int width, int height) => score(imagePath, width, height);
+
+        public IReadOnlyList<ImageScore> Score(IReadOnlyList<(string Path, int Width, int Height)> images)
+        {
+            calls.Add(images.Count);
+            return images.Select(i => score(i.Path, i.Width, i.Height)).ToList();
+        }
+
         public void Dispose() { }
     }
 

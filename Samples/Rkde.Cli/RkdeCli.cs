@@ -11,12 +11,13 @@ namespace Rkde.Cli;
 /// </summary>
 internal static class RkdeCli
 {
-    /// <summary>The command tree; fit, score and evaluate run on <paramref name="engine"/>.</summary>
-    public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine) => new("R-KDE region anomaly detection: fit, score, evaluate, serve, make-scenes.")
+    /// <summary>The command tree; fit, score, evaluate and export run on <paramref name="engine"/>.</summary>
+    public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine) => new("R-KDE region anomaly detection: fit, score, evaluate, export, serve, make-scenes.")
     {
         FitCommand.Create(engine, output, error),
         ScoreCommand.Create(engine, output, error),
         EvaluateCommand.Create(engine, output, error),
+        ExportCommand.Create(engine, output, error),
         ServeCommand.Create(output, error),
         MakeScenesCommand.Create(output, error),
     };

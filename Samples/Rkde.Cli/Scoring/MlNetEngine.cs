@@ -43,6 +43,7 @@ internal sealed class MlNetEngine : IRkdeEngine
             Seed = settings.Seed,
             GpuDeviceId = settings.GpuDeviceId,
             QuantizeBackbone = settings.QuantizeBackbone,
+            FalsePositiveRate = settings.FalsePositiveRate,
             SkipUnreadableImages = settings.SkipUnreadableImages,
             Progress = counter,
         };
@@ -70,20 +71,51 @@ internal sealed class MlNetEngine : IRkdeEngine
     {
         var ml = new MLContext();
         ml.DisableThreadSpinning();
-        ITransformer model;
+        var (model, info) = Checked(modelPath, () => (ml.Model.LoadRkdeModel(modelPath, out _), ml.Model.ReadRkdeModelInfo(modelPath)));
+        return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model), info);
+    }
+
+    public void Export(string modelPath, string onnxPath, bool batched) =>
+        Checked(modelPath, () => { new MLContext().Model.ExportRkdeOnnx(modelPath, onnxPath, batched); return 0; });
+
+    public IImageScorer LoadExported(string modelPath, int batch)
+    {
+        var ml = new MLContext();
+        return Checked(modelPath, () =>
+        {
+            var info = ml.Model.ReadRkdeModelInfo(modelPath);
+            using var single = new MemoryStream();
+            ml.Model.ExportRkdeOnnx(modelPath, single, batched: false);
+            byte[]? batched = null;
+            if (batch > 1)
+            {
+                using var stream = new MemoryStream();
+                ml.Model.ExportRkdeOnnx(modelPath, stream, batched: true);
+                batched = stream.ToArray();
+            }
+            return new OnnxScorer(single.ToArray(), batched, batch, info);
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/>, turning the library's errors about the model file into one CLI line.</summary>
+    private static T Checked<T>(string modelPath, Func<T> body)
+    {
         try
         {
-            model = ml.Model.LoadRkdeModel(modelPath, out _);
+            return body();
         }
         catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
             throw new CliException($"--model could not be loaded: {e.Message.ReplaceLineEndings(" ").Trim()}");
         }
-        return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model));
     }
 
-    private sealed class Scorer(PredictionEngine<ImageInput, RkdePrediction> engine) : IImageScorer
+    private sealed class Scorer(PredictionEngine<ImageInput, RkdePrediction> engine, RkdeModelInfo info) : IImageScorer
     {
+        public float? Threshold => info.Threshold;
+
+        public double? FalsePositiveRate => info.FalsePositiveRate;
+
         public ImageScore Score(string imagePath, int width, int height)
         {
             var p = engine.Predict(new ImageInput { ImagePath = Path.GetFullPath(imagePath) });

@@ -27,8 +27,10 @@ public static class Figures
         ("density.score.onnx.default-models", () => DensityScoringOnnx(dimension: 1024, components: 64)),
         ("density.score.onnx.nospin", () => DensityScoringOnnx(spinning: false)),
         ("density.fit.rss", FitMemory.Figure),
+        ("density.threshold", ThresholdFigure.Run),
         ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
         ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
+        ("e2e.export", ExportFigures.Run),
         ("soak", SoakFigure.Run),
         ("serve.load", ServeLoadFigure.Run),
     ];
