@@ -24,6 +24,9 @@ public sealed class BadInputTests
         StringAssert.Contains(text.Message, "camera 'cam-bad'");
         var truncated = await Assert.ThrowsExactlyAsync<ArgumentException>(() => client.ScoreAsync("cam-bad", probe[..40]));
         StringAssert.Contains(truncated.Message, "camera 'cam-bad'");
+        // A header and the start of the data: ML.NET's decoder would fill the rest in and score it.
+        var cut = await Assert.ThrowsExactlyAsync<ArgumentException>(() => client.ScoreAsync("cam-bad", probe[..(probe.Length / 2)]));
+        StringAssert.Contains(cut.Message, "truncated");
         Assert.AreEqual(0, client.Retries, "input errors are not retried");
 
         var settings = Cameras.Small with { PcaComponents = 0 };

@@ -59,10 +59,10 @@ internal sealed class LoadedModel
     }
 
     /// <summary>Scores one encoded image; boxes in its own pixels, highest score first. Thread-safe.</summary>
-    /// <exception cref="ArgumentException">The bytes are not a decodable image, or it has too many pixels.</exception>
+    /// <exception cref="ArgumentException">The bytes are not a complete, decodable image, or it has too many pixels.</exception>
     public CameraScore Score(byte[] encoded, string silo)
     {
-        CheckHeader(encoded);
+        CheckImage(encoded);
         MLImage image;
         try
         {
@@ -106,17 +106,32 @@ internal sealed class LoadedModel
         return new CameraScore { Score = p.Score, Boxes = boxes, Width = width, Height = height, ModelVersion = Reference.Version, Silo = silo };
     }
 
-    /// <summary>Refuses, before decoding, an image whose header declares more pixels than Rkde.MLNet's image check allows.</summary>
-    private void CheckHeader(byte[] encoded)
+    /// <summary>
+    /// Refuses an image that cannot be scored as it is, as Rkde.MLNet's ImageCheck does for files: one whose header
+    /// declares more pixels than it allows (before any pixel is allocated), and one that does not decode completely
+    /// (ML.NET's decoder would fill a truncated PNG or JPEG in and score it).
+    /// </summary>
+    private void CheckImage(byte[] encoded)
     {
-        using var codec = SKCodec.Create(new MemoryStream(encoded, writable: false), out var result);
+        using var codec = SKCodec.Create(new MemoryStream(encoded, writable: false), out var opened);
         if (codec is null)
             throw new ArgumentException(
-                $"The image for camera '{Reference.CameraId}' is not an image SkiaSharp can read ({result}): send an encoded PNG, JPEG, BMP, GIF or WebP file's bytes.", "image");
-        long pixels = (long)codec.Info.Width * codec.Info.Height;
-        if (pixels > ImageCheck.MaxPixels)
+                $"The image for camera '{Reference.CameraId}' is not an image SkiaSharp can read ({opened}): send an encoded PNG, JPEG, BMP, GIF or WebP file's bytes.", "image");
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        if ((long)info.Width * info.Height > ImageCheck.MaxPixels)
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-                $"The image for camera '{Reference.CameraId}' declares {codec.Info.Width} × {codec.Info.Height} pixels, more than the {ImageCheck.MaxPixels:N0} allowed: send it smaller."), "image");
+                $"The image for camera '{Reference.CameraId}' declares {info.Width} × {info.Height} pixels, more than the {ImageCheck.MaxPixels:N0} allowed: send it smaller."), "image");
+        using var bitmap = new SKBitmap();
+        if (!bitmap.TryAllocPixels(info))
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"The image for camera '{Reference.CameraId}' declares {info.Width} × {info.Height} pixels, too many to decode in the silo's memory: send it smaller."), "image");
+        var decoded = codec.GetPixels(info, bitmap.GetPixels());
+        if (decoded == SKCodecResult.IncompleteInput)
+            throw new ArgumentException(
+                $"The image for camera '{Reference.CameraId}' is truncated: its bytes end before the image does; send the whole file.", "image");
+        if (decoded != SKCodecResult.Success)
+            throw new ArgumentException(
+                $"The image for camera '{Reference.CameraId}' is corrupt (SkiaSharp: {decoded}): send it again or re-encode it.", "image");
     }
 
     /// <summary>Takes a use of the model; false once it is retired (the caller loads it again).</summary>
