@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -41,6 +42,7 @@ public sealed class RkdeCluster : IAsyncDisposable
     /// Connects to the cluster that <paramref name="settings"/> names, finding its gateways in PostgreSQL.
     /// </summary>
     /// <exception cref="ModelStoreUnavailableException">PostgreSQL cannot be reached.</exception>
+    /// <exception cref="TimeoutException">No silo of the cluster answered within <see cref="RkdeClusterSettings.ConnectTimeout"/>.</exception>
     public static async Task<RkdeCluster> ConnectAsync(RkdeClusterSettings settings, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -60,9 +62,17 @@ public sealed class RkdeCluster : IAsyncDisposable
                 o.ConnectionString = settings.PostgresConnectionString;
             }));
         var host = builder.Build();
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(settings.ConnectTimeout);
         try
         {
-            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            await host.StartAsync(limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            host.Dispose();
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                $"No silo of cluster '{settings.ClusterId}' (service '{settings.ServiceId}') answered within {settings.ConnectTimeout.TotalSeconds:0.#} s: start one with these ids, or check ClusterId and ServiceId against the silos'."));
         }
         catch (Exception e) when (IsDatabaseDown(e))
         {

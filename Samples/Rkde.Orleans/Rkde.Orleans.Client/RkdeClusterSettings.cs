@@ -18,6 +18,12 @@ public sealed record RkdeClusterSettings
     /// <summary>How often the client rereads the live gateways from the database. Default 10 s.</summary>
     public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long connecting may take: Orleans' client waits for a gateway as long as none is listed, so a wrong cluster id or
+    /// a cluster with no silo up would otherwise hang the caller. Default 30 s.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Throws when a setting cannot work, naming it.</summary>
     public void Validate()
     {
@@ -29,6 +35,8 @@ public sealed record RkdeClusterSettings
             throw new ArgumentException("ServiceId is empty.", nameof(ServiceId));
         if (RetryFor < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(RetryFor), RetryFor, "RetryFor must not be negative.");
+        if (ConnectTimeout <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "ConnectTimeout must be positive.");
         if (GatewayListRefreshPeriod <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(GatewayListRefreshPeriod), GatewayListRefreshPeriod, "GatewayListRefreshPeriod must be positive.");
     }
