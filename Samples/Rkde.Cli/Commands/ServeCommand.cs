@@ -28,9 +28,12 @@ internal static class ServeCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds a request may take, upload, waiting and scoring together; longer gets 504 (408 while uploading).", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
         var threshold = new Option<float?>("--threshold") { Description = "Decision threshold for \"isAnomaly\" (anomalous when the score reaches it). Without it, isAnomaly and threshold are null." };
         var noReload = new Option<bool>("--no-reload") { Description = "Keep the loaded model even when the file at --model is replaced." };
+        var cluster = new Option<string?>("--cluster") { Description = "Connection string of an R-KDE Orleans cluster's PostgreSQL database: POST /cameras/{id}/score then scores with that camera's model on the cluster." };
+        var clusterId = new Option<string>("--cluster-id") { Description = "The cluster's Orleans cluster id.", DefaultValueFactory = _ => defaults.ClusterId };
+        var serviceId = new Option<string>("--service-id") { Description = "The cluster's Orleans service id.", DefaultValueFactory = _ => defaults.ServiceId };
         var command = new Command("serve", "Serve a fitted model over HTTP: POST /score, GET /health, GET /metrics, and a page at GET / to score dropped images.")
         {
-            model, urls, apiKey, maxBody, maxPixels, workers, queue, timeout, threshold, noReload,
+            model, urls, apiKey, maxBody, maxPixels, workers, queue, timeout, threshold, noReload, cluster, clusterId, serviceId,
         };
         command.SetAction(parse => RkdeCli.Guard(error, () =>
         {
@@ -47,6 +50,9 @@ internal static class ServeCommand
                 Timeout = seconds is > 0 and < 86400 ? TimeSpan.FromSeconds(seconds) : throw new CliException($"--timeout must be between 0 and 86400 seconds (got {seconds})."),
                 Threshold = parse.GetValue(threshold),
                 ReloadOnChange = !parse.GetValue(noReload),
+                ClusterPostgres = parse.GetValue(cluster),
+                ClusterId = parse.GetValue(clusterId)!,
+                ServiceId = parse.GetValue(serviceId)!,
             };
             Run(options, output, error);
             return 0;
@@ -64,7 +70,7 @@ internal static class ServeCommand
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         string thresholdText = options.Threshold is float t ? t.ToString(CultureInfo.InvariantCulture) : "none (isAnomaly is null)";
         output.WriteLine($"rkde serve: listening on {string.Join(", ", addresses)}; model {options.ModelPath}; {options.Workers} worker(s), queue {options.Queue}; threshold {thresholdText}.");
-        output.WriteLine($"rkde serve: page at {addresses.FirstOrDefault()}/ ; POST images to /score. Ctrl+C stops.");
+        output.WriteLine($"rkde serve: page at {addresses.FirstOrDefault()}/ ; POST images to /score{(options.ClusterPostgres is null ? "" : $", or to /cameras/ID/score for cluster '{options.ClusterId}'")}. Ctrl+C stops.");
         var open = options.NonLoopbackUrls.ToList();
         if (open.Count > 0)
         {

@@ -104,22 +104,26 @@ internal sealed class SiloProcess : IDisposable
     }
 
     /// <summary>The silo host built beside this program (Release or Debug, as it was built).</summary>
-    public static string SiloDll
+    public static string SiloDll => BuiltDll(Path.Combine("Samples", "Rkde.Orleans", "Rkde.Orleans.Silo"), "Rkde.Orleans.Silo.dll");
+
+    /// <summary>
+    /// A program of the repository built in this program's configuration: <paramref name="dll"/> in the bin folder of the
+    /// project folder <paramref name="project"/> (relative to the repository root), found above this program's folder.
+    /// </summary>
+    public static string BuiltDll(string project, string dll)
     {
-        get
+        string config = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            string config = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string path = Path.Combine(dir.FullName, "Samples", "Rkde.Orleans", "Rkde.Orleans.Silo", "bin", config, "net10.0", "Rkde.Orleans.Silo.dll");
-                if (File.Exists(path))
-                    return path;
-            }
-            throw new FileNotFoundException($"The silo host is not built ({config}): build Samples/Rkde.Orleans/Rkde.Orleans.Silo.");
+            string path = Path.Combine(dir.FullName, project, "bin", config, "net10.0", dll);
+            if (File.Exists(path))
+                return path;
         }
+        throw new FileNotFoundException($"{dll} is not built ({config}): build {project}.");
     }
 
     private static int FreePort()
+
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
