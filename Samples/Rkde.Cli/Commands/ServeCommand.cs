@@ -26,7 +26,7 @@ internal static class ServeCommand
         var workers = new Option<int>("--workers") { Description = "Images scored at the same time, one prediction engine each. Default: the number of CPU cores.", DefaultValueFactory = _ => defaults.Workers };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a worker; one more gets 503 with Retry-After.", DefaultValueFactory = _ => defaults.Queue };
         var timeout = new Option<double>("--timeout") { Description = "Seconds a request may take, upload, waiting and scoring together; longer gets 504 (408 while uploading).", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
-        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold for \"isAnomaly\" (anomalous when the score reaches it). Without it, isAnomaly and threshold are null." };
+        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold for \"isAnomaly\" (anomalous when the score reaches it), instead of the one the model was fitted with." };
         var noReload = new Option<bool>("--no-reload") { Description = "Keep the loaded model even when the file at --model is replaced." };
         var cluster = new Option<string?>("--cluster") { Description = "Connection string of an R-KDE Orleans cluster's PostgreSQL database: POST /cameras/{id}/score then scores with that camera's model on the cluster." };
         var clusterId = new Option<string>("--cluster-id") { Description = "The cluster's Orleans cluster id.", DefaultValueFactory = _ => defaults.ClusterId };
@@ -68,7 +68,10 @@ internal static class ServeCommand
         using var app = ServeApp.Build(options, error);
         app.Start();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-        string thresholdText = options.Threshold is float t ? t.ToString(CultureInfo.InvariantCulture) : "none (isAnomaly is null)";
+        var served = app.Services.GetRequiredService<ModelHolder<ServedModel>>().Current;
+        string thresholdText = (options.Threshold ?? served.Threshold) is float t
+            ? $"{t.ToString(CultureInfo.InvariantCulture)} ({(options.Threshold is null ? "the model's" : "--threshold")})"
+            : "none (isAnomaly is null)";
         output.WriteLine($"rkde serve: listening on {string.Join(", ", addresses)}; model {options.ModelPath}; {options.Workers} worker(s), queue {options.Queue}; threshold {thresholdText}.");
         output.WriteLine($"rkde serve: page at {addresses.FirstOrDefault()}/ ; POST images to /score{(options.ClusterPostgres is null ? "" : $", or to /cameras/ID/score for cluster '{options.ClusterId}'")}. Ctrl+C stops.");
         var open = options.NonLoopbackUrls.ToList();

@@ -80,7 +80,7 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
             if (camera is not null)
                 return await ScoreOnCluster(context, camera, bytes, timeout.Token);
 
-            Task<(UploadVerdict Verdict, ImageScore? Result, int Version)> work;
+            Task<(UploadVerdict Verdict, ImageScore? Result, int Version, float? Threshold)> work;
             try
             {
                 var worker = await gate.WaitForWorkerAsync(timeout.Token);
@@ -96,9 +96,9 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
                     {
                         var decoded = UploadCheck.Decode(bytes, inspected);
                         if (!decoded.IsAccepted)
-                            return (decoded, (ImageScore?)null, 0);
+                            return (decoded, (ImageScore?)null, 0, (float?)null);
                         using var lease = models.Acquire();
-                        return (decoded, lease.Model.Score(bytes), lease.Version);
+                        return (decoded, lease.Model.Score(bytes), lease.Version, options.Threshold ?? lease.Model.Threshold);
                     }
                     finally
                     {
@@ -106,11 +106,11 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
                         admission.Dispose();
                     }
                 }, CancellationToken.None);
-                var (verdict, result, version) = await work.WaitAsync(timeout.Token);
+                var (verdict, result, version, threshold) = await work.WaitAsync(timeout.Token);
                 if (result is null)
                     return await ServeJson.Error(context, verdict.Status, verdict.Error!);
                 context.Response.Headers[ModelVersionHeader] = version.ToString(CultureInfo.InvariantCulture);
-                await ServeJson.Write(context, 200, w => WriteAnswer(w, result, options.Threshold));
+                await ServeJson.Write(context, 200, w => WriteAnswer(w, result, threshold));
                 return 200;
             }
             catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)

@@ -169,7 +169,7 @@ internal static class ServeApp
                 w.WriteString("reloadError", error.Replace(current.Path, Path.GetFileName(current.Path), StringComparison.Ordinal));
             else
                 w.WriteNull("reloadError");
-            if (options.Threshold is float t)
+            if ((options.Threshold ?? current.Threshold) is float t)
                 w.WriteNumber("threshold", t);
             else
                 w.WriteNull("threshold");

@@ -30,7 +30,7 @@ internal sealed record ServeOptions
     /// <summary>The longest a request may take, upload, queue and scoring together; longer gets 504.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The decision threshold behind <c>isAnomaly</c>; without one, <c>isAnomaly</c> and <c>threshold</c> are null.</summary>
+    /// <summary>The decision threshold behind <c>isAnomaly</c>, overriding the model's own; without either, <c>isAnomaly</c> and <c>threshold</c> are null.</summary>
     public float? Threshold { get; init; }
 
     /// <summary>Whether a new file at <see cref="ModelPath"/> is loaded and swapped in while requests go on.</summary>

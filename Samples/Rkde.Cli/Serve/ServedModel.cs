@@ -27,9 +27,11 @@ internal sealed class ServedModel : IDisposable
     private readonly ObjectPool<PredictionEngine<UploadedImage, RkdePrediction>> _engines;
     private int _disposed;
 
-    private ServedModel(string path, (long, DateTime) stamp, ITransformer model, ObjectPool<PredictionEngine<UploadedImage, RkdePrediction>> engines)
+    private ServedModel(string path, (long, DateTime) stamp, ITransformer model, ObjectPool<PredictionEngine<UploadedImage, RkdePrediction>> engines,
+        float? threshold)
     {
         Path = path;
+        Threshold = threshold;
         FileStamp = stamp;
         _model = model;
         _engines = engines;
@@ -40,6 +42,9 @@ internal sealed class ServedModel : IDisposable
     public string Path { get; }
 
     public DateTimeOffset LoadedAt { get; }
+
+    /// <summary>The threshold the model was fitted with (<c>IsAnomaly</c>'s); null for a model without one (format 1, or never anomalous).</summary>
+    public float? Threshold { get; }
 
     /// <summary>The file's length and last write time when it was loaded: a reload happens only when they change.</summary>
     public (long Length, DateTime WrittenUtc) FileStamp { get; }
@@ -60,9 +65,11 @@ internal sealed class ServedModel : IDisposable
         ml.DisableThreadSpinning();
         ITransformer model;
         DataViewSchema inputSchema;
+        float threshold;
         try
         {
             model = ml.Model.LoadRkdeModel(path, out inputSchema);
+            threshold = ml.Model.ReadRkdeModelInfo(path).Threshold;
         }
         catch (Exception e) when (e is InvalidDataException or FileNotFoundException or IOException)
         {
@@ -81,7 +88,7 @@ internal sealed class ServedModel : IDisposable
         // For a disposable type the provider makes a pool that disposes the engines it drops or holds when disposed.
         var pool = new DefaultObjectPoolProvider { MaximumRetained = engines }.Create(
             new EnginePolicy(() => ml.Model.CreatePredictionEngine<UploadedImage, RkdePrediction>(afterLoading, options)));
-        var served = new ServedModel(path, stamp, model, pool);
+        var served = new ServedModel(path, stamp, model, pool, float.IsFinite(threshold) ? threshold : null);
         try
         {
             served.Score(WarmUpImage.Value);
