@@ -46,6 +46,9 @@ public sealed class ServeClusterRouteTests
                 float[] boxes = root.GetProperty("boxes").EnumerateArray().SelectMany(b => b.EnumerateArray().Select(v => v.GetSingle())).ToArray();
                 Assert.IsTrue(expected.Boxes.Length > 0, "the probe has boxes");
                 CollectionAssert.AreEqual(expected.Boxes, boxes, "every box and its score");
+                Assert.IsNotNull(expected.Threshold, "the camera's model stored a threshold");
+                Assert.AreEqual(expected.Threshold.Value, root.GetProperty("threshold").GetSingle(), "the camera model's threshold");
+                Assert.AreEqual(expected.IsAnomaly, root.GetProperty("isAnomaly").GetBoolean(), "the camera model's verdict");
             }
 
             using var unknown = await Post(http, "/cameras/cam-none/score", probe);

@@ -22,7 +22,7 @@ Console.WriteLine($"bench: {cameras} cameras of {train} demo scenes at {settings
 var fit = Stopwatch.StartNew();
 var local = CameraFitter.Fit("local", CameraImages(0), settings);
 fit.Stop();
-var reference = new ModelReference("local", 1, ModelPackage.Split(local.Zip).Select(p => p.Entry).ToArray());
+var reference = new ModelReference("local", 1, ModelPackage.Split(local.Zip).Select(p => p.Entry).ToArray(), local.Threshold);
 var loadTime = Stopwatch.StartNew();
 var model = LoadedModel.Load(new MemoryStream(local.Zip), reference, clients);
 loadTime.Stop();

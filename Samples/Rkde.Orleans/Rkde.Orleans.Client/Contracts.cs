@@ -43,14 +43,16 @@ public sealed record CameraFitSettings
 public sealed record ModelEntry([property: Id(0)] string Name, [property: Id(1)] string Sha256, [property: Id(2)] long Length);
 
 /// <summary>
-/// What a camera's grain state holds of its model: the version and the .zip's entries by content hash. The bytes live in
-/// the blob store, where entries equal across cameras (the default models' graphs) are stored once.
+/// What a camera's grain state holds of its model: the version, the .zip's entries by content hash, and the threshold
+/// the fit stored in it (null when it stored none). The bytes live in the blob store, where entries equal across cameras
+/// (the default models' graphs) are stored once.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ModelReference(
     [property: Id(0)] string CameraId,
     [property: Id(1)] int Version,
-    [property: Id(2)] ModelEntry[] Entries)
+    [property: Id(2)] ModelEntry[] Entries,
+    [property: Id(3)] float? Threshold = null)
 {
     /// <summary>The model's size as a .zip's uncompressed entries.</summary>
     public long Length => Entries.Sum(e => e.Length);
@@ -82,6 +84,9 @@ public sealed record CameraModelInfo
     [Id(7)] public string[] Warnings { get; init; } = [];
 
     [Id(8)] public CameraFitSettings Settings { get; init; } = new();
+
+    /// <summary>The model's threshold (<c>RkdeModelInfo.Threshold</c>: the held-out score that flags <c>FalsePositiveRate</c> of normal images); null when none.</summary>
+    [Id(9)] public float? Threshold { get; init; }
 }
 
 /// <summary>One image's score from a camera's model.</summary>
@@ -103,4 +108,10 @@ public sealed record CameraScore
 
     /// <summary>The silo that scored it (its address).</summary>
     [Id(5)] public string Silo { get; init; } = "";
+
+    /// <summary>Whether <see cref="Score"/> reaches the model's <see cref="Threshold"/> (the model's own verdict).</summary>
+    [Id(6)] public bool IsAnomaly { get; init; }
+
+    /// <summary>The threshold the camera's model was fitted with; null when it stored none.</summary>
+    [Id(7)] public float? Threshold { get; init; }
 }

@@ -13,8 +13,8 @@ internal static class CameraFitter
         public string ImagePath { get; set; } = "";
     }
 
-    /// <summary>What a fit made: the model .zip, how many images it used and skipped, and the warnings naming the skipped ones.</summary>
-    public sealed record Result(byte[] Zip, int Fitted, int Skipped, string[] Warnings);
+    /// <summary>What a fit made: the model .zip, its stored threshold (null if none), how many images it used and skipped, and the warnings naming the skipped ones.</summary>
+    public sealed record Result(byte[] Zip, float? Threshold, int Fitted, int Skipped, string[] Warnings);
 
     /// <summary>
     /// Fits with Rkde.MLNet. Its estimator reads image files, so the images go to a private temporary folder of this
@@ -56,7 +56,11 @@ internal static class CameraFitter
             using var zip = new MemoryStream();
             ml.Model.Save(model, data.Schema, zip);
             (model as IDisposable)?.Dispose();
-            return new Result(zip.ToArray(), images.Length - warnings.Count, warnings.Count, warnings.ToArray());
+            // The threshold is read from a saved file, as any reader of the model would; the folder is deleted below.
+            string saved = Path.Combine(folder.FullName, "model.zip");
+            File.WriteAllBytes(saved, zip.ToArray());
+            float threshold = ml.Model.ReadRkdeModelInfo(saved).Threshold;
+            return new Result(zip.ToArray(), float.IsFinite(threshold) ? threshold : null, images.Length - warnings.Count, warnings.Count, warnings.ToArray());
         }
         finally
         {

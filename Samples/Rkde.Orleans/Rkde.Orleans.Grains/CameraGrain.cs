@@ -42,7 +42,7 @@ internal sealed class CameraGrain : Grain, ICameraGrain
         var fit = await Task.Run(() => CameraFitter.Fit(id, images, settings));
         var parts = ModelPackage.Split(fit.Zip);
         var stored = await Task.WhenAll(parts.Select(p => GrainFactory.GetGrain<IModelBlobGrain>(p.Entry.Sha256).Store(p.Bytes)));
-        var model = new ModelReference(id, (current.Model?.Version ?? 0) + 1, parts.Select(p => p.Entry).ToArray());
+        var model = new ModelReference(id, (current.Model?.Version ?? 0) + 1, parts.Select(p => p.Entry).ToArray(), fit.Threshold);
         var info = new CameraModelInfo
         {
             CameraId = id,
@@ -54,6 +54,7 @@ internal sealed class CameraGrain : Grain, ICameraGrain
             NewBytesStored = parts.Where((_, i) => stored[i]).Sum(p => p.Entry.Length),
             Warnings = fit.Warnings,
             Settings = settings,
+            Threshold = fit.Threshold,
         };
         await _camera.Write(new CameraState { Model = model, Info = info, FitRequest = request }, $"Storing camera '{id}''s model");
         return info;

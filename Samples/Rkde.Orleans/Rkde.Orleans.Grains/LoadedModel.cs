@@ -103,7 +103,11 @@ internal sealed class LoadedModel
             boxes[k + 4] = p.BoxScores[i];
             k += 5;
         }
-        return new CameraScore { Score = p.Score, Boxes = boxes, Width = width, Height = height, ModelVersion = Reference.Version, Silo = silo };
+        return new CameraScore
+        {
+            Score = p.Score, Boxes = boxes, Width = width, Height = height, ModelVersion = Reference.Version, Silo = silo,
+            IsAnomaly = p.IsAnomaly, Threshold = Reference.Threshold,
+        };
     }
 
     /// <summary>
