@@ -41,7 +41,7 @@ internal sealed class CameraGrain : Grain, ICameraGrain
             return current.Info;
         var fit = await Task.Run(() => CameraFitter.Fit(id, images, settings));
         var parts = ModelPackage.Split(fit.Zip);
-        var stored = await Task.WhenAll(parts.Select(p => GrainFactory.GetGrain<IModelBlobGrain>(p.Entry.Sha256).Store(p.Bytes)));
+        var stored = await RkdeStorage.FewAtATime(parts, p => GrainFactory.GetGrain<IModelBlobGrain>(p.Entry.Sha256).Store(p.Bytes));
         var model = new ModelReference(id, (current.Model?.Version ?? 0) + 1, parts.Select(p => p.Entry).ToArray(), fit.Threshold);
         var info = new CameraModelInfo
         {

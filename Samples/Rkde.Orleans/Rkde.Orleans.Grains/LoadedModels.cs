@@ -80,15 +80,20 @@ internal sealed class LoadedModels
     {
         Interlocked.Increment(ref _loads);
         var bytes = new Dictionary<string, byte[]>();
-        foreach (var entry in reference.Entries.DistinctBy(e => e.Sha256))
+        var missing = new List<string>();
+        foreach (string hash in reference.Entries.Select(e => e.Sha256).Distinct())
         {
-            if (!_entries.TryGet(entry.Sha256, out var b))
-            {
-                b = await RkdeStorage.Guard(() => _grains.GetGrain<IModelBlobGrain>(entry.Sha256).Read(),
-                    $"Loading camera '{reference.CameraId}''s model version {reference.Version}");
-                _entries.Set(entry.Sha256, b);
-            }
-            bytes[entry.Sha256] = b;
+            if (_entries.TryGet(hash, out var cached))
+                bytes[hash] = cached;
+            else
+                missing.Add(hash);
+        }
+        var read = await RkdeStorage.FewAtATime(missing, hash => RkdeStorage.Guard(() => _grains.GetGrain<IModelBlobGrain>(hash).Read(),
+            $"Loading camera '{reference.CameraId}''s model version {reference.Version}"));
+        for (int i = 0; i < missing.Count; i++)
+        {
+            _entries.Set(missing[i], read[i]);
+            bytes[missing[i]] = read[i];
         }
         using var zip = ModelPackage.Assemble(reference, bytes);
         var model = await Task.Run(() => LoadedModel.Load(zip, reference, _options.EnginesPerModel));

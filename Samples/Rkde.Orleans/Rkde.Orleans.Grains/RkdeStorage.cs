@@ -29,6 +29,27 @@ public static class RkdeStorage
         }
     }
 
+    /// <summary>Blob operations one fit or model load keeps in flight: a model is tens of chunks, and PostgreSQL's connections are few.</summary>
+    internal const int OperationsAtOnce = 8;
+
+    /// <summary>Runs <paramref name="operation"/> on every item, <see cref="OperationsAtOnce"/> at a time; the results in the items' order.</summary>
+    internal static async Task<TResult[]> FewAtATime<TItem, TResult>(IEnumerable<TItem> items, Func<TItem, Task<TResult>> operation)
+    {
+        using var gate = new SemaphoreSlim(OperationsAtOnce);
+        return await Task.WhenAll(items.Select(async item =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                return await operation(item);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+    }
+
     internal static Task Guard(Func<Task> operation, string what) => Guard(async () =>
     {
         await operation();
