@@ -35,4 +35,23 @@ public sealed class LruCacheTests
         Assert.IsTrue(cache.TryGet("big", out _));
         Assert.AreEqual(1, cache.Count);
     }
+
+    [TestMethod]
+    public void RemoveWherePushesOutTheMatchingValuesOnly()
+    {
+        var evicted = new List<string>();
+        var cache = new LruCache<string, string>(budget: 100, cost: v => v.Length, evicted.Add);
+        cache.Set("cam-a/1", "a1");
+        cache.Set("cam-b/1", "b1");
+        cache.Set("cam-a/2", "a2");
+        Assert.AreEqual(1, cache.RemoveWhere(k => k == "cam-a/1"));
+        CollectionAssert.AreEqual(new[] { "a1" }, evicted);
+        Assert.IsFalse(cache.TryGet("cam-a/1", out _));
+        Assert.IsTrue(cache.TryGet("cam-a/2", out _));
+        Assert.IsTrue(cache.TryGet("cam-b/1", out _));
+        // The budget counts what is left: two values of 2 and one more of 96 fit.
+        cache.Set("big", new string('x', 96));
+        Assert.AreEqual(3, cache.Count);
+        Assert.AreEqual(0, cache.RemoveWhere(_ => false));
+    }
 }

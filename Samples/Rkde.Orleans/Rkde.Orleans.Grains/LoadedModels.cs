@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Rkde.Orleans;
 
@@ -26,7 +25,7 @@ internal sealed class LoadedModels
     private readonly IGrainFactory _grains;
     private readonly LoadedModelsOptions _options;
     private readonly ILogger<LoadedModels> _log;
-    private readonly LruCache<string, Task<LoadedModel>> _models;
+    private readonly LruCache<ModelKey, Task<LoadedModel>> _models;
     private readonly LruCache<string, byte[]> _entries;
     private readonly object _gate = new();
 
@@ -63,15 +62,23 @@ internal sealed class LoadedModels
         }
     }
 
+    /// <summary>
+    /// The loaded model <paramref name="reference"/> names. Loading a camera's new version drops the silo's copies of its
+    /// older ones (disposed once no score holds them): every score asks the camera's grain for its current model first,
+    /// so they would only sit in memory.
+    /// </summary>
     private Task<LoadedModel> Get(ModelReference reference)
     {
-        string key = Key(reference);
+        var key = ModelKey.Of(reference);
         lock (_gate)
         {
             if (_models.TryGet(key, out var loading) && !loading.IsFaulted && !loading.IsCanceled)
                 return loading;
             loading = Load(reference);
             _models.Set(key, loading);
+            int dropped = _models.RemoveWhere(k => k.Camera == key.Camera && k.Version <= key.Version && k != key);
+            if (dropped > 0)
+                _log.LogInformation("Dropped {Count} older model(s) of camera {Camera} for version {Version}", dropped, key.Camera, key.Version);
             return loading;
         }
     }
@@ -79,6 +86,15 @@ internal sealed class LoadedModels
     private async Task<LoadedModel> Load(ModelReference reference)
     {
         Interlocked.Increment(ref _loads);
+        using var zip = await Zip(reference);
+        var model = await Task.Run(() => LoadedModel.Load(zip, reference, _options.EnginesPerModel));
+        _log.LogInformation("Loaded camera {Camera}'s model version {Version} ({Bytes} bytes)", reference.CameraId, reference.Version, reference.Length);
+        return model;
+    }
+
+    /// <summary>The model .zip <paramref name="reference"/> names, from the silo's chunk cache and the blob store.</summary>
+    public async Task<MemoryStream> Zip(ModelReference reference)
+    {
         var bytes = new Dictionary<string, byte[]>();
         var missing = new List<string>();
         foreach (string hash in reference.Entries.Select(e => e.Sha256).Distinct())
@@ -95,21 +111,16 @@ internal sealed class LoadedModels
             _entries.Set(missing[i], read[i]);
             bytes[missing[i]] = read[i];
         }
-        using var zip = ModelPackage.Assemble(reference, bytes);
-        var model = await Task.Run(() => LoadedModel.Load(zip, reference, _options.EnginesPerModel));
-        _log.LogInformation("Loaded camera {Camera}'s model version {Version} ({Bytes} bytes)", reference.CameraId, reference.Version, reference.Length);
-        return model;
+        return ModelPackage.Assemble(reference, bytes);
     }
 
     private static void Retire(Task<LoadedModel> loading) =>
         loading.ContinueWith(t => t.Result.Retire(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
-    /// <summary>A model version's cache key: its camera, version and entries (a camera whose state was reset fits version 1 again).</summary>
-    private static string Key(ModelReference r)
+    /// <summary>A model version's cache key: its camera, version and chunks (a camera whose state was reset fits version 1 again).</summary>
+    private readonly record struct ModelKey(string Camera, int Version, string Chunks)
     {
-        var key = new StringBuilder(r.CameraId).Append('/').Append(r.Version);
-        foreach (var e in r.Entries)
-            key.Append('/').Append(e.Sha256, 0, 16);
-        return key.ToString();
+        public static ModelKey Of(ModelReference r) =>
+            new(r.CameraId, r.Version, string.Join('/', r.Entries.Select(e => e.Sha256[..16])));
     }
 }

@@ -54,6 +54,25 @@ internal sealed class LruCache<TKey, TValue>(long budget, Func<TValue, long> cos
             evicted?.Invoke(v);
     }
 
+    /// <summary>Pushes out (to <c>evicted</c>) every value whose key matches; returns how many.</summary>
+    public int RemoveWhere(Func<TKey, bool> match)
+    {
+        var out_ = new List<TValue>();
+        lock (_map)
+        {
+            foreach (var node in _map.Values.Where(n => match(n.Value.Key)).ToList())
+            {
+                _map.Remove(node.Value.Key);
+                _order.Remove(node);
+                _total -= node.Value.Cost;
+                out_.Add(node.Value.Value);
+            }
+        }
+        foreach (var v in out_)
+            evicted?.Invoke(v);
+        return out_.Count;
+    }
+
     public int Count
     {
         get
