@@ -8,7 +8,7 @@ namespace Rkde.Orleans.Tests.TestSupport;
 internal sealed partial class RkdeCliProcess : IDisposable
 {
     private readonly Process _process;
-    private readonly List<string> _output = [];
+    private ProcessOutput? _output;
 
     private RkdeCliProcess(Process process) => _process = process;
 
@@ -52,41 +52,26 @@ internal sealed partial class RkdeCliProcess : IDisposable
 
     private static RkdeCliProcess Start(string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("dotnet");
         start.ArgumentList.Add(Dll);
         foreach (string arg in args)
             start.ArgumentList.Add(arg);
         var cli = new RkdeCliProcess(new Process { StartInfo = start });
-        cli._process.OutputDataReceived += (_, e) => cli.Line(e.Data);
-        cli._process.ErrorDataReceived += (_, e) => cli.Line(e.Data);
-        cli._process.Start();
-        cli._process.BeginOutputReadLine();
-        cli._process.BeginErrorReadLine();
+        cli._output = ProcessOutput.Start(cli._process, cli.Line);
         return cli;
     }
 
     [GeneratedRegex(@"listening on (http://127\.0\.0\.1:\d+)")]
     private static partial Regex Listening();
 
-    private void Line(string? line)
+    private void Line(string line)
     {
-        if (line is null)
-            return;
-        lock (_output)
-            _output.Add(line);
         if (Listening().Match(line) is { Success: true } m)
             _address = new Uri(m.Groups[1].Value);
     }
 
     /// <summary>What the process wrote (its last lines), for a failure message.</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-                return string.Join('\n', _output.TakeLast(60));
-        }
-    }
+    public string Output => _output?.ToString() ?? "";
 
     public void Dispose()
     {

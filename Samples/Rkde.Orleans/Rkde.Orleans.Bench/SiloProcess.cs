@@ -12,7 +12,7 @@ internal sealed class SiloProcess : IDisposable
 {
     private readonly Process _process;
     private readonly TaskCompletionSource _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<string> _output = [];
+    private ProcessOutput? _output;
 
     private SiloProcess(Process process, int siloPort, int gatewayPort)
     {
@@ -32,11 +32,7 @@ internal sealed class SiloProcess : IDisposable
     public static async Task<SiloProcess> StartAsync(string postgres, string clusterId, string serviceId, int? siloPort = null, int? gatewayPort = null)
     {
         int silo = siloPort ?? FreePort(), gateway = gatewayPort ?? FreePort();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var start = new ProcessStartInfo("dotnet");
         foreach (string arg in new[]
         {
             SiloDll, "--postgres", postgres, "--cluster-id", clusterId, "--service-id", serviceId,
@@ -48,12 +44,8 @@ internal sealed class SiloProcess : IDisposable
             start.ArgumentList.Add(arg);
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var handle = new SiloProcess(process, silo, gateway);
-        process.OutputDataReceived += (_, e) => handle.Line(e.Data);
-        process.ErrorDataReceived += (_, e) => handle.Line(e.Data);
         process.Exited += (_, _) => handle._up.TrySetException(new InvalidOperationException($"The silo on port {silo} exited before it was up:\n{handle.Output}"));
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        handle._output = ProcessOutput.Start(process, handle.Line);
         var timeout = Task.Delay(TimeSpan.FromMinutes(2));
         if (await Task.WhenAny(handle._up.Task, timeout) == timeout)
         {
@@ -64,24 +56,14 @@ internal sealed class SiloProcess : IDisposable
         return handle;
     }
 
-    private void Line(string? line)
+    private void Line(string line)
     {
-        if (line is null)
-            return;
-        lock (_output)
-            _output.Add(line);
         if (line.StartsWith("rkde-silo: up at", StringComparison.Ordinal))
             _up.TrySetResult();
     }
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-                return string.Join('\n', _output.TakeLast(60));
-        }
-    }
+    /// <summary>The silo's last lines of output.</summary>
+    public string Output => _output?.ToString() ?? "";
 
     /// <summary>Ends the process at once, as a crash or a lost machine would: no graceful leave.</summary>
     public void Kill()
