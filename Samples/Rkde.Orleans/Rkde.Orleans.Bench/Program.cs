@@ -58,6 +58,7 @@ foreach (int n in siloCounts)
                     $"fit cam-{c} through the cluster: {t.Elapsed.TotalSeconds:F1} s; model {info.ModelBytes / 1e6:F1} MB, newly stored {info.NewBytesStored / 1e6:F2} MB"));
             }
         }
+        long[] residentBefore = silos.Select(s => s.ResidentBytes).ToArray();
         // First scores: activation of the cameras' grains and loading their models on every silo (calls alternate between gateways).
         var warm = Stopwatch.StartNew();
         var first = new List<double>();
@@ -68,6 +69,8 @@ foreach (int n in siloCounts)
             first.Add(t.Elapsed.TotalMilliseconds);
         }
         warm.Stop();
+        Console.WriteLine(string.Join("; ", silos.Select((s, i) => string.Create(CultureInfo.InvariantCulture,
+            $"silo {i + 1} resident {residentBefore[i] / 1e6:F0} MB before its first scores, {s.ResidentBytes / 1e6:F0} MB with the {cameras} cameras' models loaded"))));
         // cam-0 is fitted on the in-process model's images with its settings: the same model, so the same scores.
         int same = 0;
         for (int k = 0; k < localScores.Length; k++)
