@@ -120,25 +120,40 @@ public sealed class ModelLoadTests
     [TestMethod]
     public void AGraphOfAnotherFormatVersionIsNamed()
     {
-        string path = Path.Combine(s_images.Folder, "v2.zip");
-        File.Copy(s_model, path, overwrite: true);
-        string entryName;
-        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
-        {
-            var entry = zip.Entries.Where(e => e.Name == "OnnxModel").Single(e => Metadata(e).GetValueOrDefault("rkde_stage") == "density");
-            entryName = entry.FullName;
-            ModelProto graph;
-            using (var reader = new BinaryReader(entry.Open()))
-                graph = ModelProto.Parser.ParseFrom(reader.ReadBytes(reader.ReadInt32()));
-            graph.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = "2";
-            entry.Delete();
-            using var writer = new BinaryWriter(zip.CreateEntry(entryName).Open());
-            byte[] updated = graph.ToByteArray();
-            writer.Write(updated.Length);
-            writer.Write(updated);
-        }
+        var (path, entryName) = WithDensityVersion("v3.zip", "3");
         string m = LoadFails(path);
-        StringAssert.Contains(m, $"Model '{path}' holds an R-KDE density graph of rkde_format_version '2' (entry {entryName}); this Rkde.MLNet reads version 1");
+        StringAssert.Contains(m, $"Model '{path}' holds an R-KDE density graph of rkde_format_version '3' (entry {entryName}); this Rkde.MLNet reads versions 1 and 2");
+    }
+
+    [TestMethod]
+    public void AVersionOneModelStillLoadsAndScores()
+    {
+        var (path, _) = WithDensityVersion("v1.zip", "1");
+        var ml = new MLContext();
+        var scored = ml.Model.LoadRkdeModel(path, out _).Transform(ml.Data.LoadFromEnumerable(s_test));
+        var expected = ml.Model.Load(s_model, out _).Transform(ml.Data.LoadFromEnumerable(s_test));
+        Assert.AreEqual(ml.Data.CreateEnumerable<RkdePrediction>(expected, false).Single().Score,
+            ml.Data.CreateEnumerable<RkdePrediction>(scored, false).Single().Score);
+    }
+
+    /// <summary>A copy of the model whose density graph says rkde_format_version <paramref name="version"/>; returns it and the entry's name.</summary>
+    private static (string Path, string Entry) WithDensityVersion(string name, string version)
+    {
+        string path = Path.Combine(s_images.Folder, name);
+        File.Copy(s_model, path, overwrite: true);
+        using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
+        var entry = zip.Entries.Where(e => e.Name == "OnnxModel").Single(e => Metadata(e).GetValueOrDefault("rkde_stage") == "density");
+        string entryName = entry.FullName;
+        ModelProto graph;
+        using (var reader = new BinaryReader(entry.Open()))
+            graph = ModelProto.Parser.ParseFrom(reader.ReadBytes(reader.ReadInt32()));
+        graph.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = version;
+        entry.Delete();
+        using var writer = new BinaryWriter(zip.CreateEntry(entryName).Open());
+        byte[] updated = graph.ToByteArray();
+        writer.Write(updated.Length);
+        writer.Write(updated);
+        return (path, entryName);
     }
 
     [TestMethod]
@@ -147,7 +162,7 @@ public sealed class ModelLoadTests
         using var zip = ZipFile.OpenRead(s_model);
         var stages = zip.Entries.Where(e => e.Name == "OnnxModel").Select(Metadata)
             .Where(m => m.ContainsKey("rkde_format_version")).Select(m => (m["rkde_stage"], m["rkde_format_version"])).Order().ToArray();
-        CollectionAssert.AreEqual(new[] { ("density", "1"), ("regions", "1") }, stages, "the tiny user models carry none");
+        CollectionAssert.AreEqual(new[] { ("density", "2"), ("regions", "2") }, stages, "the tiny user models carry none");
     }
 
     private static Dictionary<string, string> Metadata(ZipArchiveEntry entry)

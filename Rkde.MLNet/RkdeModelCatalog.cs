@@ -38,10 +38,10 @@ public static class RkdeModelCatalog
     private static void CheckGraphs(string path)
     {
         var graphs = EmittedGraphs(path);
-        foreach (var (entry, stage, version) in graphs.Where(g => g.Version != OnnxModelContract.FormatVersion))
+        foreach (var (entry, stage, version) in graphs.Where(g => !OnnxModelContract.ReadableFormatVersions.Contains(g.Version)))
             throw new InvalidDataException(
-                $"Model '{path}' holds an R-KDE {stage} graph of rkde_format_version '{version}' (entry {entry}); this Rkde.MLNet reads version " +
-                $"{OnnxModelContract.FormatVersion}. Fit and save the model again with this version, or score it with the version that saved it.");
+                $"Model '{path}' holds an R-KDE {stage} graph of rkde_format_version '{version}' (entry {entry}); this Rkde.MLNet reads versions " +
+                $"{string.Join(" and ", OnnxModelContract.ReadableFormatVersions)}. Fit and save the model again with this version, or score it with the version that saved it.");
         if (!graphs.Any(g => g.Stage == "density"))
             throw new InvalidDataException(
                 $"Model '{path}' is not an R-KDE model: it holds no R-KDE density graph. Give the .zip saved after fitting RkdeAnomaly, or load other models with mlContext.Model.Load.");

@@ -19,15 +19,11 @@ internal static class GaussianKde
     /// <summary>Fits the kernel to <paramref name="data"/> (n × k row-major).</summary>
     public static Result Fit(double[] data, int n, int k)
     {
-        var mean = new double[k];
-        for (int i = 0; i < n; i++) TensorPrimitives.Add(mean, data.AsSpan(i * k, k), mean);
-        TensorPrimitives.Divide(mean, n, mean);
-        var centred = new double[data.Length];
+        var centred = Centre(data, n, k);
         var scatter = new double[k * k];
         for (int i = 0; i < n; i++)
         {
             var row = centred.AsSpan(i * k, k);
-            TensorPrimitives.Subtract(data.AsSpan(i * k, k), mean, row);
             for (int a = 0; a < k; a++)
             {
                 var target = scatter.AsSpan(a * k, k);
@@ -53,16 +49,36 @@ internal static class GaussianKde
         var bandwidth = new double[k * k];
         for (int a = 0; a < k; a++)
         for (int b = 0; b < k; b++) bandwidth[a * k + b] = l[a, b];
-        // anomalib's covariance centres its data in place, so its kernel points are the *centred* rows mapped through
-        // L (scored rows are not centred). A no-op for Scale (PCA projections have zero mean); it matters for Norm.
-        var points = new double[data.Length];
+        var points = MapPoints(centred, n, k, bandwidth);
+        double logNormaliser = -0.5 * k * Math.Log(2 * Math.PI) - Math.Log(n);
+        for (int i = 0; i < k; i++) logNormaliser += Math.Log(l[i, i]);
+        return new Result(bandwidth, points, logNormaliser);
+    }
+
+    /// <summary>
+    /// The kernel points: the centred rows (n × k) mapped through L, p = centred · L. anomalib's covariance centres its data
+    /// in place, so its kernel points are the *centred* rows (scored rows are not centred). A no-op for Scale (PCA
+    /// projections have zero mean); it matters for Norm.
+    /// </summary>
+    public static double[] MapPoints(ReadOnlySpan<double> centred, int n, int k, double[] bandwidth)
+    {
+        var points = new double[centred.Length];
         for (int i = 0; i < n; i++)
         {
             var target = points.AsSpan(i * k, k);
             for (int a = 0; a < k; a++) TensorPrimitives.MultiplyAdd(bandwidth.AsSpan(a * k, k), centred[i * k + a], target, target);
         }
-        double logNormaliser = -0.5 * k * Math.Log(2 * Math.PI) - Math.Log(n);
-        for (int i = 0; i < k; i++) logNormaliser += Math.Log(l[i, i]);
-        return new Result(bandwidth, points, logNormaliser);
+        return points;
+    }
+
+    /// <summary>The rows of <paramref name="data"/> (n × k) minus their mean.</summary>
+    public static double[] Centre(ReadOnlySpan<double> data, int n, int k)
+    {
+        var mean = new double[k];
+        for (int i = 0; i < n; i++) TensorPrimitives.Add(mean, data.Slice(i * k, k), mean);
+        TensorPrimitives.Divide(mean, n, mean);
+        var centred = new double[data.Length];
+        for (int i = 0; i < n; i++) TensorPrimitives.Subtract(data.Slice(i * k, k), mean, centred.AsSpan(i * k, k));
+        return centred;
     }
 }

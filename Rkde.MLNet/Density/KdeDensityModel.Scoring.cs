@@ -9,9 +9,6 @@ public sealed partial class KdeDensityModel
     /// <summary>Points transposed (k × n), for vectorized distances; built on first use.</summary>
     private double[]? _pointsByComponent;
 
-    /// <summary>Components transposed (k × D), in double; built on first use.</summary>
-    private double[]? _componentsByColumn;
-
     /// <summary>Points per cache tile when scoring: k × 2,048 doubles (256 KB at k = 16) stay in L2 across rows.</summary>
     private const int PointTile = 2048;
 
@@ -110,21 +107,9 @@ public sealed partial class KdeDensityModel
     /// <summary>Maps a feature row to the kernel space: z = scale((x − Mean)·Components)·L.</summary>
     internal void Transform(ReadOnlySpan<float> row, Span<double> z)
     {
-        int k = ComponentCount, dim = FeatureDimension;
-        var components = ComponentsByColumn();
-        var centred = new double[dim];
-        for (int d = 0; d < dim; d++) centred[d] = (double)row[d] - Mean[d];
+        int k = ComponentCount;
         Span<double> y = k <= 64 ? stackalloc double[k] : new double[k];
-        for (int j = 0; j < k; j++) y[j] = TensorPrimitives.Dot<double>(centred, components.AsSpan(j * dim, dim));
-        if (Scaling == FeatureScalingMethod.Scale)
-        {
-            if (MaxLength > 0) TensorPrimitives.Divide(y, MaxLength, y);
-        }
-        else
-        {
-            double norm = TensorPrimitives.Norm(y);
-            if (norm > 0) TensorPrimitives.Divide(y, norm, y);
-        }
+        Project(row, y, new double[FeatureDimension]);
         z.Clear();
         for (int i = 0; i < k; i++)
         {
@@ -163,17 +148,6 @@ public sealed partial class KdeDensityModel
                 dist[i] = s;
             }
         }
-    }
-
-    /// <summary>Components transposed (k × D) in double, for vectorized projections; built on first use.</summary>
-    private double[] ComponentsByColumn()
-    {
-        if (_componentsByColumn is { } cached) return cached;
-        int dim = FeatureDimension, k = ComponentCount;
-        var t = new double[Components.Length];
-        for (int d = 0; d < dim; d++)
-        for (int j = 0; j < k; j++) t[(long)j * dim + d] = Components[(long)d * k + j];
-        return _componentsByColumn = t;
     }
 
     private double[] PointsByComponent()

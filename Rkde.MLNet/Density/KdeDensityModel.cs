@@ -5,12 +5,14 @@ namespace Rkde.MLNet.Density;
 /// transform maps projected rows to a space where the kernel is a unit Gaussian.
 /// Score of a feature row x: y = (x − Mean)·Components; y /= (Scale ? MaxLength : ‖y‖); z = y·BandwidthTransform;
 /// log-density = LogNormaliser + logsumexp_i(−½‖z − Points_i‖²), where LogNormaliser already holds −log n.
+/// The projection (Mean, Components, MaxLength) is fixed at the fit; the kept sample (<see cref="Sample"/>) and the
+/// bandwidth derived from it change when the model is updated with new regions (<see cref="DensityUpdate"/>).
 /// </summary>
 public sealed partial class KdeDensityModel
 {
     internal KdeDensityModel(int featureDimension, int componentCount, FeatureScalingMethod scaling,
         float[] mean, float[] components, double maxLength, double[] bandwidthTransform, double[] points,
-        double logNormaliser)
+        double logNormaliser, double[] sample, SampleHistory history)
     {
         FeatureDimension = featureDimension;
         ComponentCount = componentCount;
@@ -21,6 +23,8 @@ public sealed partial class KdeDensityModel
         BandwidthTransform = bandwidthTransform;
         Points = points;
         LogNormaliser = logNormaliser;
+        Sample = sample;
+        History = history;
     }
 
     /// <summary>D, the length of a feature row.</summary>
@@ -52,4 +56,13 @@ public sealed partial class KdeDensityModel
 
     /// <summary>log(prod diag L) − (k/2)·log(2π) − log n.</summary>
     public double LogNormaliser { get; }
+
+    /// <summary>
+    /// The kept training sample: the n projected, scaled rows (before centring and the bandwidth transform), n × k
+    /// row-major, oldest first. <see cref="Points"/> are these rows centred and mapped through <see cref="BandwidthTransform"/>.
+    /// </summary>
+    internal double[] Sample { get; }
+
+    /// <summary>How the sample came about: what an update needs to continue it.</summary>
+    internal SampleHistory History { get; }
 }

@@ -68,7 +68,12 @@ internal sealed class OnnxModelContract
     }
 
     public const string FormatVersionKey = "rkde_format_version";
-    public const string FormatVersion = "1";
+
+    /// <summary>The version every graph R-KDE emits: 2 added the density graph's update state (see DensityGraph).</summary>
+    public const string FormatVersion = "2";
+
+    /// <summary>The versions a saved model may carry and still be scored: version 1 scores the same way, it only cannot be updated.</summary>
+    public static readonly IReadOnlyList<string> ReadableFormatVersions = ["1", FormatVersion];
     public const string StageKey = "rkde_stage";
 
     /// <summary>Writes the metadata every graph R-KDE emits: <see cref="FormatVersion"/> and the stage it implements.</summary>

@@ -4,7 +4,7 @@ using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Rkde.MLNet.Onnx;
 
-/// <summary>Reads and writes the float data of ONNX tensors (raw or typed storage).</summary>
+/// <summary>Reads and writes the float and double data of ONNX tensors (raw or typed storage).</summary>
 internal static class OnnxTensors
 {
     public static float[] ToFloats(TensorProto tensor)
@@ -14,6 +14,15 @@ internal static class OnnxTensors
         return tensor.RawData.Length > 0
             ? MemoryMarshal.Cast<byte, float>(tensor.RawData.Span).ToArray()
             : [.. tensor.FloatData];
+    }
+
+    public static double[] ToDoubles(TensorProto tensor)
+    {
+        if (tensor.DataType != (int)DataType.Double)
+            throw new InvalidDataException($"ONNX tensor '{tensor.Name}' holds data type {tensor.DataType}, expected double.");
+        return tensor.RawData.Length > 0
+            ? MemoryMarshal.Cast<byte, double>(tensor.RawData.Span).ToArray()
+            : [.. tensor.DoubleData];
     }
 
     public static TensorProto FromFloats(string name, float[] values, IEnumerable<long> dims)
