@@ -10,12 +10,19 @@ internal struct SplitMix64(ulong state)
     /// <summary>The state to save; a generator built from it continues where this one stands.</summary>
     public ulong State { get; private set; } = state;
 
-    /// <summary>The state a fit with <paramref name="seed"/> starts from.</summary>
-    public static ulong FromSeed(int seed) => 0x9E3779B97F4A7C15UL * (ulong)(uint)seed + 0x2545F4914F6CDD1DUL;
+    /// <summary>
+    /// The state a fit with <paramref name="seed"/> starts from: the seed scrambled, so that nearby seeds start far apart
+    /// in the generator's cycle (the plain seed would make seed s + 1's stream seed s's shifted by one draw).
+    /// </summary>
+    public static ulong FromSeed(int seed) => Mix((ulong)(uint)seed ^ 0x2545F4914F6CDD1DUL);
 
-    public ulong Next()
+    public ulong Next() => Mix(State += Gamma);
+
+    private const ulong Gamma = 0x9E3779B97F4A7C15UL;
+
+    /// <summary>SplitMix64's output function (a bijection of 64-bit words).</summary>
+    private static ulong Mix(ulong z)
     {
-        ulong z = State += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
