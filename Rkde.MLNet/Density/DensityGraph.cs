@@ -219,13 +219,11 @@ internal static class DensityGraph
         double maxLength = scaling == FeatureScalingMethod.Scale ? OnnxTensors.ToDoubles(Tensor(State.MaxLength))[0] : 1;
         if (mean.Length != d || sample.Length % k != 0 || bandwidth.Length != k * k)
             throw new InvalidDataException("its density graph's state tensors have inconsistent shapes");
-        int n = sample.Length / k;
         var history = new SampleHistory(
             long.Parse(Meta(HistoryKeys.RegionsSeen), CultureInfo.InvariantCulture),
             ulong.Parse(Meta(HistoryKeys.RandomState), CultureInfo.InvariantCulture),
             int.Parse(Meta(HistoryKeys.Capacity), CultureInfo.InvariantCulture),
             double.Parse(Meta(HistoryKeys.ExplainedVariance), CultureInfo.InvariantCulture));
-        var points = GaussianKde.MapPoints(GaussianKde.Centre(sample, n, k), n, k, bandwidth);
-        return new KdeDensityModel(d, k, scaling, mean, components, maxLength, bandwidth, points, logNormaliser, sample, history);
+        return new KdeDensityModel(d, k, scaling, mean, components, maxLength, bandwidth, logNormaliser, sample, history);
     }
 }

@@ -73,6 +73,6 @@ internal sealed class DensityUpdate
         var kde = GaussianKde.Fit(sample, n, k);
         var history = _model.History with { RegionsSeen = _sample.Seen, RandomState = _sample.RandomState };
         return new KdeDensityModel(_model.FeatureDimension, k, _model.Scaling, _model.Mean, _model.Components, _model.MaxLength,
-            kde.BandwidthTransform, kde.Points, kde.LogNormaliser, sample, history);
+            kde.BandwidthTransform, kde.LogNormaliser, sample, history);
     }
 }

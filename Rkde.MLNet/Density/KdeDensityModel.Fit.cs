@@ -87,7 +87,7 @@ public sealed partial class KdeDensityModel
             $"R-KDE density: KDE fitted on {n} points; the {k} components explain {explained:P1} of the training regions' variance"));
         var history = new SampleHistory(regionsSeen ?? rowCount, SplitMix64.FromSeed(seed), options.MaxTrainingPoints, explained);
         return new KdeDensityModel(featureDimension, k, options.FeatureScaling, pca.Mean, pca.Components,
-            maxLength, kde.BandwidthTransform, kde.Points, kde.LogNormaliser, scaled, history);
+            maxLength, kde.BandwidthTransform, kde.LogNormaliser, scaled, history);
     }
 
     private static void CheckOptionsAndRowCount(DensityOptions options, int rowCount)

@@ -16,7 +16,9 @@ public sealed partial class KdeDensityModel
     {
         int k = ComponentCount, dim = FeatureDimension;
         var components = ComponentsByColumn();
-        for (int d = 0; d < dim; d++) centred[d] = (double)row[d] - Mean[d];
+        centred = centred[..dim];
+        TensorPrimitives.ConvertChecked<float, double>(row, centred);
+        TensorPrimitives.Subtract(centred, MeanAsDouble(), centred);
         for (int j = 0; j < k; j++) y[j] = TensorPrimitives.Dot<double>(centred, components.AsSpan(j * dim, dim));
         double projected = TensorPrimitives.SumOfSquares<double>(y);
         if (Scaling == FeatureScalingMethod.Scale)
@@ -29,6 +31,11 @@ public sealed partial class KdeDensityModel
         }
         return (TensorPrimitives.SumOfSquares<double>(centred), projected);
     }
+
+    /// <summary>The mean in double; built on first use.</summary>
+    private double[] MeanAsDouble() => _meanAsDouble ??= Array.ConvertAll(Mean, v => (double)v);
+
+    private double[]? _meanAsDouble;
 
     /// <summary>Components transposed (k × D) in double, for vectorized projections; built on first use.</summary>
     private double[] ComponentsByColumn()

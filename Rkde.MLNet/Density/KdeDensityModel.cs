@@ -11,7 +11,7 @@ namespace Rkde.MLNet.Density;
 public sealed partial class KdeDensityModel
 {
     internal KdeDensityModel(int featureDimension, int componentCount, FeatureScalingMethod scaling,
-        float[] mean, float[] components, double maxLength, double[] bandwidthTransform, double[] points,
+        float[] mean, float[] components, double maxLength, double[] bandwidthTransform,
         double logNormaliser, double[] sample, SampleHistory history)
     {
         FeatureDimension = featureDimension;
@@ -21,7 +21,6 @@ public sealed partial class KdeDensityModel
         Components = components;
         MaxLength = maxLength;
         BandwidthTransform = bandwidthTransform;
-        Points = points;
         LogNormaliser = logNormaliser;
         Sample = sample;
         History = history;
@@ -48,11 +47,16 @@ public sealed partial class KdeDensityModel
     /// <summary>k × k row-major matrix L: the Cholesky factor of the inverse covariance divided by Scott's factor squared.</summary>
     public double[] BandwidthTransform { get; }
 
-    /// <summary>The n training rows (scaled, then centred on their mean as anomalib does) mapped through the bandwidth transform, n × k row-major.</summary>
-    public double[] Points { get; }
+    /// <summary>
+    /// The n training rows (scaled, then centred on their mean as anomalib does) mapped through the bandwidth transform, n × k
+    /// row-major; computed from <see cref="Sample"/> on first use (the density graph computes them itself).
+    /// </summary>
+    public double[] Points => _points ??= GaussianKde.MapPoints(GaussianKde.Centre(Sample, PointCount, ComponentCount), PointCount, ComponentCount, BandwidthTransform);
+
+    private double[]? _points;
 
     /// <summary>n, the number of training points in the KDE.</summary>
-    public int PointCount => Points.Length / ComponentCount;
+    public int PointCount => Sample.Length / ComponentCount;
 
     /// <summary>log(prod diag L) − (k/2)·log(2π) − log n.</summary>
     public double LogNormaliser { get; }

@@ -73,11 +73,16 @@ internal sealed class KeptSample
     /// <summary>The held rows in arrival order, n × k.</summary>
     public double[] Rows()
     {
+        var stamps = _stamps.AsSpan(0, Count);
+        var rows = _rows.AsSpan(0, Count * _k);
+        bool inOrder = true;
+        for (int i = 1; i < stamps.Length && inOrder; i++) inOrder = stamps[i - 1] < stamps[i];
+        if (inOrder) return rows.ToArray();
         var order = Enumerable.Range(0, Count).ToArray();
-        Array.Sort(_stamps[..Count], order);
-        var rows = new double[(long)Count * _k];
-        for (int i = 0; i < Count; i++) _rows.AsSpan(order[i] * _k, _k).CopyTo(rows.AsSpan(i * _k, _k));
-        return rows;
+        Array.Sort(stamps.ToArray(), order);
+        var sorted = new double[rows.Length];
+        for (int i = 0; i < Count; i++) rows.Slice(order[i] * _k, _k).CopyTo(sorted.AsSpan(i * _k, _k));
+        return sorted;
     }
 
     /// <summary>Makes room for one more row in the slot arrays (doubling, up to the capacity).</summary>

@@ -26,6 +26,8 @@ public static class Figures
         ("density.score.onnx.default-models", () => DensityScoringOnnx(dimension: 1024, components: 64)),
         ("density.score.onnx.nospin", () => DensityScoringOnnx(spinning: false)),
         ("density.fit.rss", FitMemory.Figure),
+        ("density.update", () => UpdateFigures.DensityUpdate(regionsPerImage: 30)),
+        ("density.update.100boxes", () => UpdateFigures.DensityUpdate(regionsPerImage: 100)),
         ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
         ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
         ("soak", SoakFigure.Run),
