@@ -7,7 +7,7 @@ using Rkde.MLNet.Onnx;
 namespace Rkde.MLNet;
 
 /// <summary>Loading saved R-KDE models on <c>mlContext.Model</c>, with errors that name the file and the fix.</summary>
-public static class RkdeModelCatalog
+public static partial class RkdeModelCatalog
 {
     /// <summary>
     /// Loads a model saved with <c>mlContext.Model.Save</c> after fitting <see cref="RkdeCatalog.RkdeAnomaly"/> (or

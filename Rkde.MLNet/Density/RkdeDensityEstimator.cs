@@ -77,67 +77,11 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     }
 
     /// <summary>One cursor pass offering every region to <paramref name="reservoir"/>; rejects non-finite features. Returns the image count.</summary>
-    private long Sample(IDataView input, int d, Reservoir reservoir, Action<string> report)
-    {
-        long images = 0;
-        var column = input.Schema[_options.FeaturesColumnName];
-        using var cursor = input.GetRowCursor([column]);
-        var getter = cursor.GetGetter<VBuffer<float>>(column);
-        VBuffer<float> buffer = default;
-        float[] dense = [];
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (cursor.MoveNext())
+    private long Sample(IDataView input, int d, Reservoir reservoir, Action<string> report) =>
+        RegionFeatureColumn.Read(input, _options.FeaturesColumnName, d, (_, regions, count) =>
         {
-            getter(ref buffer);
-            int length = buffer.Length;
-            if (length % d != 0)
-                throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                    $"Row {images} of column '{_options.FeaturesColumnName}' has {length} values, not a multiple of the feature length {d}."));
-            if (dense.Length < length)
-                dense = new float[length];
-            Densify(buffer, dense);
-            for (int r = 0; r < length / d; r++)
-            {
-                var row = dense.AsSpan(r * d, d);
-                int bad = IndexOfNonFinite(row);
-                if (bad >= 0)
-                    throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                        $"Column '{_options.FeaturesColumnName}' holds {row[bad]} at row {images}, region {r}, dimension {bad}: the feature model produced a non-finite value. Check that model's inputs (RGB 0–1 pixels, boxes in input pixels) and its numerics."));
-                reservoir.Add(row);
-            }
-            images++;
-            if (clock.Elapsed.TotalSeconds >= 5)
-            {
-                report(string.Create(CultureInfo.InvariantCulture, $"RkdeDensity: read {images} images, {reservoir.Seen} regions."));
-                clock.Restart();
-            }
-        }
-        return images;
-    }
-
-    private static void Densify(in VBuffer<float> buffer, float[] dense)
-    {
-        if (buffer.IsDense)
-        {
-            buffer.GetValues().CopyTo(dense);
-            return;
-        }
-        Array.Clear(dense, 0, buffer.Length);
-        var indices = buffer.GetIndices();
-        var values = buffer.GetValues();
-        for (int i = 0; i < indices.Length; i++)
-            dense[indices[i]] = values[i];
-    }
-
-    private static int IndexOfNonFinite(ReadOnlySpan<float> row)
-    {
-        for (int i = 0; i < row.Length; i++)
-        {
-            if (!float.IsFinite(row[i]))
-                return i;
-        }
-        return -1;
-    }
+            for (int r = 0; r < count; r++) reservoir.Add(regions.Slice(r * d, d));
+        }, images => report(string.Create(CultureInfo.InvariantCulture, $"RkdeDensity: read {images} images, {reservoir.Seen} regions.")));
 
     private void FeatureDimension(SchemaShape inputSchema)
     {
