@@ -12,18 +12,23 @@ namespace Rkde.Cli;
 internal static class RkdeCli
 {
     /// <summary>The command tree; fit, score and evaluate run on <paramref name="engine"/>.</summary>
-    public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine) => new("R-KDE region anomaly detection: fit, score, evaluate, make-scenes.")
+    public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine, CancellationToken stop = default) =>
+        new("R-KDE region anomaly detection: fit, update, score, evaluate, make-scenes.")
     {
         FitCommand.Create(engine, output, error),
-        ScoreCommand.Create(engine, output, error),
+        UpdateCommand.Create(engine, output, error),
+        ScoreCommand.Create(engine, output, error, stop),
         EvaluateCommand.Create(engine, output, error),
         MakeScenesCommand.Create(output, error),
     };
 
-    /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error, IRkdeEngine engine)
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>; returns the process exit code. <paramref name="stop"/> ends a running
+    /// <c>score --watch</c> as Ctrl+C does.
+    /// </summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error, IRkdeEngine engine, CancellationToken stop = default)
     {
-        var root = Build(output, error, engine);
+        var root = Build(output, error, engine, stop);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
         {

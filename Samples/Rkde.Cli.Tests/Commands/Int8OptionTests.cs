@@ -36,5 +36,8 @@ public sealed class Int8OptionTests
         public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress) => Settings = settings;
 
         public IImageScorer Load(string modelPath) => throw new NotSupportedException();
+
+        public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress) =>
+            throw new NotSupportedException();
     }
 }

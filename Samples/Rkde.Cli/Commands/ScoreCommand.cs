@@ -1,60 +1,182 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
 using Rkde.Cli.Scoring;
 
 namespace Rkde.Cli.Commands;
 
-/// <summary><c>rkde score</c>: scores every image under a folder and writes JSON Lines (and overlays).</summary>
+/// <summary>
+/// <c>rkde score</c>: scores every image under a folder (<c>--images</c>), or each image as it lands in a folder
+/// (<c>--watch</c>), and writes JSON Lines (and overlays).
+/// </summary>
 internal static class ScoreCommand
 {
-    public static Command Create(IRkdeEngine engine, TextWriter output, TextWriter error)
+    public static Command Create(IRkdeEngine engine, TextWriter output, TextWriter error, CancellationToken stop = default)
     {
         var model = new Option<string>("--model") { Description = "A model saved by rkde fit.", Required = true };
-        var images = new Option<string>("--images") { Description = "Folder of images to score (recursive).", Required = true };
-        var outFile = new Option<string>("--out") { Description = "JSON Lines output: one {\"image\", \"score\", \"boxes\": [[x1,y1,x2,y2,score],…]} per image, boxes in original-image pixels, highest first.", Required = true };
+        var images = new Option<string?>("--images") { Description = "Folder of images to score (recursive)." };
+        var watch = new Option<string?>("--watch") { Description = "Folder to watch instead: each image that lands in it (or its sub-folders) is scored as soon as it is complete, its line written at once; Ctrl+C stops. Deliver files by writing them under a temporary name and renaming them for the lowest latency." };
+        var outFile = new Option<string>("--out") { Description = "JSON Lines output: one {\"image\", \"score\", \"boxes\": [[x1,y1,x2,y2,score],…]} per image, boxes in original-image pixels, highest first. --watch appends to it.", Required = true };
         var overlays = new Option<string?>("--overlays") { Description = "Folder for overlay PNGs (boxes coloured by score), mirroring the image folder." };
         var threshold = new Option<float?>("--threshold") { Description = "Decision threshold: adds \"anomalous\" to each line, and overlays show the boxes scoring at least this." };
-        var command = new Command("score", "Score images with a fitted model: image score and anomalous boxes per image.") { model, images, outFile, overlays, threshold };
+        var settle = new Option<int>("--settle-ms") { Description = "--watch: a file not renamed into place is complete once its size and time have not changed for this long.", DefaultValueFactory = _ => 200 };
+        var maxImages = new Option<int?>("--max-images") { Description = "--watch: stop after scoring this many images." };
+        var learnBelow = new Option<float?>("--learn-below") { Description = "--watch: add images scoring below this to the model (off by default). An anomaly that scores below it is learned as normal: keep it well below --threshold." };
+        var learnEvery = new Option<int>("--learn-every") { Description = "--learn-below: every this many scored images, add those among them that scored below the value.", DefaultValueFactory = _ => 50 };
+        var learnMode = new Option<string>("--learn-mode") { Description = "--learn-below: reservoir (the past keeps its weight) or window (the newest regions).", DefaultValueFactory = _ => "reservoir" };
+        learnMode.AcceptOnlyFromAmong("reservoir", "window");
+        var learned = new Option<string?>("--learned-model") { Description = "--learn-below: where the learned model is saved (replaced atomically); default: --model itself." };
+        var command = new Command("score", "Score images with a fitted model: image score and anomalous boxes per image.")
+        {
+            model, images, watch, outFile, overlays, threshold, settle, maxImages, learnBelow, learnEvery, learnMode, learned,
+        };
         command.SetAction(parse => RkdeCli.Guard(error, () =>
         {
-            string modelPath = parse.GetValue(model)!, folder = parse.GetValue(images)!, outPath = parse.GetValue(outFile)!;
-            string? overlayDir = parse.GetValue(overlays);
-            float? t = parse.GetValue(threshold);
+            string modelPath = parse.GetValue(model)!, outPath = parse.GetValue(outFile)!;
+            string? folder = parse.GetValue(images), watched = parse.GetValue(watch);
             if (!File.Exists(modelPath))
             {
                 throw new CliException($"--model '{modelPath}' does not exist; create one with rkde fit.");
             }
-            var files = ImageFiles.Find(folder, "--images");
-            using var scorer = engine.Load(modelPath);
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
-            using var writer = new StreamWriter(outPath);
-            int failed = 0, flagged = 0;
-            using var bar = new ProgressBar(error, "score", files.Count);
-            var (lines, elapsed) = ScoreRunner.Run(scorer, folder, files, bar, (file, line) =>
+            if ((folder is null) == (watched is null))
             {
-                writer.WriteLine(line.ToJson(t));
-                if (line.Result is null)
-                {
-                    failed++;
-                    return;
-                }
-                if (line.Result.Score >= t)
-                {
-                    flagged++;
-                }
-                if (overlayDir is not null)
-                {
-                    Overlay.Write(file, line.Result, Path.Combine(overlayDir, Path.ChangeExtension(line.Image, ".png")), t);
-                }
-            });
-            bar.Dispose();
-            string verdict = t is null ? "" : $", {flagged} at or above threshold {t}";
-            output.WriteLine($"Scored {lines.Count - failed} of {lines.Count} images in {elapsed.TotalSeconds:F1} s ({lines.Count / Math.Max(elapsed.TotalSeconds, 1e-9):F1} images/s){verdict}; results in {outPath}.");
-            if (failed > 0)
-            {
-                error.WriteLine($"rkde: {failed} image(s) could not be scored; their lines in {outPath} carry \"error\".");
+                throw new CliException("give either --images DIR (score a folder) or --watch DIR (score images as they land).");
             }
-            return 0;
+            var results = new Results(parse.GetValue(overlays), parse.GetValue(threshold));
+            if (watched is null)
+            {
+                if (parse.GetValue(learnBelow) is not null)
+                {
+                    throw new CliException("--learn-below learns from images as they land: use it with --watch (or add a folder of normal images with rkde update).");
+                }
+                return ScoreFolder(engine, modelPath, folder!, outPath, results, output, error);
+            }
+            var learner = Learner(parse, engine, modelPath, learnBelow, learnEvery, learnMode, learned, error);
+            int settleMs = parse.GetValue(settle);
+            int? max = parse.GetValue(maxImages);
+            if (settleMs < 0 || max < 1)
+            {
+                throw new CliException("--settle-ms must be at least 0 and --max-images at least 1.");
+            }
+            return Watch(engine, modelPath, watched, outPath, TimeSpan.FromMilliseconds(settleMs), max, learner, results, output, error, stop);
         }));
         return command;
+    }
+
+    /// <summary>What every line leads to: the output line, the counts, the overlay.</summary>
+    private sealed class Results(string? overlayDir, float? threshold)
+    {
+        public int Failed { get; private set; }
+
+        public int Flagged { get; private set; }
+
+        public int Count { get; private set; }
+
+        public float? Threshold => threshold;
+
+        public void Write(TextWriter writer, string file, ResultLine line)
+        {
+            writer.WriteLine(line.ToJson(threshold));
+            Count++;
+            if (line.Result is null)
+            {
+                Failed++;
+                return;
+            }
+            if (line.Result.Score >= threshold)
+            {
+                Flagged++;
+            }
+            if (overlayDir is not null)
+            {
+                Overlay.Write(file, line.Result, Path.Combine(overlayDir, Path.ChangeExtension(line.Image, ".png")), threshold);
+            }
+        }
+
+        public string Verdict => threshold is null ? "" : $", {Flagged} at or above threshold {threshold}";
+    }
+
+    private static int ScoreFolder(IRkdeEngine engine, string modelPath, string folder, string outPath, Results results, TextWriter output, TextWriter error)
+    {
+        var files = ImageFiles.Find(folder, "--images");
+        using var scorer = engine.Load(modelPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        using var writer = new StreamWriter(outPath);
+        using var bar = new ProgressBar(error, "score", files.Count);
+        var (lines, elapsed) = ScoreRunner.Run(scorer, folder, files, bar, (file, line) => results.Write(writer, file, line));
+        bar.Dispose();
+        output.WriteLine($"Scored {lines.Count - results.Failed} of {lines.Count} images in {elapsed.TotalSeconds:F1} s ({lines.Count / Math.Max(elapsed.TotalSeconds, 1e-9):F1} images/s){results.Verdict}; results in {outPath}.");
+        ReportFailures(results, outPath, error);
+        return 0;
+    }
+
+    /// <summary>Scores each image landing in <paramref name="watched"/> until Ctrl+C, SIGTERM, <paramref name="stop"/> or the image limit.</summary>
+    private static int Watch(IRkdeEngine engine, string modelPath, string watched, string outPath, TimeSpan settle, int? max,
+        NormalLearner? learner, Results results, TextWriter output, TextWriter error, CancellationToken stop)
+    {
+        using var folder = new DropFolder(watched, settle);
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            stopping.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            stopping.Cancel();
+        });
+        var scorer = engine.Load(modelPath);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+            // Appended, each line flushed as it is written; readable by others meanwhile (tail -f).
+            using var writer = new StreamWriter(new FileStream(outPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+            error.WriteLine($"Watching {folder.Folder} for images; lines go to {outPath} (Ctrl+C stops) …");
+            while ((max is null || results.Count < max) && folder.Next(stopping.Token) is var (file, check))
+            {
+                var line = ScoreRunner.ScoreOne(scorer, folder.Folder, file, check);
+                results.Write(writer, file, line);
+                if (learner?.Offer(file, line) == true)
+                {
+                    scorer.Dispose();
+                    scorer = engine.Load(learner.ModelPath);
+                }
+            }
+            learner?.Learn();
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+            scorer.Dispose();
+        }
+        string learnt = learner is null ? "" : string.Create(CultureInfo.InvariantCulture, $"; {learner.Learned} images learned into {learner.ModelPath}");
+        output.WriteLine($"Scored {results.Count - results.Failed} of {results.Count} images that landed in {watched}{results.Verdict}{learnt}; results in {outPath}.");
+        ReportFailures(results, outPath, error);
+        return 0;
+    }
+
+    private static NormalLearner? Learner(ParseResult parse, IRkdeEngine engine, string modelPath, Option<float?> below, Option<int> every,
+        Option<string> mode, Option<string?> learned, TextWriter error)
+    {
+        if (parse.GetValue(below) is not float t)
+        {
+            return null;
+        }
+        int n = parse.GetValue(every);
+        if (!(t > 0 && t <= 1) || n < 1)
+        {
+            throw new CliException($"--learn-below must be in (0, 1] (got {t}) and --learn-every at least 1 (got {n}).");
+        }
+        return new NormalLearner(engine, modelPath, parse.GetValue(learned) ?? modelPath, t, n, UpdateCommand.ParseMode(parse.GetValue(mode)!), error);
+    }
+
+    private static void ReportFailures(Results results, string outPath, TextWriter error)
+    {
+        if (results.Failed > 0)
+        {
+            error.WriteLine($"rkde: {results.Failed} image(s) could not be scored; their lines in {outPath} carry \"error\".");
+        }
     }
 }

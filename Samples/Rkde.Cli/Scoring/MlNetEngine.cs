@@ -38,27 +38,55 @@ internal sealed class MlNetEngine : IRkdeEngine
             QuantizeBackbone = settings.QuantizeBackbone,
             Progress = progress,
         };
-        var data = ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = Path.GetFullPath(p) }));
+        var data = Images(ml, images);
         var model = ml.Transforms.RkdeAnomaly(options).Fit(data);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
-        ml.Model.Save(model, data.Schema, modelPath);
+        AtomicFile.Write(modelPath, stream => ml.Model.Save(model, data.Schema, stream));
     }
 
     public IImageScorer Load(string modelPath)
     {
         var ml = new MLContext();
         ml.DisableThreadSpinning();
-        ITransformer model;
+        var model = LoadModel(ml, modelPath, out _);
+        return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model));
+    }
+
+    public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress)
+    {
+        var ml = new MLContext();
+        ml.DisableThreadSpinning();
+        var model = LoadModel(ml, modelPath, out var schema);
+        RkdeUpdateResult result;
         try
         {
-            model = ml.Model.LoadRkdeModel(modelPath, out _);
+            result = ml.Model.UpdateRkde(model, Images(ml, images),
+                new RkdeUpdateOptions { Sampling = settings.Sampling, SkipUnreadableImages = !settings.Strict, Progress = progress });
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CliException($"--model '{modelPath}': {OneLine(e.Message)}");
+        }
+        AtomicFile.Write(outPath, stream => ml.Model.Save(result.Model, schema, stream));
+        return new UpdateSummary(result.ImagesAdded, result.ImagesSkipped, result.RegionsAdded, result.RegionsSeen, result.TrainingPoints,
+            result.ExplainedVariance, result.TrainingExplainedVariance);
+    }
+
+    private static IDataView Images(MLContext ml, IReadOnlyList<string> images) =>
+        ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = Path.GetFullPath(p) }));
+
+    private static ITransformer LoadModel(MLContext ml, string modelPath, out DataViewSchema schema)
+    {
+        try
+        {
+            return ml.Model.LoadRkdeModel(modelPath, out schema);
         }
         catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
-            throw new CliException($"--model could not be loaded: {e.Message.ReplaceLineEndings(" ").Trim()}");
+            throw new CliException($"--model could not be loaded: {OneLine(e.Message)}");
         }
-        return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model));
     }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 
     private sealed class Scorer(PredictionEngine<ImageInput, RkdePrediction> engine) : IImageScorer
     {

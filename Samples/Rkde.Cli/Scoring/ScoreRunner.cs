@@ -4,7 +4,7 @@ using Rkde.MLNet.Images;
 namespace Rkde.Cli.Scoring;
 
 /// <summary>
-/// Scores a list of images one by one. An image that <see cref="ImageCheck"/> finds unreadable (ML.NET would throw
+/// Scores images one by one. An image that <see cref="ImageCheck"/> finds unreadable (ML.NET would throw
 /// or, for a truncated PNG, score black pixels), or that fails to score, becomes an error line and the run goes on.
 /// </summary>
 internal static class ScoreRunner
@@ -18,31 +18,30 @@ internal static class ScoreRunner
         for (int i = 0; i < files.Count; i++)
         {
             string file = files[i];
-            string rel = ImageFiles.Relative(root, file);
-            var check = ImageCheck.Check(file);
-            ResultLine line;
-            if (!check.IsReadable)
-            {
-                line = new ResultLine(rel, null, check.Message);
-            }
-            else
-            {
-                try
-                {
-                    var result = scorer.Score(file, check.Width, check.Height);
-                    line = float.IsFinite(result.Score)
-                        ? new ResultLine(rel, result, null)
-                        : new ResultLine(rel, null, $"the model produced a non-finite score ({result.Score})");
-                }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    line = new ResultLine(rel, null, e.Message.ReplaceLineEndings(" ").Trim());
-                }
-            }
+            var line = ScoreOne(scorer, root, file, ImageCheck.Check(file));
             lines.Add(line);
             onResult?.Invoke(file, line);
             progress?.Report(i + 1);
         }
         return (lines, clock.Elapsed);
+    }
+
+    /// <summary>The line for <paramref name="file"/> (named relative to <paramref name="root"/>), given its <paramref name="check"/>.</summary>
+    public static ResultLine ScoreOne(IImageScorer scorer, string root, string file, ImageCheckResult check)
+    {
+        string rel = ImageFiles.Relative(root, file);
+        if (!check.IsReadable)
+            return new ResultLine(rel, null, check.Message);
+        try
+        {
+            var result = scorer.Score(file, check.Width, check.Height);
+            return float.IsFinite(result.Score)
+                ? new ResultLine(rel, result, null)
+                : new ResultLine(rel, null, $"the model produced a non-finite score ({result.Score})");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return new ResultLine(rel, null, e.Message.ReplaceLineEndings(" ").Trim());
+        }
     }
 }
