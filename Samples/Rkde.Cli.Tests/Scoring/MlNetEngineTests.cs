@@ -3,12 +3,12 @@ using Rkde.Cli.Scoring;
 
 namespace Rkde.Cli.Tests.Scoring;
 
-/// <summary>fit, score and evaluate end to end on the real pipeline with its embedded default models.</summary>
+/// <summary>fit, score, update, score --watch and evaluate end to end on the real pipeline with its embedded default models.</summary>
 [TestClass]
 public sealed class MlNetEngineTests
 {
     [TestMethod]
-    public void FitScoreAndEvaluateRunOnAnUnseenMvtecFolder()
+    public void FitScoreUpdateWatchAndEvaluateRunOnAnUnseenMvtecFolder()
     {
         string root = TestData.TempFolder();
         var scenes = CliRunner.Run("make-scenes", "--out", root, "--fashion-mnist", TestData.FakeFashionMnist(), "--background", "plain",
@@ -35,6 +35,38 @@ public sealed class MlNetEngineTests
             Assert.IsTrue(line.Result.Boxes.Zip(line.Result.Boxes.Skip(1)).All(p => p.First.Score >= p.Second.Score), "boxes highest first");
             Assert.IsTrue(line.Result.Boxes.All(b => b.Box.X1 >= 0 && b.Box.X2 <= 192.01f && b.Box.Y1 >= 0 && b.Box.Y2 <= 128.01f), "boxes in image pixels");
         }
+
+        // update: the test/good scenes join the model, so they score lower with the updated model; --out replaces it whole.
+        string good = Path.Combine(root, "test", "good");
+        var before = lines.Where(l => l.Image.StartsWith("good/", StringComparison.Ordinal)).ToDictionary(l => l.Image[5..], l => l.Result!.Score);
+        string updated = Path.Combine(root, "out", "updated.zip");
+        var update = CliRunner.Run(engine, "update", "--model", model, "--train", good, "--out", updated);
+        Assert.AreEqual(0, update.Code, update.Err);
+        StringAssert.Contains(update.Out, "Added 2 images");
+        string goodResults = Path.Combine(root, "out", "good.jsonl");
+        Assert.AreEqual(0, CliRunner.Run(engine, "score", "--model", updated, "--images", good, "--out", goodResults).Code);
+        foreach (var line in File.ReadAllLines(goodResults).Select(ResultLine.Parse))
+            Assert.IsLessThan(before[line.Image], line.Result!.Score, $"{line.Image} after the update");
+        var twice = CliRunner.Run(engine, "update", "--model", updated, "--train", good, "--out", updated, "--mode", "window");
+        Assert.AreEqual(0, twice.Code, twice.Err);
+        Assert.AreEqual(0, CliRunner.Run(engine, "score", "--model", updated, "--images", good, "--out", goodResults).Code, "the model replaced in place loads");
+        CliRunner.AssertOneLineError(CliRunner.Run(engine, "update", "--model", Path.Combine(root, "out", "results.jsonl"), "--train", good, "--out", updated),
+            "--model could not be loaded");
+
+        // score --watch with the real engine: an image renamed into the folder gets its line.
+        string drop = Path.Combine(root, "drop");
+        Directory.CreateDirectory(drop);
+        string watched = Path.Combine(root, "out", "watched.jsonl");
+        var watch = CliRunner.Start(engine, CancellationToken.None, "score", "--model", model, "--watch", drop, "--out", watched, "--max-images", "1");
+        watch.WaitForErr("Watching", TimeSpan.FromMinutes(1));
+        string first = Directory.GetFiles(good).Order(StringComparer.Ordinal).First();
+        File.Copy(first, Path.Combine(drop, "frame.png.tmp"));
+        File.Move(Path.Combine(drop, "frame.png.tmp"), Path.Combine(drop, "frame.png"));
+        Assert.IsTrue(watch.Task.Wait(TimeSpan.FromMinutes(2)), "the watch did not score the image");
+        Assert.AreEqual(0, watch.Task.Result.Code, watch.Task.Result.Err);
+        var frame = ResultLine.Parse(File.ReadAllLines(watched).Single());
+        Assert.AreEqual("frame.png", frame.Image);
+        Assert.AreEqual(before[Path.GetFileName(first)], frame.Result!.Score, 1e-6f, "the same score as rkde score gives");
 
         string report = Path.Combine(root, "report");
         var evaluate = CliRunner.Run(engine, ["evaluate", "--data", root, "--model", model, "--out", report, .. size]);

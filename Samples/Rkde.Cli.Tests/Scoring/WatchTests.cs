@@ -50,23 +50,23 @@ public sealed class WatchTests
         return reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
-    private static string[] WaitForLines(string results, int count, Task running)
+    private static string[] WaitForLines(string results, int count, CliRunner.Running running)
     {
         var clock = Stopwatch.StartNew();
         while (Lines(results).Length < count)
         {
-            Assert.IsFalse(running.IsCompleted, "the watch ended early: " + (running.IsCompleted ? running.ToString() : ""));
+            Assert.IsFalse(running.Task.IsCompleted, "the watch ended early: " + running.Err);
             Assert.IsLessThan(Patience, clock.Elapsed, $"waited for {count} lines; have: {string.Join(" | ", Lines(results))}");
             Thread.Sleep(20);
         }
         return Lines(results);
     }
 
-    private static (int Code, string Out, string Err) Stop(CancellationTokenSource stop, Task<(int, string, string)> running)
+    private static (int Code, string Out, string Err) Stop(CancellationTokenSource stop, CliRunner.Running running)
     {
         stop.Cancel();
-        Assert.IsTrue(running.Wait(Patience), "the watch did not stop");
-        return running.Result;
+        Assert.IsTrue(running.Task.Wait(Patience), "the watch did not stop");
+        return running.Task.Result;
     }
 
     private static (string Folder, string Drop, string Model, string Results) Setup()
@@ -87,7 +87,7 @@ public sealed class WatchTests
         var recorder = new Recorder();
         using var stop = new CancellationTokenSource();
         var running = CliRunner.Start(recorder.Engine, stop.Token, "score", "--model", model, "--watch", drop, "--out", results, "--settle-ms", "150");
-        Thread.Sleep(300); // the watch has started and listed the folder
+        running.WaitForErr("Watching", Patience); // the watch has listed the folder
 
         byte[] a = Png(2);
         string part = Path.Combine(drop, "a.png.part");
@@ -121,7 +121,7 @@ public sealed class WatchTests
         var recorder = new Recorder();
         using var stop = new CancellationTokenSource();
         var running = CliRunner.Start(recorder.Engine, stop.Token, "score", "--model", model, "--watch", drop, "--out", results, "--settle-ms", "150");
-        Thread.Sleep(300);
+        running.WaitForErr("Watching", Patience);
 
         byte[] c = Png(5);
         using (var file = new FileStream(Path.Combine(drop, "c.png"), FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite))
@@ -152,7 +152,7 @@ public sealed class WatchTests
         using var stop = new CancellationTokenSource();
         var running = CliRunner.Start(recorder.Engine, stop.Token, "score", "--model", model, "--watch", drop, "--out", results,
             "--learn-below", "0.5", "--learn-every", "2", "--learned-model", learned, "--learn-mode", "window");
-        Thread.Sleep(300);
+        running.WaitForErr("Watching", Patience);
         string[] names = ["n1.png", "odd1.png", "n2.png", "n3.png", "n4.png"];
         for (int i = 0; i < names.Length; i++)
         {
@@ -196,11 +196,11 @@ public sealed class WatchTests
     {
         var (_, drop, model, results) = Setup();
         var running = CliRunner.Start(new Recorder().Engine, CancellationToken.None, "score", "--model", model, "--watch", drop, "--out", results, "--max-images", "1");
-        Thread.Sleep(300);
+        running.WaitForErr("Watching", Patience);
         File.WriteAllBytes(Path.Combine(drop, "x.tmp"), Png(7));
         File.Move(Path.Combine(drop, "x.tmp"), Path.Combine(drop, "x.png"));
-        Assert.IsTrue(running.Wait(Patience), "the watch did not end after one image");
-        Assert.AreEqual(0, running.Result.Code, running.Result.Err);
+        Assert.IsTrue(running.Task.Wait(Patience), "the watch did not end after one image");
+        Assert.AreEqual(0, running.Task.Result.Code, running.Task.Result.Err);
         Assert.HasCount(1, Lines(results));
     }
 }
