@@ -38,11 +38,11 @@ public static partial class RkdeModelCatalog
         options.Validate();
         var progress = options.Progress;
 
-        FittedChain chain;
+        UpdatableModel chain;
         KdeDensityModel density;
         try
         {
-            chain = FittedChain.Open(catalog, model);
+            chain = UpdatableModel.Open(catalog, model);
         }
         catch (InvalidDataException e)
         {

@@ -21,7 +21,7 @@ namespace Rkde.MLNet.Pipeline;
 /// length, then the bytes), and the updated model is that .zip with the density entry replaced, loaded back: every other
 /// stage stays byte for byte, and the new model shares no ONNX session with the old one.
 /// </remarks>
-internal sealed class FittedChain
+internal sealed class UpdatableModel
 {
     private readonly ModelOperationsCatalog _catalog;
     private readonly ITransformer _model;
@@ -29,7 +29,7 @@ internal sealed class FittedChain
     private readonly string _densityEntry;
     private readonly ModelProto _density;
 
-    private FittedChain(ModelOperationsCatalog catalog, ITransformer model, byte[] zip, string densityEntry, ModelProto density)
+    private UpdatableModel(ModelOperationsCatalog catalog, ITransformer model, byte[] zip, string densityEntry, ModelProto density)
     {
         _catalog = catalog;
         _model = model;
@@ -55,7 +55,7 @@ internal sealed class FittedChain
     /// Reads the layout of <paramref name="model"/>. Throws <see cref="InvalidDataException"/> whose message completes "The
     /// model …" when it holds no R-KDE density graph or more than one.
     /// </summary>
-    public static FittedChain Open(ModelOperationsCatalog catalog, ITransformer model)
+    public static UpdatableModel Open(ModelOperationsCatalog catalog, ITransformer model)
     {
         using var buffer = new MemoryStream();
         catalog.Save(model, null, buffer);
@@ -75,7 +75,7 @@ internal sealed class FittedChain
             throw new InvalidDataException("holds no R-KDE density graph: it is not a model fitted by RkdeAnomaly or RkdeDensity");
         if (densities.Count > 1)
             throw new InvalidDataException($"holds {densities.Count} R-KDE density graphs; update a model with one density stage");
-        return new FittedChain(catalog, model, zip, densities[0].Entry, densities[0].Graph);
+        return new UpdatableModel(catalog, model, zip, densities[0].Entry, densities[0].Graph);
     }
 
     /// <summary>The fitted density model the graph holds (see <see cref="DensityGraph.Read"/> for what it throws).</summary>
