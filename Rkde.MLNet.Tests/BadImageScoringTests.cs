@@ -5,7 +5,7 @@ using SkiaSharp;
 namespace Rkde.MLNet.Tests;
 
 /// <summary>
-/// Scoring each image case of issue 7 with a saved default-model R-KDE loaded by plain ML.NET: which are scored
+/// Scoring each image case of the README's bad-input table with a saved default-model R-KDE loaded by plain ML.NET: which are scored
 /// normally (and as what), and what ML.NET does with broken files (the README's "Behaviour on bad input").
 /// </summary>
 [TestClass]

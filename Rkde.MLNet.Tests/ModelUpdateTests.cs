@@ -153,6 +153,16 @@ public sealed class ModelUpdateTests
         Assert.AreEqual(10L, result.RegionsAdded);
         Assert.AreEqual(100, result.TrainingPoints);
 
+        // A fixed-size column (one region per row) keeps its fixed input through the update.
+        var fixedTrain = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 40).Select(_ => new SixRow { Features = Features(1, 6) }));
+        var fixedModel = ml.Transforms.RkdeDensity(new RkdeDensityOptions { PcaComponents = 3 }).Fit(fixedTrain);
+        var fixedNew = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 5).Select(_ => new SixRow { Features = Features(1, 6) }));
+        var fixedResult = ml.Model.UpdateRkde(fixedModel, fixedNew);
+        Assert.AreEqual(45, fixedResult.TrainingPoints);
+        var scores = ml.Data.CreateEnumerable<ScoreRow>(fixedResult.Model.Transform(fixedNew), reuseRowObject: false).Select(r => r.Score).ToArray();
+        Assert.HasCount(5, scores);
+        Assert.IsTrue(scores.All(float.IsFinite));
+
         var fixedLength = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 5).Select(_ => new FixedRow { Features = Features(1, 4) }));
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Model.UpdateRkde(model, fixedLength));
         StringAssert.Contains(e.Message, "Column 'Features' holds 4 feature values per row, but the model's density stage takes 6 per region");
@@ -165,6 +175,17 @@ public sealed class ModelUpdateTests
     {
         [VectorType]
         public float[] Features { get; set; } = [];
+    }
+
+    public sealed class SixRow
+    {
+        [VectorType(6)]
+        public float[] Features { get; set; } = [];
+    }
+
+    public sealed class ScoreRow
+    {
+        public float Score { get; set; }
     }
 
     public sealed class FixedRow

@@ -11,7 +11,7 @@ public sealed class OptionsTests
     public void DefaultsAreAnomalibs()
     {
         var r = new RegionFilterOptions();
-        var d = new DensityOptions();
+        var d = new RkdeDensityOptions();
         Assert.AreEqual(0.001f, r.RoiScoreThreshold);
         Assert.AreEqual(25f, r.MinBoxSize);
         Assert.AreEqual(0.3f, r.IouThreshold);
@@ -27,8 +27,8 @@ public sealed class OptionsTests
     public void PcaComponentsDefaultDependsOnTheFeatureModel()
     {
         Assert.AreEqual(DefaultModels.PcaComponents, new RkdeOptions().ResolvedPcaComponents);
-        Assert.AreEqual(DensityOptions.AnomalibPcaComponents, new RkdeOptions { FeatureModelPath = "mine.onnx" }.ResolvedPcaComponents);
-        Assert.AreEqual(DensityOptions.AnomalibPcaComponents, new RkdeOptions { FeatureModelBytes = [1] }.ResolvedPcaComponents);
+        Assert.AreEqual(RkdeDensityOptions.AnomalibPcaComponents, new RkdeOptions { FeatureModelPath = "mine.onnx" }.ResolvedPcaComponents);
+        Assert.AreEqual(RkdeDensityOptions.AnomalibPcaComponents, new RkdeOptions { FeatureModelBytes = [1] }.ResolvedPcaComponents);
         Assert.AreEqual(8, new RkdeOptions { PcaComponents = 8 }.ResolvedPcaComponents);
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RkdeOptions { PcaComponents = 0 }.Validate());
         StringAssert.Contains(e.Message, "PcaComponents = 0");
@@ -48,9 +48,9 @@ public sealed class OptionsTests
     [TestMethod]
     public void InvalidDensityOptionsNameTheOptionAndRange()
     {
-        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DensityOptions { PcaComponents = 0 }.Validate());
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RkdeDensityOptions { PcaComponents = 0 }.Validate());
         StringAssert.Contains(e.Message, "PcaComponents = 0");
-        e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DensityOptions { MaxTrainingPoints = 8 }.Validate());
+        e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RkdeDensityOptions { MaxTrainingPoints = 8 }.Validate());
         StringAssert.Contains(e.Message, "MaxTrainingPoints = 8");
         StringAssert.Contains(e.Message, "at least 16");
         e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RegionFilterOptions { MinBoxSize = -1 }.Validate());

@@ -8,7 +8,7 @@ namespace Rkde.MLNet;
 /// <summary>
 /// ONNX Runtime threading for the R-KDE chain on CPU. Each of the chain's ONNX stages has its own intra-op thread pool whose
 /// threads spin after every run; with four stages run one after another on few cores, the idle pools' spinning takes the
-/// cores from the busy one (on 2 cores: about 2.5× the CPU time per image). Session options are not saved in a model
+/// cores from the busy one, and an image costs a multiple of its CPU time. Session options are not saved in a model
 /// .zip, so a scoring program sets this on its own <see cref="MLContext"/> before loading.
 /// </summary>
 public static class OnnxThreading

@@ -37,8 +37,10 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     private readonly Lazy<EstimatorChain<ITransformer>> _chain;
     private readonly Lazy<int?> _device;
 
+    /// <summary>Validates a private copy of <paramref name="options"/>: changing them afterwards does not change this estimator.</summary>
     internal RkdeEstimator(TransformsCatalog catalog, RkdeOptions options)
     {
+        options = options.Clone();
         options.Validate();
         _catalog = catalog;
         _options = options;
@@ -55,6 +57,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.Text(inputSchema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
         return _chain.Value.GetOutputSchema(inputSchema);
     }
@@ -62,6 +65,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.Text(input.Schema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
         var readable = ReadableImages(input);
         return (_options.QuantizeBackbone ? Build(QuantizedProposer(readable)) : _chain.Value).Fit(readable);

@@ -24,6 +24,7 @@ public static partial class RkdeModelCatalog
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model '{path}' does not exist; fit RkdeAnomaly and save it there with mlContext.Model.Save.", path);
         CheckGraphs(path);
+        NativeRuntime.EnsureLoaded();
         try
         {
             return catalog.Load(path, out inputSchema);

@@ -23,11 +23,11 @@ public sealed class RkdeOptions
     /// <summary>
     /// Which detector stage the proposer model implements. Default <see cref="RoiStage.Rcnn"/>. Both stages go through the
     /// same post-processing (Rpn proposals keep their objectness order); a proposer whose metadata names its stage
-    /// ("roi_stage", as Samples/Tools/ExportModels writes it) must match.
+    /// (metadata "roi_stage", as the repository's export script writes it) must match.
     /// </summary>
     public RoiStage RoiStage = RoiStage.Rcnn;
 
-    /// <summary>Path of a proposer ONNX model (see the README's model contracts); null with null bytes: the built-in default.</summary>
+    /// <summary>Path of a proposer ONNX model (see the README's "Bring your own models"); null with null bytes: the built-in default.</summary>
     public string? ProposerModelPath;
 
     /// <summary>A proposer ONNX model in memory; null with a null path: the built-in default.</summary>
@@ -52,7 +52,7 @@ public sealed class RkdeOptions
     public int MaxDetectionsPerImage = 100;
 
     /// <summary>
-    /// Number of principal components kept. Default null: <see cref="DensityOptions.AnomalibPcaComponents"/> (16) with a
+    /// Number of principal components kept. Default null: <see cref="RkdeDensityOptions.AnomalibPcaComponents"/> (16) with a
     /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (64) with the embedded default feature extractor.
     /// </summary>
     public int? PcaComponents;
@@ -102,6 +102,15 @@ public sealed class RkdeOptions
     /// <summary>Output column: the image's anomaly score, the highest box score (0 without boxes). Default "Score".</summary>
     public string ScoreColumnName = "Score";
 
+    /// <summary>A copy that shares nothing mutable with this object (model bytes copied); the Progress sink is shared.</summary>
+    internal RkdeOptions Clone()
+    {
+        var copy = (RkdeOptions)MemberwiseClone();
+        copy.ProposerModelBytes = ProposerModelBytes?.ToArray();
+        copy.FeatureModelBytes = FeatureModelBytes?.ToArray();
+        return copy;
+    }
+
     internal RegionFilterOptions RegionFilter => new()
     {
         RoiScoreThreshold = RoiScoreThreshold,
@@ -112,14 +121,7 @@ public sealed class RkdeOptions
 
     /// <summary>The component count in effect: <see cref="PcaComponents"/>, or its default for the feature model in use.</summary>
     internal int ResolvedPcaComponents => PcaComponents
-        ?? (FeatureModelPath is null && FeatureModelBytes is null ? DefaultModels.PcaComponents : DensityOptions.AnomalibPcaComponents);
-
-    internal DensityOptions Density => new()
-    {
-        PcaComponents = ResolvedPcaComponents,
-        FeatureScaling = FeatureScaling,
-        MaxTrainingPoints = MaxTrainingPoints,
-    };
+        ?? (FeatureModelPath is null && FeatureModelBytes is null ? DefaultModels.PcaComponents : RkdeDensityOptions.AnomalibPcaComponents);
 
     /// <summary>Throws when a value is invalid, naming the option, its value and the valid range.</summary>
     public void Validate()
@@ -128,7 +130,7 @@ public sealed class RkdeOptions
         OptionChecks.ImageSize(nameof(ImageWidth), ImageWidth, nameof(ImageHeight), ImageHeight);
         OptionChecks.Defined(nameof(RoiStage), RoiStage);
         RegionFilter.Validate();
-        Density.Validate();
+        RkdeDensityOptions.ValidateDensity(ResolvedPcaComponents, MaxTrainingPoints, FeatureScaling);
         OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
         if (QuantizeBackbone && (ProposerModelPath is not null || ProposerModelBytes is not null))
             throw new ArgumentException($"{nameof(QuantizeBackbone)} = true applies to the built-in default proposer only; leave " +

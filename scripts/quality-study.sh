@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Offline quality study of the default models (the figures of the README's "Why it falls short" section): generates the
+# Offline quality study of the default models (the figures of docs/quality.md, "Where the quality is lost"): generates the
 # standard FashionScenes set if DATA lacks it (scripts/fashionscenes-benchmark.sh), dumps every scene's filtered proposals,
 # true item boxes and their features with Samples/Tools/DefaultModelsEval (RKDE_DUMP), then refits and probes the density stage
 # in numpy (scripts/quality_study.py). About 2 minutes on 2 cores after the set exists.

@@ -3,7 +3,7 @@
 `Samples/Tools/DefaultModelsEval` writes with RKDE_DUMP=PREFIX (PREFIX.json + PREFIX.f32).
 
 It refits R-KDE's density stage in numpy (PCA on the training scenes' filtered proposals, Scale, Gaussian KDE with
-Scott's bandwidth over the data covariance, as anomalib) and prints the figures the README's quality section quotes:
+Scott's bandwidth over the data covariance, as anomalib) and prints the figures docs/quality.md quotes:
 image AUROC over the proposals, the same with the items' true boxes, item AUROC, what the boxes that make normal
 scenes look anomalous are, and the bandwidth / kernel / components variants.
 

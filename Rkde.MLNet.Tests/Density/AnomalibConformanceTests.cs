@@ -11,41 +11,19 @@ namespace Rkde.MLNet.Tests.Density;
 [TestClass]
 public sealed class AnomalibConformanceTests
 {
-    private const string NoFixtures = "(no fixtures)";
+    public static IEnumerable<object[]> KdeFixtures => Fixtures.Files("kde");
 
-    private static string FixtureRoot =>
-        Environment.GetEnvironmentVariable("RKDE_FIXTURE_DIR") is { Length: > 0 } dir
-            ? dir
-            : Path.Combine(AppContext.BaseDirectory, "Fixtures", "anomalib");
-
-    public static IEnumerable<TestDataRow<string>> KdeFixtures() => Fixtures("kde");
-
-    public static IEnumerable<TestDataRow<string>> RegionFixtures() => Fixtures("regions");
-
-    private static IEnumerable<TestDataRow<string>> Fixtures(string kind)
-    {
-        string folder = Path.Combine(FixtureRoot, kind);
-        var files = Directory.Exists(folder) ? Directory.GetFiles(folder, "*.json").Order(StringComparer.Ordinal).ToArray() : [];
-        if (files.Length == 0)
-            return [new TestDataRow<string>(Path.Combine(folder, NoFixtures)) { DisplayName = $"{kind}: no fixtures" }];
-        return files.Select(f => new TestDataRow<string>(f) { DisplayName = $"{kind}/{Path.GetFileName(f)}" });
-    }
+    public static IEnumerable<object[]> RegionFixtures => Fixtures.Files("regions");
 
     [TestMethod]
     [DynamicData(nameof(KdeFixtures))]
-    public void DensityMatchesAnomalib(string path)
+    public void DensityMatchesAnomalib(string file)
     {
-        using var json = Load(path);
-        var root = json.RootElement;
-        var (train, n, dim) = Matrix(root.GetProperty("train"));
-        var options = new DensityOptions
-        {
-            PcaComponents = root.GetProperty("n_pca_components").GetInt32(),
-            FeatureScaling = root.GetProperty("feature_scaling_method").GetString() == "norm"
-                ? FeatureScalingMethod.Norm
-                : FeatureScalingMethod.Scale,
-            MaxTrainingPoints = root.GetProperty("max_training_points").GetInt32(),
-        };
+        var root = Fixtures.Load("kde", file);
+        var trainRows = root.GetProperty("train");
+        int n = trainRows.GetArrayLength(), dim = n == 0 ? 0 : trainRows[0].GetArrayLength();
+        float[] train = Fixtures.Flat(trainRows);
+        var options = Fixtures.DensityOptions(root);
 
         if (!root.GetProperty("fit_succeeded").GetBoolean())
         {
@@ -56,7 +34,7 @@ public sealed class AnomalibConformanceTests
         var model = KdeDensityModel.Fit(train, n, dim, options);
         var expected = root.GetProperty("expected");
 
-        var mean = Vector(expected.GetProperty("pca_mean"));
+        var mean = Fixtures.Doubles(expected.GetProperty("pca_mean"));
         Assert.HasCount(mean.Length, model.Mean);
         for (int d = 0; d < mean.Length; d++)
             Assert.AreEqual(mean[d], model.Mean[d], 1e-5 * Math.Abs(mean[d]) + 1e-30, $"pca_mean[{d}]");
@@ -67,11 +45,12 @@ public sealed class AnomalibConformanceTests
             Assert.AreEqual(maxLength, model.MaxLength, 1e-5 * maxLength, "max_length");
         }
 
-        var (test, m, _) = Matrix(root.GetProperty("test"));
+        float[] test = Fixtures.Flat(root.GetProperty("test"));
+        int m = test.Length / dim;
         var logDensity = new double[m];
         model.LogDensities(test, logDensity);
-        var expectedLog = Vector(expected.GetProperty("log_density"));
-        var expectedProbability = Vector(expected.GetProperty("probability"));
+        var expectedLog = Fixtures.Doubles(expected.GetProperty("log_density"));
+        var expectedProbability = Fixtures.Doubles(expected.GetProperty("probability"));
         for (int i = 0; i < m; i++)
         {
             Assert.AreEqual(expectedLog[i], logDensity[i], 1e-4 + 1e-6 * Math.Abs(expectedLog[i]), $"log_density[{i}]");
@@ -82,12 +61,11 @@ public sealed class AnomalibConformanceTests
 
     [TestMethod]
     [DynamicData(nameof(RegionFixtures))]
-    public void RegionFilterMatchesAnomalib(string path)
+    public void RegionFilterMatchesAnomalib(string file)
     {
-        using var json = Load(path);
-        var root = json.RootElement;
-        var (boxes, _, _) = Matrix(root.GetProperty("boxes"));
-        var scores = Vector(root.GetProperty("scores")).Select(s => (float)s).ToArray();
+        var root = Fixtures.Load("regions", file);
+        float[] boxes = Fixtures.Flat(root.GetProperty("boxes"));
+        float[] scores = Fixtures.Flat(root.GetProperty("scores"));
         var options = new RegionFilterOptions
         {
             RoiScoreThreshold = root.GetProperty("score_threshold").GetSingle(),
@@ -98,21 +76,5 @@ public sealed class AnomalibConformanceTests
         var expected = root.GetProperty("expected").GetProperty("kept_indices").EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
         CollectionAssert.AreEqual(expected, RegionFilter.Select(boxes, scores, options));
-    }
-
-    private static JsonDocument Load(string path)
-    {
-        if (Path.GetFileName(path) == NoFixtures)
-            Assert.Fail($"No fixture files (*.json) in {Path.GetDirectoryName(path)}: the conformance tests need anomalib's fixtures there.");
-        return JsonDocument.Parse(File.ReadAllBytes(path));
-    }
-
-    private static double[] Vector(JsonElement array) => array.EnumerateArray().Select(e => e.GetDouble()).ToArray();
-
-    private static (float[] Values, int Rows, int Columns) Matrix(JsonElement array)
-    {
-        var rows = array.EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetSingle()).ToArray()).ToArray();
-        int columns = rows.Length == 0 ? 0 : rows[0].Length;
-        return (rows.SelectMany(r => r).ToArray(), rows.Length, columns);
     }
 }

@@ -9,7 +9,7 @@ public sealed class DensityGraphTests
     public static IEnumerable<object[]> KdeFixtures => Fixtures.Files("kde");
 
     internal static KdeDensityModel Fit(float[] rows, int d, int k, FeatureScalingMethod scaling) =>
-        KdeDensityModel.Fit(rows, rows.Length / d, d, new DensityOptions { PcaComponents = k, FeatureScaling = scaling });
+        KdeDensityModel.Fit(rows, rows.Length / d, d, new RkdeDensityOptions { PcaComponents = k, FeatureScaling = scaling });
 
     private static (float[] Scores, float[] LogDensity, float[] Image, long[] Shape) Score(byte[] graph, float[] rows, int d)
     {
@@ -28,14 +28,8 @@ public sealed class DensityGraphTests
             return; // anomalib builds no model: nothing to emit (the fit's error is the density stage's test).
         var train = f.GetProperty("train");
         int d = train[0].GetArrayLength();
-        var scaling = f.GetProperty("feature_scaling_method").GetString() == "norm" ? FeatureScalingMethod.Norm : FeatureScalingMethod.Scale;
         float[] rows = Fixtures.Flat(train);
-        var model = KdeDensityModel.Fit(rows, rows.Length / d, d, new DensityOptions
-        {
-            PcaComponents = f.GetProperty("n_pca_components").GetInt32(),
-            FeatureScaling = scaling,
-            MaxTrainingPoints = f.GetProperty("max_training_points").GetInt32(),
-        });
+        var model = KdeDensityModel.Fit(rows, rows.Length / d, d, Fixtures.DensityOptions(f));
         float[] test = Fixtures.Flat(f.GetProperty("test"));
         double[] expected = Fixtures.Doubles(f.GetProperty("expected").GetProperty("log_density"));
         double[] expectedP = Fixtures.Doubles(f.GetProperty("expected").GetProperty("probability"));

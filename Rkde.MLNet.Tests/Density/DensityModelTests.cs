@@ -47,7 +47,7 @@ public sealed class DensityModelTests
     {
         const int rows = 1000, dim = 12, capacity = 300;
         var data = LowRank(rows, dim, 6, seed: 4);
-        var reservoir = new Reservoir(capacity, dim, seed: 9, chunkRows: 7);
+        using var reservoir = new Reservoir(capacity, dim, seed: 9, chunkRows: 7);
         for (int r = 0; r < rows; r++) reservoir.Add(data.AsSpan(r * dim, dim));
 
         // Algorithm R over one contiguous buffer, with the same random sequence.
@@ -63,9 +63,8 @@ public sealed class DensityModelTests
         Assert.AreEqual(capacity, view.Count);
 
         // The points come out in row order: equal points mean the same rows in the same order.
-        var options = new DensityOptions { PcaComponents = 4 };
+        var options = new RkdeDensityOptions { PcaComponents = 4 };
         var fromChunks = KdeDensityModel.Fit(view, options, seed: 2, progress: null);
-        GC.KeepAlive(reservoir);
         CollectionAssert.AreEqual(KdeDensityModel.Fit(expected, capacity, dim, options, seed: 2).Points, fromChunks.Points);
     }
 
@@ -74,7 +73,7 @@ public sealed class DensityModelTests
     {
         const int rows = 300, dim = 12;
         var data = LowRank(rows, dim, 6, seed: 3);
-        var options = new DensityOptions { PcaComponents = 4, MaxTrainingPoints = 100 };
+        var options = new RkdeDensityOptions { PcaComponents = 4, MaxTrainingPoints = 100 };
         var first = KdeDensityModel.Fit(data, rows, dim, options, seed: 5);
         var again = KdeDensityModel.Fit(data, rows, dim, options, seed: 5);
         var other = KdeDensityModel.Fit(data, rows, dim, options, seed: 6);
@@ -93,7 +92,7 @@ public sealed class DensityModelTests
         const int test = 40;
         var data = LowRank(rows + test, dim, 24, seed: 11);
         var training = data.AsSpan(0, rows * dim).ToArray();
-        var options = new DensityOptions { PcaComponents = 8 };
+        var options = new RkdeDensityOptions { PcaComponents = 8 };
         var exact = KdeDensityModel.Fit(training, rows, dim, options, 0, null, PcaSolver.Exact);
         var randomized = KdeDensityModel.Fit(training, rows, dim, options, 0, null, PcaSolver.Randomized);
         Assert.AreEqual(exact.MaxLength, randomized.MaxLength, 1e-6 * exact.MaxLength);
@@ -110,12 +109,12 @@ public sealed class DensityModelTests
     {
         var data = LowRank(50, 10, 4, seed: 1);
         data[17 * 10 + 3] = float.NaN;
-        var error = Assert.ThrowsExactly<ArgumentException>(() => KdeDensityModel.Fit(data, 50, 10, new DensityOptions { PcaComponents = 4 }));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => KdeDensityModel.Fit(data, 50, 10, new RkdeDensityOptions { PcaComponents = 4 }));
         StringAssert.Contains(error.Message, "row 17");
         StringAssert.Contains(error.Message, "column 3");
         data[17 * 10 + 3] = 1;
         data[2 * 10 + 9] = float.NegativeInfinity;
-        error = Assert.ThrowsExactly<ArgumentException>(() => KdeDensityModel.Fit(data, 50, 10, new DensityOptions { PcaComponents = 4 }));
+        error = Assert.ThrowsExactly<ArgumentException>(() => KdeDensityModel.Fit(data, 50, 10, new RkdeDensityOptions { PcaComponents = 4 }));
         StringAssert.Contains(error.Message, "row 2");
     }
 
@@ -123,7 +122,7 @@ public sealed class DensityModelTests
     public void TooFewRowsNamesBothCountsAndTheFix()
     {
         var data = LowRank(5, 10, 4, seed: 1);
-        var error = Assert.ThrowsExactly<InvalidOperationException>(() => KdeDensityModel.Fit(data, 5, 10, new DensityOptions { PcaComponents = 8 }));
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => KdeDensityModel.Fit(data, 5, 10, new RkdeDensityOptions { PcaComponents = 8 }));
         StringAssert.Contains(error.Message, "found 5 training regions");
         StringAssert.Contains(error.Message, "at least 8");
         StringAssert.Contains(error.Message, "MinBoxSize");
@@ -134,7 +133,7 @@ public sealed class DensityModelTests
     {
         // 8 centred rows span at most 7 dimensions: the 8-d KDE covariance is singular.
         var data = LowRank(8, 10, 6, seed: 1);
-        var error = Assert.ThrowsExactly<InvalidOperationException>(() => KdeDensityModel.Fit(data, 8, 10, new DensityOptions { PcaComponents = 8 }));
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => KdeDensityModel.Fit(data, 8, 10, new RkdeDensityOptions { PcaComponents = 8 }));
         StringAssert.Contains(error.Message, "singular");
     }
 
@@ -142,7 +141,7 @@ public sealed class DensityModelTests
     public void ComponentsAreCappedAtTheFeatureDimension()
     {
         var data = LowRank(100, 6, 6, seed: 1);
-        var model = KdeDensityModel.Fit(data, 100, 6, new DensityOptions { PcaComponents = 16 });
+        var model = KdeDensityModel.Fit(data, 100, 6, new RkdeDensityOptions { PcaComponents = 16 });
         Assert.AreEqual(6, model.ComponentCount);
         Assert.IsTrue(double.IsFinite(model.LogDensity(data.AsSpan(0, 6))));
     }
@@ -152,7 +151,7 @@ public sealed class DensityModelTests
     {
         const int rows = 200, dim = 16, k = 4;
         var data = LowRank(rows, dim, 6, seed: 2);
-        var options = new DensityOptions { PcaComponents = k, FeatureScaling = FeatureScalingMethod.Scale };
+        var options = new RkdeDensityOptions { PcaComponents = k, FeatureScaling = FeatureScalingMethod.Scale };
         var model = KdeDensityModel.Fit(data, rows, dim, options);
         double largest = 0;
         for (int r = 0; r < rows; r++)
@@ -179,7 +178,7 @@ public sealed class DensityModelTests
     {
         const int rows = 200, dim = 16;
         var data = LowRank(rows, dim, 6, seed: 4);
-        var model = KdeDensityModel.Fit(data, rows, dim, new DensityOptions { PcaComponents = 4, FeatureScaling = FeatureScalingMethod.Norm });
+        var model = KdeDensityModel.Fit(data, rows, dim, new RkdeDensityOptions { PcaComponents = 4, FeatureScaling = FeatureScalingMethod.Norm });
         Assert.AreEqual(1.0, model.MaxLength);
         // A row moved away from the mean along its own direction projects to the same unit vector.
         var row = data.AsSpan(0, dim).ToArray();
@@ -202,7 +201,7 @@ public sealed class DensityModelTests
     {
         const int rows = 100, dim = 8;
         var data = LowRank(rows, dim, 4, seed: 9);
-        var model = KdeDensityModel.Fit(data, rows, dim, new DensityOptions { PcaComponents = 4 });
+        var model = KdeDensityModel.Fit(data, rows, dim, new RkdeDensityOptions { PcaComponents = 4 });
         var far = Enumerable.Repeat(1e4f, dim).ToArray();
         double logDensity = model.LogDensity(far);
         Assert.IsTrue(double.IsFinite(logDensity));

@@ -141,6 +141,70 @@ public sealed class DensityStageTests
         StringAssert.Contains(e.Message, "1");
     }
 
+    /// <summary>
+    /// Every progress message of a fit, the density model's own included, reaches the caller's sink synchronously: on the
+    /// fitting thread, in order, all before Fit returns.
+    /// </summary>
+    [TestMethod]
+    public void ProgressArrivesOnTheFittingThreadInOrderBeforeFitReturns()
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<(int Thread, string Text)>();
+        var options = Options();
+        options.Progress = new SynchronousProgress(m => { lock (messages) messages.Add((Environment.CurrentManagedThreadId, m)); });
+        int thread = Environment.CurrentManagedThreadId;
+        ml.Transforms.RkdeDensity(options).Fit(ml.Data.LoadFromEnumerable(Rows(200, 1)));
+        (int Thread, string Text)[] seen;
+        lock (messages) seen = [.. messages];
+
+        string[] expected = ["RkdeDensity: 300 regions", "R-KDE density: fitting on", "R-KDE density: PCA solved", "R-KDE density: KDE fitted", "RkdeDensity: done."];
+        CollectionAssert.AreEqual(expected, seen.Select(m => expected.FirstOrDefault(m.Text.StartsWith) ?? m.Text).ToArray(),
+            string.Join(" | ", seen.Select(m => m.Text)));
+        Assert.IsTrue(seen.All(m => m.Thread == thread), "a message arrived on another thread");
+    }
+
+    public sealed class FixedRow
+    {
+        [VectorType(3)]
+        public float[] Features { get; set; } = [];
+    }
+
+    public sealed class PairRow
+    {
+        [VectorType(6)]
+        public float[] Features { get; set; } = [];
+    }
+
+    /// <summary>
+    /// A fixed-size features column (one region per row with FeatureDimension 0, or a fixed number of regions per row)
+    /// fits and scores like the same regions in a variable-length column.
+    /// </summary>
+    [TestMethod]
+    public void FixedSizeFeatureColumnsScoreLikeVariableLengthOnes()
+    {
+        var ml = new MLContext(seed: 1);
+        var random = new Random(3);
+        float[] Region() => [(float)random.NextDouble(), (float)random.NextDouble(), (float)random.NextDouble()];
+        var train = Enumerable.Range(0, 60).Select(_ => Region()).ToArray();
+        var test = Enumerable.Range(0, 6).Select(_ => Region()).Append([5f, 5f, 5f]).Append([0.5f, 0.4f, 0.6f]).ToArray();
+        var variable = ml.Transforms.RkdeDensity(Options()).Fit(ml.Data.LoadFromEnumerable(train.Select(f => new Row { Features = f })));
+        float[] expected = ml.Data.CreateEnumerable<Scored>(variable.Transform(ml.Data.LoadFromEnumerable(test.Select(f => new Row { Features = f }))), false)
+            .Select(s => s.Score).ToArray();
+
+        var options = Options();
+        options.FeatureDimension = 0;
+        var single = ml.Transforms.RkdeDensity(options).Fit(ml.Data.LoadFromEnumerable(train.Select(f => new FixedRow { Features = f })));
+        var scored = ml.Data.CreateEnumerable<Scored>(single.Transform(ml.Data.LoadFromEnumerable(test.Select(f => new FixedRow { Features = f }))), false).ToArray();
+        CollectionAssert.AreEqual(expected, scored.Select(s => s.Score).ToArray());
+        Assert.IsTrue(scored.All(s => s.BoxScores.Length == 1 && s.BoxScores[0] == s.Score));
+        Assert.IsGreaterThan(0.99f, scored[6].Score, "the far-away region is anomalous");
+
+        var pairs = ml.Transforms.RkdeDensity(Options()).Fit(ml.Data.LoadFromEnumerable(train.Chunk(2).Select(p => new PairRow { Features = [.. p[0], .. p[1]] })));
+        var pairScores = ml.Data.CreateEnumerable<Scored>(pairs.Transform(ml.Data.LoadFromEnumerable(test.Chunk(2).Select(p => new PairRow { Features = [.. p[0], .. p[1]] }))), false)
+            .SelectMany(s => s.BoxScores).ToArray();
+        CollectionAssert.AreEqual(expected, pairScores);
+    }
+
     [TestMethod]
     public void MissingMistypedOrAmbiguousFeatureColumnIsNamed()
     {

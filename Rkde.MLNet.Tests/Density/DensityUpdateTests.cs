@@ -27,7 +27,7 @@ public sealed class DensityUpdateTests
         Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 
     private static KdeDensityModel Fit(float[] rows, int d, int k, FeatureScalingMethod scaling, int capacity = 40_000, int seed = 0) =>
-        KdeDensityModel.Fit(rows, rows.Length / d, d, new DensityOptions { PcaComponents = k, FeatureScaling = scaling, MaxTrainingPoints = capacity }, seed);
+        KdeDensityModel.Fit(rows, rows.Length / d, d, new RkdeDensityOptions { PcaComponents = k, FeatureScaling = scaling, MaxTrainingPoints = capacity }, seed);
 
     /// <summary>The model as a saved .zip holds it: emitted as the density graph and read back.</summary>
     private static KdeDensityModel ThroughGraph(KdeDensityModel model) =>

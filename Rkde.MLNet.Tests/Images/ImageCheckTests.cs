@@ -3,7 +3,7 @@ using Rkde.MLNet.Images;
 
 namespace Rkde.MLNet.Tests.Images;
 
-/// <summary>ImageCheck on every case of issue 7: readable variants give their size; broken files give the problem and a message naming the file.</summary>
+/// <summary>ImageCheck on every image case of the README's bad-input table: readable variants give their size; broken files give the problem and a message naming the file.</summary>
 [TestClass]
 public sealed class ImageCheckTests
 {

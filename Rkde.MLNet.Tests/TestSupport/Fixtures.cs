@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Rkde.MLNet.Density;
 
 namespace Rkde.MLNet.Tests.TestSupport;
 
@@ -35,4 +36,12 @@ internal static class Fixtures
         rows.EnumerateArray().SelectMany(r => r.ValueKind == JsonValueKind.Array ? r.EnumerateArray().ToArray() : new[] { r }).Select(v => v.GetSingle()).ToArray();
 
     public static double[] Doubles(JsonElement values) => values.EnumerateArray().Select(v => v.GetDouble()).ToArray();
+
+    /// <summary>The density settings a kde fixture was computed with.</summary>
+    public static RkdeDensityOptions DensityOptions(JsonElement fixture) => new()
+    {
+        PcaComponents = fixture.GetProperty("n_pca_components").GetInt32(),
+        FeatureScaling = fixture.GetProperty("feature_scaling_method").GetString() == "norm" ? FeatureScalingMethod.Norm : FeatureScalingMethod.Scale,
+        MaxTrainingPoints = fixture.GetProperty("max_training_points").GetInt32(),
+    };
 }

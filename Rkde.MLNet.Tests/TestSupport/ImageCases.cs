@@ -6,7 +6,7 @@ using SkiaSharp;
 namespace Rkde.MLNet.Tests.TestSupport;
 
 /// <summary>
-/// Writes the image files of issue 7 into a folder: the same seeded noise picture as 8-bit RGB, grayscale, opaque RGBA
+/// Writes the image files of the README's bad-input table into a folder: the same seeded noise picture as 8-bit RGB, grayscale, opaque RGBA
 /// and 16-bit PNG (so their scores can be compared exactly), a CMYK JPEG (fixture), an 8000 × 6000 and a 10 × 10 image,
 /// and broken files: missing, zero bytes, text named .png, truncated PNG and JPEG, corrupt JPEG and PNG.
 /// </summary>

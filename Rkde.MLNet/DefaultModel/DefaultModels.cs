@@ -8,7 +8,9 @@ namespace Rkde.MLNet.DefaultModel;
 /// The default, offline R-KDE models, built (and cached in memory) on first use from the pretrained ResNet18 of the
 /// NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 (ImageNet weights, MIT). Both take RGB images scaled to [0, 1].
 /// The proposer runs the backbone once and also outputs the feature maps the feature extractor reads by name, so an image
-/// costs one backbone pass when both defaults are used.
+/// costs one backbone pass when both defaults are used. Each call returns a new array holding the serialized ONNX model
+/// (for <c>InferenceSession</c>, <c>ApplyOnnxModel</c> or the options' model bytes): writing into it changes no other
+/// caller's model.
 /// </summary>
 public static class DefaultModels
 {
@@ -16,17 +18,17 @@ public static class DefaultModels
     public const string Layer3Name = "resnet18_layer3";
 
     /// <summary>
-    /// The density stage's component count with <see cref="FeatureExtractor"/> (RkdeOptions' default there). Measured on the
-    /// standard FashionScenes benchmark (Scale, Scott's bandwidth): image AUROC 0.53 at anomalib's 16 components, 0.72 at 32,
-    /// 0.80 at 64, 0.81 at 96; item AUROC on the true boxes 0.67, 0.85, 0.89, 0.92. 64 keeps the scoring cost at 4 × that of 16.
+    /// The density stage's component count with <see cref="FeatureExtractor"/> (RkdeOptions' default there). Its 1,024
+    /// unit-length features need more components than anomalib's 16 to separate anomalous regions; more than 64 gained
+    /// little on the benchmark it was chosen on, at a scoring cost that grows with the count.
     /// </summary>
     public const int PcaComponents = 64;
 
     /// <summary>Length of each box's feature vector from <see cref="FeatureExtractor"/>.</summary>
     public static int FeatureDimension => RoiFeatureHead.Dimension(FeatureSources);
 
-    // Chosen by cosine 1-NN AUROC of anomalous vs normal items (true boxes) on Fashion-MNIST scenes: layer3 2×2 grid 0.76,
-    // layer3 averaged over 7×7 0.67 (max 0.71), layer4 averaged 0.52, layer3 + layer4 averaged (768-d) 0.58.
+    // Layer3 in a 2 × 2 grid: of the trunk maps and poolings tried, it separated anomalous from normal items best
+    // (docs/quality.md, "Feature choices").
     private static readonly RoiFeatureSource[] FeatureSources = [new(Layer3Name, ResNet18Features.Layer3Channels, 16, 2, 4)];
 
     private static readonly ConcurrentDictionary<(string, int, int), Lazy<byte[]>> Cache = new();
@@ -36,7 +38,10 @@ public static class DefaultModels
     /// input "image" float [1, 3, H, W] (RGB, 0–1) → "boxes" [1, N, 4] (x1, y1, x2, y2 in input pixels) and "scores" [1, N]
     /// in descending objectness (N ≤ 300), plus <see cref="Layer3Name"/>.
     /// </summary>
-    public static byte[] Proposer(int width, int height) =>
+    public static byte[] Proposer(int width, int height) => CachedProposer(width, height).ToArray();
+
+    /// <summary>The cached <see cref="Proposer"/> itself, for the library's own readers, which never write into it.</summary>
+    internal static byte[] CachedProposer(int width, int height) =>
         Cache.GetOrAdd(("proposer", width, height), key => new Lazy<byte[]>(() => BuildProposer(key.Item2, key.Item3))).Value;
 
     /// <summary>
@@ -44,17 +49,18 @@ public static class DefaultModels
     /// symmetric int8 weights, uint8 activations; see <see cref="RkdeOptions.QuantizeBackbone"/>). Activation ranges are
     /// calibrated on <paramref name="calibrationImages"/>: RGB images of the given size in [0, 1], planar (3 × H × W values
     /// each), a few training images. The layer2/layer3 maps the heads and the feature extractor read are dequantized, so the
-    /// outputs and the contract are those of <see cref="Proposer"/>. Not cached.
+    /// outputs and the contract are those of <see cref="Proposer"/>. Built anew at each call.
     /// </summary>
     public static byte[] QuantizedProposer(int width, int height, IReadOnlyList<float[]> calibrationImages)
     {
         ArgumentNullException.ThrowIfNull(calibrationImages);
+        NativeRuntime.EnsureLoaded();
         foreach (var image in calibrationImages)
         {
             if (image.Length != 3 * width * height)
                 throw new ArgumentException($"A calibration image has {image.Length} values; expected 3 × {height} × {width} = {3 * width * height}.", nameof(calibrationImages));
         }
-        return TrunkQuantizer.Quantize(Proposer(width, height), calibrationImages);
+        return TrunkQuantizer.Quantize(CachedProposer(width, height), calibrationImages);
     }
 
     /// <summary>
@@ -62,7 +68,10 @@ public static class DefaultModels
     /// <see cref="Layer3Name"/> (as the proposer outputs it) and "boxes" [1, N, 4] (input pixels) → "features"
     /// [1, N, <see cref="FeatureDimension"/>]: RoIAlign of layer3 into a 2 × 2 grid (1,024 values), unit length.
     /// </summary>
-    public static byte[] FeatureExtractor(int width, int height) =>
+    public static byte[] FeatureExtractor(int width, int height) => CachedFeatureExtractor(width, height).ToArray();
+
+    /// <summary>The cached <see cref="FeatureExtractor"/> itself, for the library's own readers, which never write into it.</summary>
+    internal static byte[] CachedFeatureExtractor(int width, int height) =>
         Cache.GetOrAdd(("features", width, height), key => new Lazy<byte[]>(() => BuildFeatureExtractor(key.Item2, key.Item3))).Value;
 
     private static byte[] BuildProposer(int width, int height)

@@ -16,10 +16,8 @@ namespace Rkde.MLNet.DefaultModel;
 /// penalises boxes that cut through an object, which keeps the winners tight. Every region sum comes from one integral
 /// image by one gather. Then the top <see cref="PreNmsCount"/> anchors, non-maximum suppression at IoU
 /// <see cref="NmsIou"/> (loose: the pipeline's region filter applies its own), and the best <see cref="PostNmsCount"/>
-/// boxes in descending objectness; scores are sigmoid(objectness).
-/// Measured recall (IoU ≥ 0.5, top 100 boxes): 0.95 of the items of the standard FashionScenes set, 0.96 of the demo set's;
-/// after anomalib's filter (NMS IoU 0.3) 0.885 and 0.92.
-/// Cost at 360 × 240 on 2 cores: about 14 ms beside the trunk's 23 ms (ORT CPU, profiled).
+/// boxes in descending objectness; scores are sigmoid(objectness). Its recall and cost are in docs/quality.md and
+/// docs/performance.md.
 /// </para>
 /// </summary>
 internal static class ObjectnessProposer

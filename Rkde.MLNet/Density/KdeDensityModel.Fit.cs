@@ -4,22 +4,22 @@ using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet.Density;
 
-public sealed partial class KdeDensityModel
+internal sealed partial class KdeDensityModel
 {
     /// <summary>
     /// Fits the density model on <paramref name="rowCount"/> feature rows of length <paramref name="featureDimension"/>
     /// (<paramref name="rows"/> row-major): a seeded uniform sample of at most
-    /// <see cref="DensityOptions.MaxTrainingPoints"/> rows → PCA (<see cref="Pca"/>) → scaling → Gaussian KDE
+    /// <see cref="RkdeDensityOptions.MaxTrainingPoints"/> rows → PCA (<see cref="Pca"/>) → scaling → Gaussian KDE
     /// (<see cref="GaussianKde"/>). Cost is linear in the number of rows.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Fewer rows than <see cref="DensityOptions.PcaComponents"/>, or rows that span fewer dimensions.</exception>
+    /// <exception cref="InvalidOperationException">Fewer rows than <see cref="RkdeDensityOptions.PcaComponents"/>, or rows that span fewer dimensions.</exception>
     /// <exception cref="ArgumentException">Mismatched lengths, or a NaN/∞ feature (the row and column are named).</exception>
     public static KdeDensityModel Fit(ReadOnlySpan<float> rows, int rowCount, int featureDimension,
-        DensityOptions options, int seed = 0, IProgress<string>? progress = null)
+        RkdeDensityOptions options, int seed = 0, IProgress<string>? progress = null)
         => Fit(rows, rowCount, featureDimension, options, seed, progress, PcaSolver.Auto);
 
     internal static unsafe KdeDensityModel Fit(ReadOnlySpan<float> rows, int rowCount, int featureDimension,
-        DensityOptions options, int seed, IProgress<string>? progress, PcaSolver solver)
+        RkdeDensityOptions options, int seed, IProgress<string>? progress, PcaSolver solver)
     {
         OptionChecks.AtLeast(nameof(featureDimension), featureDimension, 1);
         OptionChecks.AtLeast(nameof(rowCount), rowCount, 0);
@@ -48,7 +48,7 @@ public sealed partial class KdeDensityModel
     /// them; RkdeDensityEstimator rejects non-finite regions, naming image and region, while it samples them).
     /// <paramref name="regionsSeen"/>: how many regions the rows are a uniform sample of (default: the rows themselves).
     /// </summary>
-    internal static unsafe KdeDensityModel Fit(FeatureRows all, DensityOptions options, int seed,
+    internal static unsafe KdeDensityModel Fit(FeatureRows all, RkdeDensityOptions options, int seed,
         IProgress<string>? progress, PcaSolver solver = PcaSolver.Auto, long? regionsSeen = null)
     {
         int rowCount = all.Count, featureDimension = all.Dimension;
@@ -90,7 +90,7 @@ public sealed partial class KdeDensityModel
             maxLength, kde.BandwidthTransform, kde.LogNormaliser, scaled, history);
     }
 
-    private static void CheckOptionsAndRowCount(DensityOptions options, int rowCount)
+    private static void CheckOptionsAndRowCount(RkdeDensityOptions options, int rowCount)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();

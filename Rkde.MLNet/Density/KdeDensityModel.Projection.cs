@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 
 namespace Rkde.MLNet.Density;
 
-public sealed partial class KdeDensityModel
+internal sealed partial class KdeDensityModel
 {
     /// <summary>Components transposed (k × D), in double; built on first use.</summary>
     private double[]? _componentsByColumn;

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rkde.MLNet.Density;
 
-public sealed partial class KdeDensityModel
+internal sealed partial class KdeDensityModel
 {
     /// <summary>Points transposed (k × n), for vectorized distances; built on first use.</summary>
     private double[]? _pointsByComponent;

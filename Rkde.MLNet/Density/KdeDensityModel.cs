@@ -8,7 +8,7 @@ namespace Rkde.MLNet.Density;
 /// The projection (Mean, Components, MaxLength) is fixed at the fit; the kept sample (<see cref="Sample"/>) and the
 /// bandwidth derived from it change when the model is updated with new regions (<see cref="DensityUpdate"/>).
 /// </summary>
-public sealed partial class KdeDensityModel
+internal sealed partial class KdeDensityModel
 {
     internal KdeDensityModel(int featureDimension, int componentCount, FeatureScalingMethod scaling,
         float[] mean, float[] components, double maxLength, double[] bandwidthTransform,

@@ -17,8 +17,10 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     private readonly TransformsCatalog _catalog;
     private readonly RkdeDensityOptions _options;
 
+    /// <summary>Validates a private copy of <paramref name="options"/>: changing them afterwards does not change this estimator.</summary>
     internal RkdeDensityEstimator(TransformsCatalog catalog, RkdeDensityOptions options)
     {
+        options = options.Clone();
         options.Validate();
         _catalog = catalog;
         _options = options;
@@ -27,6 +29,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        NativeRuntime.EnsureLoaded();
         FeatureDimension(inputSchema);
         // The fitted transformer is an OnnxTransformer over a graph with this signature: let ML.NET state its schema.
         return _catalog.ApplyOnnxModel([_options.BoxScoresColumnName, _options.ScoreColumnName], [_options.FeaturesColumnName],
@@ -37,6 +40,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.FloatVector(input.Schema, _options.FeaturesColumnName, nameof(RkdeDensityOptions.FeaturesColumnName), "the region features");
         int d = _options.FeatureDimension > 0 ? _options.FeatureDimension
             : input.Schema[_options.FeaturesColumnName].Type is VectorDataViewType { IsKnownSize: true } v ? v.Size
@@ -47,8 +51,13 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
         var model = FitModel(input, d, seed, Report);
         var names = new DensityGraphNames();
         var graph = OnnxModelContract.Emitted("density graph", DensityGraph.Build(model, names), "density");
+        // OnnxTransformer infers a symbolic dimension from the length of variable-length vectors only; a fixed-size
+        // column gets the region count fixed in the graph's input.
+        object[]? featureDims = input.Schema[_options.FeaturesColumnName].Type is VectorDataViewType { IsKnownSize: true } known
+            ? [1L, (long)(known.Size / d), (long)d]
+            : null;
         byte[] bytes = graph.Rewire(
-            [(names.Features, _options.FeaturesColumnName, null)],
+            [(names.Features, _options.FeaturesColumnName, featureDims)],
             [(names.BoxScores, _options.BoxScoresColumnName, null), (names.ImageScore, ScalarScore.SlotColumn, null)]);
         var density = _catalog.ApplyOnnxModel([_options.BoxScoresColumnName, ScalarScore.SlotColumn], [_options.FeaturesColumnName],
             new MemoryStream(bytes), _options.GpuDeviceId, _options.FallbackToCpu).Fit(input);
@@ -73,7 +82,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
             $"RkdeDensity: {reservoir.Seen} regions from {images} images; fitting PCA ({_options.PcaComponents} components) and KDE on {reservoir.Count} of them."));
         // Oldest first, so that a later update in Window mode drops the oldest regions.
         var rows = reservoir.Seen > reservoir.Count ? reservoir.Rows().Subset(reservoir.ArrivalOrder()) : reservoir.Rows();
-        return KdeDensityModel.Fit(rows, _options.Density, seed, new Progress<string>(report), regionsSeen: reservoir.Seen);
+        return KdeDensityModel.Fit(rows, _options, seed, _options.Progress, regionsSeen: reservoir.Seen);
     }
 
     /// <summary>One cursor pass offering every region to <paramref name="reservoir"/>; rejects non-finite features. Returns the image count.</summary>

@@ -1,17 +1,20 @@
 using Rkde.MLNet.Checks;
 namespace Rkde.MLNet.Density;
 
-/// <summary>Options of <see cref="RkdeCatalog.RkdeDensity"/>: the PCA + KDE stage over a column of region features.</summary>
+/// <summary>Options of <see cref="RkdeCatalog.RkdeDensity"/>: the PCA + KDE stage over a column of region features. Defaults are anomalib's.</summary>
 public sealed class RkdeDensityOptions
 {
+    /// <summary>anomalib's number of principal components, 16: the default with a feature model of your own.</summary>
+    public const int AnomalibPcaComponents = 16;
+
     /// <summary>Input column: float vector of the image's region features, <see cref="FeatureDimension"/> per region. Default "Features".</summary>
     public string FeaturesColumnName = "Features";
 
     /// <summary>D, the length of one region's features; 0: the column's fixed vector size (one region per row).</summary>
     public int FeatureDimension;
 
-    /// <summary>Number of principal components kept. Default <see cref="DensityOptions.AnomalibPcaComponents"/> (16).</summary>
-    public int PcaComponents = DensityOptions.AnomalibPcaComponents;
+    /// <summary>Number of principal components kept. Default <see cref="AnomalibPcaComponents"/> (16).</summary>
+    public int PcaComponents = AnomalibPcaComponents;
 
     /// <summary>Scaling after the projection. Default <see cref="FeatureScalingMethod.Scale"/>.</summary>
     public FeatureScalingMethod FeatureScaling = FeatureScalingMethod.Scale;
@@ -34,23 +37,30 @@ public sealed class RkdeDensityOptions
     /// <summary>When the GPU cannot be used, run on the CPU instead of failing. Default true.</summary>
     public bool FallbackToCpu = true;
 
-    /// <summary>Receives progress messages during Fit .</summary>
+    /// <summary>Receives progress messages during Fit, on the fitting thread.</summary>
     public IProgress<string>? Progress;
 
-    internal DensityOptions Density => new()
-    {
-        PcaComponents = PcaComponents,
-        FeatureScaling = FeatureScaling,
-        MaxTrainingPoints = MaxTrainingPoints,
-    };
+    /// <summary>A copy of the values (all immutable); the Progress sink is shared.</summary>
+    internal RkdeDensityOptions Clone() => (RkdeDensityOptions)MemberwiseClone();
 
     /// <summary>Throws when a value is invalid, naming the option, its value and the valid range.</summary>
     public void Validate()
     {
         OptionChecks.NotEmpty(nameof(FeaturesColumnName), FeaturesColumnName);
         OptionChecks.AtLeast(nameof(FeatureDimension), FeatureDimension, 0);
-        Density.Validate();
+        ValidateDensity(PcaComponents, MaxTrainingPoints, FeatureScaling);
         OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
         OptionChecks.DistinctColumns((nameof(BoxScoresColumnName), BoxScoresColumnName), (nameof(ScoreColumnName), ScoreColumnName));
+    }
+
+    /// <summary>The checks of the density model's own settings, which <see cref="RkdeOptions"/> carries under the same names.</summary>
+    internal static void ValidateDensity(int pcaComponents, int maxTrainingPoints, FeatureScalingMethod featureScaling)
+    {
+        OptionChecks.AtLeast(nameof(PcaComponents), pcaComponents, 1);
+        OptionChecks.AtLeast(nameof(MaxTrainingPoints), maxTrainingPoints, pcaComponents,
+            $"(PcaComponents = {pcaComponents}: the KDE needs at least as many training points as components)");
+        if (!Enum.IsDefined(featureScaling))
+            throw new ArgumentOutOfRangeException(nameof(FeatureScaling), featureScaling,
+                $"{nameof(FeatureScaling)} = {featureScaling} is invalid: it must be Scale or Norm.");
     }
 }

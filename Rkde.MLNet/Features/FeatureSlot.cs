@@ -25,7 +25,7 @@ internal sealed class FeatureSlot
     public static Lazy<FeatureSlot> Load(string? path, byte[]? bytes, int width, int height, string pathOption, string bytesOption)
     {
         var slot = new Lazy<FeatureSlot>(() => new FeatureSlot(
-            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.FeatureExtractor(width, height)), width, height));
+            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.CachedFeatureExtractor(width, height)), width, height));
         if (path is not null || bytes is not null)
             _ = slot.Value;
         return slot;

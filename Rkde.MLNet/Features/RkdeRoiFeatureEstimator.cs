@@ -16,8 +16,10 @@ public sealed class RkdeRoiFeatureEstimator : IEstimator<TransformerChain<ITrans
     private readonly Lazy<FeatureSlot> _features;
     private readonly Lazy<EstimatorChain<ITransformer>> _chain;
 
+    /// <summary>Validates a private copy of <paramref name="options"/>: changing them afterwards does not change this estimator.</summary>
     internal RkdeRoiFeatureEstimator(TransformsCatalog catalog, RkdeRoiFeatureOptions options)
     {
+        options = options.Clone();
         options.Validate();
         _catalog = catalog;
         _options = options;
@@ -34,6 +36,7 @@ public sealed class RkdeRoiFeatureEstimator : IEstimator<TransformerChain<ITrans
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        NativeRuntime.EnsureLoaded();
         Check(SchemaChecks.FloatVector, inputSchema);
         return _chain.Value.GetOutputSchema(inputSchema);
     }
@@ -41,6 +44,7 @@ public sealed class RkdeRoiFeatureEstimator : IEstimator<TransformerChain<ITrans
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
+        NativeRuntime.EnsureLoaded();
         Check(SchemaChecks.FloatVector, input.Schema);
         return _chain.Value.Fit(input);
     }

@@ -31,6 +31,14 @@ public sealed class RkdeRoiFeatureOptions
     /// <summary>When the GPU cannot be used, run on the CPU instead of failing. Default true.</summary>
     public bool FallbackToCpu = true;
 
+    /// <summary>A copy that shares nothing mutable with this object (model bytes copied).</summary>
+    internal RkdeRoiFeatureOptions Clone()
+    {
+        var copy = (RkdeRoiFeatureOptions)MemberwiseClone();
+        copy.FeatureModelBytes = FeatureModelBytes?.ToArray();
+        return copy;
+    }
+
     /// <summary>Throws when a value is invalid, naming the option, its value and the valid range.</summary>
     public void Validate()
     {

@@ -114,7 +114,7 @@ internal sealed class OnnxModelContract
             var have = string.Join(", ", (isInput ? _inputs : _outputs).Keys.Select(k => $"'{k}'"));
             throw new InvalidOperationException(
                 $"The {Slot} has no {kind} tensor '{name}' (expected {expectedText}); its {kind}s are {(have.Length == 0 ? "none" : have)}. " +
-                "Rename the tensor when exporting the model (see the README's model contracts).");
+                "Rename the tensor when exporting the model (see the README's \"Bring your own models\").");
         }
         var type = ElementType(name);
         var dims = Dims(name);

@@ -108,7 +108,7 @@ internal sealed class UpdatableModel
     {
         var names = new DensityGraphNames();
         byte[] graph = OnnxModelContract.Emitted("density graph", DensityGraph.Build(density, names), "density").Rewire(
-            [(names.Features, FeaturesColumn, null)],
+            [(names.Features, FeaturesColumn, InputDimensions())],
             Wiring().Select(w => (w.Tensor, w.Column, (object[]?)null)));
         using var edited = new MemoryStream();
         edited.Write(_zip);
@@ -135,6 +135,14 @@ internal sealed class UpdatableModel
             yield return (identity?.Input[0] ?? output.Name, output.Name);
         }
     }
+
+    /// <summary>
+    /// The saved density graph's input as declared: [1, N, D] for a column of variable length, or with the region count fixed
+    /// for a fixed-size column (OnnxTransformer infers a symbolic dimension from variable-length vectors only).
+    /// </summary>
+    private object[] InputDimensions() => _density.Graph.Input.Single().Type.TensorType.Shape.Dim
+        .Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue : (object)d.DimParam)
+        .ToArray();
 
     /// <summary>The model's transformers in order, chains flattened.</summary>
     private static IEnumerable<ITransformer> Leaves(ITransformer model) =>

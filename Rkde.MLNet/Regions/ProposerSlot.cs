@@ -27,7 +27,7 @@ internal sealed class ProposerSlot
     public static Lazy<ProposerSlot> Load(string? path, byte[]? bytes, int width, int height, RoiStage stage, string pathOption, string bytesOption)
     {
         var slot = new Lazy<ProposerSlot>(() => new ProposerSlot(
-            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.Proposer(width, height)), width, height, stage));
+            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.CachedProposer(width, height)), width, height, stage));
         if (path is not null || bytes is not null)
             _ = slot.Value;
         return slot;

@@ -6,7 +6,7 @@ namespace Rkde.MLNet.Regions;
 /// R-KDE's post-processing of raw detector boxes (as anomalib's region extractor and torchvision's
 /// <c>remove_small_boxes</c> / <c>nms</c>, in float32 like them).
 /// </summary>
-public static class RegionFilter
+internal static class RegionFilter
 {
     /// <summary>
     /// Indices of the boxes that survive, in output order: drop scores ≤ <see cref="RegionFilterOptions.RoiScoreThreshold"/>,

@@ -2,7 +2,7 @@ using Rkde.MLNet.Checks;
 namespace Rkde.MLNet.Regions;
 
 /// <summary>Post-processing of raw detector boxes, with anomalib's defaults.</summary>
-public sealed class RegionFilterOptions
+internal sealed class RegionFilterOptions
 {
     /// <summary>Boxes whose score is at or below this are dropped. Default 0.001.</summary>
     public float RoiScoreThreshold = 0.001f;

@@ -16,8 +16,10 @@ public sealed class RkdeRegionProposalEstimator : IEstimator<TransformerChain<IT
     private readonly Lazy<ProposerSlot> _proposer;
     private readonly Lazy<EstimatorChain<ITransformer>> _chain;
 
+    /// <summary>Validates a private copy of <paramref name="options"/>: changing them afterwards does not change this estimator.</summary>
     internal RkdeRegionProposalEstimator(TransformsCatalog catalog, RkdeRegionProposalOptions options)
     {
+        options = options.Clone();
         options.Validate();
         _catalog = catalog;
         _options = options;
@@ -29,6 +31,7 @@ public sealed class RkdeRegionProposalEstimator : IEstimator<TransformerChain<IT
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.FloatVector(inputSchema, _options.PixelsColumnName, nameof(_options.PixelsColumnName),
             $"3 × {_options.ImageHeight} × {_options.ImageWidth} RGB values in 0–1");
         return _chain.Value.GetOutputSchema(inputSchema);
@@ -37,6 +40,7 @@ public sealed class RkdeRegionProposalEstimator : IEstimator<TransformerChain<IT
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input)
     {
+        NativeRuntime.EnsureLoaded();
         SchemaChecks.FloatVector(input.Schema, _options.PixelsColumnName, nameof(_options.PixelsColumnName),
             $"3 × {_options.ImageHeight} × {_options.ImageWidth} RGB values in 0–1");
         return _chain.Value.Fit(input);

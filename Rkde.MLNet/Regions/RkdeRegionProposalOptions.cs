@@ -16,7 +16,7 @@ public sealed class RkdeRegionProposalOptions
     /// <summary>
     /// Which detector stage the proposer model implements. Default <see cref="RoiStage.Rcnn"/>. Both stages go through the
     /// same post-processing (Rpn proposals keep their objectness order); a proposer whose metadata names its stage
-    /// ("roi_stage", as Samples/Tools/ExportModels writes it) must match.
+    /// (metadata "roi_stage", as the repository's export script writes it) must match.
     /// </summary>
     public RoiStage RoiStage = RoiStage.Rcnn;
 
@@ -58,6 +58,15 @@ public sealed class RkdeRegionProposalOptions
 
     /// <summary>When the GPU cannot be used, run on the CPU instead of failing. Default true.</summary>
     public bool FallbackToCpu = true;
+
+    /// <summary>A copy that shares nothing mutable with this object (model bytes and the column list copied).</summary>
+    internal RkdeRegionProposalOptions Clone()
+    {
+        var copy = (RkdeRegionProposalOptions)MemberwiseClone();
+        copy.ProposerModelBytes = ProposerModelBytes?.ToArray();
+        copy.ExtraOutputColumns = ExtraOutputColumns?.ToArray();
+        return copy;
+    }
 
     internal RegionFilterOptions RegionFilter => new()
     {

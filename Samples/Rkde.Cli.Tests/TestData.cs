@@ -72,11 +72,15 @@ internal sealed class FakeEngine(Func<string, int, int, ImageScore> score) : IRk
 {
     public List<string> FittedOn { get; } = [];
 
-    public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
+    public FitSettings? Settings { get; private set; }
+
+    public int Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
     {
         FittedOn.AddRange(images);
+        Settings = settings;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
         File.WriteAllLines(modelPath, images);
+        return images.Count;
     }
 
     public IImageScorer Load(string modelPath)

@@ -59,8 +59,12 @@ public sealed class CommandTests
         StringAssert.Contains(r.Out, "Fitted on 6 images");
     }
 
+    /// <summary>
+    /// fit leaves the checking of training images to the engine (which decodes each once): every file goes to it, with
+    /// skipping on, or off under --strict. MlNetEngineTests shows the warnings and the --strict error of the real engine.
+    /// </summary>
     [TestMethod]
-    public void FitSkipsUnreadableImagesWithAWarning()
+    public void FitHandsEveryImageToTheEngineWhichSkipsUnreadableOnesUnlessStrict()
     {
         string folder = TestData.TempFolder();
         TestData.WritePng(Path.Combine(folder, "a.png"), 40, 30, SKColors.Gray);
@@ -68,9 +72,11 @@ public sealed class CommandTests
         var engine = FakeEngine.Constant(0.5f);
         var r = CliRunner.Run(engine, "fit", "--train", folder, "--model", Path.Combine(folder, "m.zip"));
         Assert.AreEqual(0, r.Code, r.Err);
-        Assert.HasCount(1, engine.FittedOn);
-        StringAssert.Contains(r.Err, "skipping training image");
-        CliRunner.AssertOneLineError(CliRunner.Run(engine, "fit", "--train", folder, "--model", Path.Combine(folder, "m.zip"), "--strict"), "b.png");
+        Assert.HasCount(2, engine.FittedOn);
+        Assert.IsTrue(engine.Settings?.SkipUnreadableImages);
+        var strict = new FakeEngine((_, _, _) => new ImageScore(0, []));
+        Assert.AreEqual(0, CliRunner.Run(strict, "fit", "--train", folder, "--model", Path.Combine(folder, "m.zip"), "--strict").Code);
+        Assert.IsFalse(strict.Settings?.SkipUnreadableImages);
     }
 
     [TestMethod]
@@ -141,7 +147,7 @@ public sealed class CommandTests
 
     private sealed class ThrowingEngine : IRkdeEngine
     {
-        public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress) =>
+        public int Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress) =>
             throw new InvalidOperationException("Fit found too few regions: 3 < 16 PCA components.\nUse more images.");
         public IImageScorer Load(string modelPath) => throw new NotSupportedException();
         public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress) =>

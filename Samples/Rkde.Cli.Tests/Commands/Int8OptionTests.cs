@@ -33,7 +33,11 @@ public sealed class Int8OptionTests
     {
         public FitSettings? Settings { get; private set; }
 
-        public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress) => Settings = settings;
+        public int Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
+        {
+            Settings = settings;
+            return images.Count;
+        }
 
         public IImageScorer Load(string modelPath) => throw new NotSupportedException();
 

@@ -7,18 +7,28 @@ namespace Rkde.Cli.Tests.Scoring;
 [TestClass]
 public sealed class MlNetEngineTests
 {
-    [TestMethod]
-    public void FitScoreUpdateWatchAndEvaluateRunOnAnUnseenMvtecFolder()
+    /// <summary>The model input size and component count for the small scenes.</summary>
+    private static readonly string[] Small = ["--width", "192", "--height", "128", "--pca-components", "4"];
+
+    /// <summary>A small FashionScenes set (plain backgrounds, 192 × 128) in MVTec layout; returns its root.</summary>
+    private static string Scenes(int train, int testGood, int testAnomalous)
     {
         string root = TestData.TempFolder();
         var scenes = CliRunner.Run("make-scenes", "--out", root, "--fashion-mnist", TestData.FakeFashionMnist(), "--background", "plain",
-            "--train", "6", "--test-good", "2", "--test-anomalous", "2", "--width", "192", "--height", "128", "--item-size", "40-64");
+            "--train", $"{train}", "--test-good", $"{testGood}", "--test-anomalous", $"{testAnomalous}", "--width", "192", "--height", "128",
+            "--item-size", "40-64");
         Assert.AreEqual(0, scenes.Code, scenes.Err);
+        return root;
+    }
+
+    [TestMethod]
+    public void FitScoreUpdateWatchAndEvaluateRunOnAnUnseenMvtecFolder()
+    {
+        string root = Scenes(train: 6, testGood: 2, testAnomalous: 2);
         var engine = new MlNetEngine();
-        string[] size = ["--width", "192", "--height", "128", "--pca-components", "4"];
 
         string model = Path.Combine(root, "out", "model.zip");
-        var fit = CliRunner.Run(engine, ["fit", "--train", root, "--model", model, .. size]);
+        var fit = CliRunner.Run(engine, ["fit", "--train", root, "--model", model, .. Small]);
         Assert.AreEqual(0, fit.Code, fit.Err);
         Assert.IsTrue(File.Exists(model));
 
@@ -69,12 +79,34 @@ public sealed class MlNetEngineTests
         Assert.AreEqual(before[Path.GetFileName(first)], frame.Result!.Score, 1e-6f, "the same score as rkde score gives");
 
         string report = Path.Combine(root, "report");
-        var evaluate = CliRunner.Run(engine, ["evaluate", "--data", root, "--model", model, "--out", report, .. size]);
+        var evaluate = CliRunner.Run(engine, ["evaluate", "--data", root, "--model", model, "--out", report, .. Small]);
         Assert.AreEqual(0, evaluate.Code, evaluate.Err);
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
         double auroc = json.RootElement.GetProperty("imageAuroc").GetDouble();
         Assert.IsTrue(auroc is >= 0 and <= 1);
         Assert.IsTrue(File.Exists(Path.Combine(report, "roc.png")));
+    }
+
+    /// <summary>
+    /// fit on the real engine: an unreadable training image is skipped with one warning line naming it, the summary counts
+    /// the images fitted on, and --strict stops at it with one error line naming it.
+    /// </summary>
+    [TestMethod]
+    public void FitSkipsAnUnreadableTrainingImageWithAWarningOrStopsAtItWithStrict()
+    {
+        string folder = Path.Combine(Scenes(train: 4, testGood: 1, testAnomalous: 1), "train", "good");
+        File.WriteAllText(Path.Combine(folder, "broken.png"), "not an image");
+        var engine = new MlNetEngine();
+
+        var fit = CliRunner.Run(engine, ["fit", "--train", folder, "--model", Path.Combine(folder, "m.zip"), .. Small]);
+        Assert.AreEqual(0, fit.Code, fit.Err);
+        var warnings = fit.Err.Split('\n').Where(l => l.Contains(MlNetEngine.SkipWarningPrefix)).ToList();
+        Assert.HasCount(1, warnings, fit.Err);
+        StringAssert.Contains(warnings[0], "broken.png");
+        StringAssert.Contains(fit.Out, "Fitted on 4 images");
+
+        CliRunner.AssertOneLineError(CliRunner.Run(engine, ["fit", "--train", folder, "--model", Path.Combine(folder, "s.zip"), "--strict", .. Small]), "broken.png");
+        Assert.IsFalse(File.Exists(Path.Combine(folder, "s.zip")));
     }
 
     [TestMethod]

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Rkde.Cli.Scoring;
-using Rkde.MLNet.Images;
 
 namespace Rkde.Cli.Commands;
 
@@ -18,28 +17,16 @@ internal static class FitCommand
         rkde.AddTo(command);
         command.SetAction(parse => RkdeCli.Guard(error, () =>
         {
-            var settings = rkde.Read(parse);
+            // The engine checks every image as it fits (one complete decode each): unreadable ones are skipped with a warning
+            // line each, or stop the fit with --strict.
+            var settings = rkde.Read(parse) with { SkipUnreadableImages = !parse.GetValue(strict) };
             string folder = ImageFiles.TrainingFolder(parse.GetValue(train)!);
             var files = ImageFiles.Find(folder, "--train");
-            var bad = files.Select(ImageCheck.Check).Where(c => !c.IsReadable).ToList();
-            if (bad.Count > 0 && parse.GetValue(strict))
-            {
-                throw new CliException($"--strict: {bad[0].Message}");
-            }
-            foreach (var check in bad)
-            {
-                error.WriteLine($"rkde: skipping training image: {check.Message}");
-            }
-            var usable = files.Except(bad.Select(b => b.Path)).ToList();
-            if (usable.Count == 0)
-            {
-                throw new CliException($"--train: none of the {files.Count} images in '{folder}' could be read.");
-            }
             string modelPath = parse.GetValue(model)!;
             var clock = Stopwatch.StartNew();
-            error.WriteLine($"Fitting on {usable.Count} images of {folder} …");
-            engine.Fit(usable, settings, modelPath, new Progress<string>(m => error.WriteLine($"  {m}")));
-            output.WriteLine($"Fitted on {usable.Count} images in {clock.Elapsed.TotalSeconds:F1} s ({usable.Count / clock.Elapsed.TotalSeconds:F1} images/s); model saved to {modelPath}.");
+            error.WriteLine($"Fitting on the {files.Count} images of {folder} …");
+            int fitted = engine.Fit(files, settings, modelPath, new LineProgress(error));
+            output.WriteLine($"Fitted on {fitted} images in {clock.Elapsed.TotalSeconds:F1} s ({fitted / clock.Elapsed.TotalSeconds:F1} images/s); model saved to {modelPath}.");
             return 0;
         }));
         return command;

@@ -33,7 +33,7 @@ internal static class UpdateCommand
             var settings = new UpdateSettings(ParseMode(parse.GetValue(mode)!), parse.GetValue(strict));
             var clock = Stopwatch.StartNew();
             error.WriteLine($"Updating {modelPath} with {files.Count} images of {folder} …");
-            var summary = engine.Update(modelPath, files, settings, target, new Progress<string>(m => error.WriteLine($"  {m}")));
+            var summary = engine.Update(modelPath, files, settings, target, new LineProgress(error));
             output.WriteLine(Describe(summary, settings.Sampling, clock.Elapsed, target));
             return 0;
         }));

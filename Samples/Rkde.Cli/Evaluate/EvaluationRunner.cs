@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Rkde.Cli.Scoring;
-using Rkde.MLNet.Images;
 using Rkde.Cli.Evaluate.Metrics;
 
 namespace Rkde.Cli.Evaluate;
@@ -44,7 +43,7 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
             modelPath = Path.Combine(reportDir, "model.zip");
             var clock = Stopwatch.StartNew();
             error.WriteLine($"Fitting on {trainFiles.Count} images of {train} …");
-            engine.Fit(trainFiles, settings, modelPath, new Progress<string>(m => error.WriteLine($"  {m}")));
+            engine.Fit(trainFiles, settings, modelPath, new LineProgress(error));
             fitSeconds = clock.Elapsed.TotalSeconds;
         }
         else if (!File.Exists(modelPath))
@@ -100,8 +99,7 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
             {
                 var line = scored[i];
                 string file = Path.Combine(test, line.Image);
-                var image = ImageCheck.Check(file);
-                int width = image.Width, height = image.Height;
+                var (width, height) = line.Size;
                 byte[]? mask = truth.Mask(line.Image, width, height);
                 if (mask is not null)
                 {

@@ -8,8 +8,12 @@ namespace Rkde.Cli.Scoring;
 /// <summary>What the commands need from the R-KDE pipeline: fit-and-save, and load-and-score.</summary>
 internal interface IRkdeEngine
 {
-    /// <summary>Fits on <paramref name="images"/> (all normal) and saves the model to <paramref name="modelPath"/>.</summary>
-    void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress);
+    /// <summary>
+    /// Fits on <paramref name="images"/> (all normal) and saves the model to <paramref name="modelPath"/>. Unreadable images
+    /// are skipped with a warning through <paramref name="progress"/>, or fail the fit when
+    /// <see cref="FitSettings.SkipUnreadableImages"/> is false. Returns the number of images fitted on.
+    /// </summary>
+    int Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress);
 
     /// <summary>Loads a saved model for scoring.</summary>
     IImageScorer Load(string modelPath);
@@ -56,4 +60,7 @@ internal sealed record FitSettings
     public int Seed { get; init; }
     public int? GpuDeviceId { get; init; }
     public bool QuantizeBackbone { get; init; }
+
+    /// <summary>Skip unreadable training images with a warning each (true), or stop at the first (<c>--strict</c>).</summary>
+    public bool SkipUnreadableImages { get; init; } = true;
 }

@@ -14,8 +14,16 @@ internal sealed class MlNetEngine : IRkdeEngine
         public string ImagePath { get; set; } = "";
     }
 
-    public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
+    /// <summary>How Rkde.MLNet's Progress warning for a training image it skips begins.</summary>
+    internal const string SkipWarningPrefix = "RkdeAnomaly: skipping training image";
+
+    /// <summary>
+    /// Fits with Rkde.MLNet, which checks each training image once (decoding it completely) and skips or rejects the
+    /// unreadable ones; its warnings go to <paramref name="progress"/> as they come.
+    /// </summary>
+    public int Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
     {
+        var counter = new SkipCounter(progress);
         var ml = new MLContext(seed: settings.Seed);
         if (settings.GpuDeviceId is null)
             ml.DisableThreadSpinning();
@@ -36,11 +44,26 @@ internal sealed class MlNetEngine : IRkdeEngine
             Seed = settings.Seed,
             GpuDeviceId = settings.GpuDeviceId,
             QuantizeBackbone = settings.QuantizeBackbone,
-            Progress = progress,
+            SkipUnreadableImages = settings.SkipUnreadableImages,
+            Progress = counter,
         };
         var data = Images(ml, images);
         var model = ml.Transforms.RkdeAnomaly(options).Fit(data);
         AtomicFile.Write(modelPath, stream => ml.Model.Save(model, data.Schema, stream));
+        return images.Count - counter.Skipped;
+    }
+
+    /// <summary>Passes every message on and counts the skipped-image warnings.</summary>
+    private sealed class SkipCounter(IProgress<string> inner) : IProgress<string>
+    {
+        public int Skipped { get; private set; }
+
+        public void Report(string value)
+        {
+            if (value.StartsWith(SkipWarningPrefix, StringComparison.Ordinal))
+                Skipped++;
+            inner.Report(value);
+        }
     }
 
     public IImageScorer Load(string modelPath)

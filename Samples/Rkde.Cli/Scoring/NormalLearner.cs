@@ -40,7 +40,7 @@ internal sealed class NormalLearner(IRkdeEngine engine, string modelPath, string
             return false;
         try
         {
-            var summary = engine.Update(ModelPath, _normal, new UpdateSettings(sampling), learnedPath, new Progress<string>(_ => { }));
+            var summary = engine.Update(ModelPath, _normal, new UpdateSettings(sampling), learnedPath, new LineProgress(TextWriter.Null));
             error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"rkde: learned {summary.ImagesAdded} images scoring below {below} ({summary.RegionsAdded} regions; the model keeps {summary.TrainingPoints} of " +
                 $"{summary.RegionsSeen} seen; explained variance {summary.ExplainedVariance:P1}, training {summary.TrainingExplainedVariance:P1}); saved to {learnedPath}."));

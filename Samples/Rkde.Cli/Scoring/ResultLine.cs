@@ -12,6 +12,9 @@ namespace Rkde.Cli.Scoring;
 /// </summary>
 internal sealed record ResultLine(string Image, ImageScore? Result, string? Error)
 {
+    /// <summary>The original image's width and height (the boxes' frame) as the scoring run found them; not written to JSON.</summary>
+    public (int Width, int Height) Size { get; init; }
+
     public string ToJson(float? threshold)
     {
         using var buffer = new MemoryStream();

@@ -36,7 +36,7 @@ internal static class ScoreRunner
         {
             var result = scorer.Score(file, check.Width, check.Height);
             return float.IsFinite(result.Score)
-                ? new ResultLine(rel, result, null)
+                ? new ResultLine(rel, result, null) { Size = (check.Width, check.Height) }
                 : new ResultLine(rel, null, $"the model produced a non-finite score ({result.Score})");
         }
         catch (Exception e) when (e is not OutOfMemoryException)

@@ -8,12 +8,14 @@
 // Usage: dotnet run -c Release --project Samples/Tools/DefaultModelsEval -- SCENE_ROOT [width height] [--int8]
 // (--int8: the proposer's backbone in INT8, DefaultModels.QuantizedProposer calibrated on the first 8 train/ images.)
 // (RKDE_PROFILE=/tmp/prefix also profiles the proposer with ORT and splits its time: backbone vs objectness head.)
-using Rkde.MLNet.DefaultModel;
 using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Rkde.MLNet;
+using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Density;
 using SkiaSharp;
 
@@ -145,12 +147,19 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
 if (dumpPrefix is not null)
     File.WriteAllText(dumpPrefix + ".json", JsonSerializer.Serialize(new { dimension = DefaultModels.FeatureDimension, images = dumpIndex }));
 var scored = test.Select(t => (Score: 1 - reference.Max(r => Dot(r, t.Feature)), t.Anomalous)).ToList();
-// The product's own density stage on the same rows: anomalib's defaults (16 components, Scale) and Norm scaling.
+// The product's own density stage (RkdeDensity, one item per row) on the same rows: anomalib's defaults (16 components,
+// Scale) and Norm scaling.
+var ml = new MLContext(seed: 0);
+var rowSchema = SchemaDefinition.Create(typeof(FeatureRow));
+rowSchema[nameof(FeatureRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, reference[0].Length);
+var referenceRows = ml.Data.LoadFromEnumerable(reference.Select(r => new FeatureRow { Features = r }), rowSchema);
+var testRows = ml.Data.LoadFromEnumerable(test.Select(t => new FeatureRow { Features = t.Feature }), rowSchema);
 var kde = new List<string>();
 foreach (var scaling in new[] { FeatureScalingMethod.Scale, FeatureScalingMethod.Norm })
 {
-    var model = KdeDensityModel.Fit(reference.SelectMany(r => r).ToArray(), reference.Count, reference[0].Length, new DensityOptions { FeatureScaling = scaling });
-    kde.Add($"{scaling} {Auroc(test.Select(t => (Score: (float)-model.LogDensity(t.Feature), t.Anomalous)).ToList()):F3}");
+    var density = ml.Transforms.RkdeDensity(new RkdeDensityOptions { FeatureScaling = scaling }).Fit(referenceRows);
+    var scores = density.Transform(testRows).GetColumn<float>("Score").ToArray();
+    kde.Add($"{scaling} {Auroc(test.Select((t, i) => (Score: scores[i], t.Anomalous)).ToList()):F3}");
 }
 Console.WriteLine($"images {images}, items {objects}: recall (IoU>=0.5) of the proposer's top 100 {(double)coveredRaw / objects:F3}; " +
     $"after the default filter (min side 25, NMS 0.3, 100) {(double)covered / objects:F3}, mean best IoU {iouSum / objects:F3}");
@@ -220,3 +229,8 @@ static Dictionary<string, Item[]> ReadTruth(string path)
 }
 
 sealed record Item(float[] Box, bool Anomalous);
+
+sealed class FeatureRow
+{
+    public float[] Features { get; set; } = [];
+}

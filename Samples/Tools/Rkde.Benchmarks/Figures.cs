@@ -46,7 +46,7 @@ public static class Figures
     public static void DensityFit(int rows, int dimension = Dimension)
     {
         var data = SyntheticFeatures.Generate(rows, dimension);
-        var options = new DensityOptions { PcaComponents = Components };
+        var options = new RkdeDensityOptions { PcaComponents = Components };
         int passes = 0;
         var clock = Stopwatch.StartNew();
         bool trace = Environment.GetEnvironmentVariable("RKDE_TRACE") is not null;
@@ -83,7 +83,7 @@ public static class Figures
         if (ScoringSetups.TryGetValue((dimension, components), out var setup)) return setup;
         var data = SyntheticFeatures.Generate(ScoringPoints + ScoringBoxes, dimension);
         var model = KdeDensityModel.Fit(data.AsSpan(0, ScoringPoints * dimension), ScoringPoints, dimension,
-            new DensityOptions { PcaComponents = components });
+            new RkdeDensityOptions { PcaComponents = components });
         return ScoringSetups[(dimension, components)] = (model, data.AsSpan(ScoringPoints * dimension).ToArray());
     }
 

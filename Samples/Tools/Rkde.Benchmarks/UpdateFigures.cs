@@ -31,7 +31,7 @@ public static class UpdateFigures
     {
         int added = Images * regionsPerImage;
         var data = SyntheticFeatures.Generate(ModelPoints + added, dimension);
-        var options = new DensityOptions { PcaComponents = components };
+        var options = new RkdeDensityOptions { PcaComponents = components };
         byte[] graph = DensityGraph.Build(KdeDensityModel.Fit(data.AsSpan(0, ModelPoints * dimension), ModelPoints, dimension, options));
         var newRows = data.AsSpan(ModelPoints * dimension).ToArray();
 
@@ -204,7 +204,7 @@ public static class UpdateFigures
     /// <summary>An engine whose scorer does nothing.</summary>
     private sealed class NoScoring : IRkdeEngine
     {
-        public void Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress) => throw new NotSupportedException();
+        public int Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress) => throw new NotSupportedException();
 
         public IImageScorer Load(string modelPath) => new Scorer();
 
