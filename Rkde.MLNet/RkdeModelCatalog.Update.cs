@@ -19,7 +19,8 @@ public static partial class RkdeModelCatalog
     /// model's own stages find the new images' regions and compute their features; the projection (PCA and scaling) stays;
     /// the regions enter the training sample as <see cref="RkdeUpdateOptions.Sampling"/> says; the KDE's bandwidth is
     /// recomputed. The result's model is a new chain of the same stock ML.NET transformers (save it with <c>Model.Save</c>);
-    /// the given model is not changed. Updating twice with B then C gives what one update with B then C gives.
+    /// the given model is not changed. Below MaxTrainingPoints, updating with B and then with C gives the model that one
+    /// update with B and C gives.
     /// A model of the density stage alone (<see cref="RkdeCatalog.RkdeDensity"/>) is updated from a column of features instead.
     /// </summary>
     /// <param name="catalog">The model catalog of the MLContext the new model is loaded in.</param>
@@ -77,8 +78,8 @@ public static partial class RkdeModelCatalog
         }
         catch (ArgumentOutOfRangeException e)
         {
-            throw new ArgumentOutOfRangeException(nameof(newNormals),
-                $"The model's stages cannot read the new images: {e.Message} Give them in the columns the model was fitted on (ImageColumnName).");
+            throw new ArgumentOutOfRangeException(nameof(newNormals), $"The model's stages cannot read the new input: {e.Message} Give it in the columns " +
+                (chain.ReadsImages ? "the model was fitted on (ImageColumnName)." : $"the model was fitted on (its features in '{chain.FeaturesColumn}')."));
         }
         int d = density.FeatureDimension;
         CheckFeatures(features.Schema, chain.FeaturesColumn, d);
