@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
 namespace Rkde.MLNet.Density;
@@ -72,20 +73,21 @@ internal readonly unsafe struct FeatureRows
 
     /// <summary>
     /// Runs <paramref name="body"/> over contiguous row ranges, one worker per core; each worker gets its own
-    /// state from <paramref name="createState"/>, and <paramref name="merge"/> folds the states one at a time.
+    /// state from <paramref name="createState"/>, and <paramref name="merge"/> folds the states in range order, so
+    /// that sums come out the same whichever worker finishes first.
     /// </summary>
     public static void ParallelRanges<TState>(int count, Func<TState> createState, Action<int, int, TState> body,
         Action<TState> merge)
     {
         int workers = Math.Clamp(count / 64, 1, Environment.ProcessorCount);
-        var gate = new object();
+        var states = new TState[workers];
         Parallel.For(0, workers, w =>
         {
             int start = (int)((long)count * w / workers), end = (int)((long)count * (w + 1) / workers);
-            var state = createState();
-            body(start, end, state);
-            lock (gate) merge(state);
+            states[w] = createState();
+            body(start, end, states[w]);
         });
+        foreach (var state in states) merge(state);
     }
 
     /// <summary>The first (row, column) holding NaN or ±∞, or null when every value is finite.</summary>
@@ -128,34 +130,21 @@ internal readonly unsafe struct FeatureRows
         return true;
     }
 
-    /// <summary>The per-column mean of the view, accumulated in double.</summary>
+    /// <summary>The per-column mean of the view, accumulated in double (portable TensorPrimitives: the platform's own SIMD).</summary>
     public double[] Mean()
     {
         var self = this;
         int dim = Dimension;
         var total = new double[dim];
-        ParallelRanges(Count, () => new double[dim], (start, end, sum) =>
+        ParallelRanges(Count, () => (Sum: new double[dim], Row: new double[dim]), (start, end, s) =>
         {
-            fixed (double* acc = sum)
+            for (int i = start; i < end; i++)
             {
-                for (int i = start; i < end; i++)
-                {
-                    float* row = self.Row(i);
-                    int d = 0;
-                    for (; d <= dim - 8; d += 8)
-                    {
-                        var (lo, hi) = Vector256.Widen(Vector256.Load(row + d));
-                        Vector256.Store(Vector256.Load(acc + d) + lo, acc + d);
-                        Vector256.Store(Vector256.Load(acc + d + 4) + hi, acc + d + 4);
-                    }
-                    for (; d < dim; d++) acc[d] += row[d];
-                }
+                TensorPrimitives.ConvertChecked<float, double>(new ReadOnlySpan<float>(self.Row(i), dim), s.Row);
+                TensorPrimitives.Add(s.Sum, s.Row, s.Sum);
             }
-        }, sum =>
-        {
-            for (int d = 0; d < dim; d++) total[d] += sum[d];
-        });
-        for (int d = 0; d < dim; d++) total[d] /= Count;
+        }, s => TensorPrimitives.Add(total, s.Sum, total));
+        TensorPrimitives.Divide(total, Count, total);
         return total;
     }
 }

@@ -8,7 +8,7 @@ internal sealed partial class KdeDensityModel
 {
     /// <summary>
     /// Fits the density model on <paramref name="rowCount"/> feature rows of length <paramref name="featureDimension"/>
-    /// (<paramref name="rows"/> row-major): a seeded uniform sample of at most
+    /// (<paramref name="rows"/> row-major): a seeded uniform sample (<see cref="Reservoir.Sample"/>, the rows a reservoir keeps from them) of at most
     /// <see cref="RkdeDensityOptions.MaxTrainingPoints"/> rows → PCA (<see cref="Pca"/>) → scaling → Gaussian KDE
     /// (<see cref="GaussianKde"/>). Cost is linear in the number of rows.
     /// </summary>
@@ -56,7 +56,9 @@ internal sealed partial class KdeDensityModel
         // As anomalib (whose SVD yields at most D directions): k = min(PcaComponents, D).
         int k = Math.Min(options.PcaComponents, featureDimension);
 
-        int[]? sample = TrainingSample.Select(rowCount, options.MaxTrainingPoints, seed);
+        int[]? sample = Reservoir.Sample(rowCount, options.MaxTrainingPoints, seed);
+        if (sample is not null)
+            Array.Sort(sample); // oldest first, as RkdeDensityEstimator fits its reservoir's rows (Reservoir.RowsOldestFirst)
         var training = sample is null ? all : all.Subset(sample);
         progress?.Report(sample is null
             ? $"R-KDE density: fitting on all {rowCount} training regions ({featureDimension}-d, {k} components)"

@@ -1,10 +1,16 @@
+using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
 namespace Rkde.MLNet.Density;
 
 /// <summary>
-/// The register-blocked SIMD products behind the randomized PCA, on float row blocks held in cache:
-/// <c>Y = B·Q</c> and <c>Zᵀ += Yᵀ·B</c>. Rows are padded with zeros to <see cref="Pad"/> floats.
+/// The products behind the iterative PCA, on row blocks held in cache: <c>Y = B·Qᵀ</c> and <c>Zᵀ += Yᵀ·B</c>, in float
+/// (with Z in double) and in double. Rows are padded with zeros to <see cref="Pad"/> values.
+/// Where Vector256 is hardware accelerated (x64 with AVX2) they run as register-blocked Vector256 kernels; elsewhere
+/// (ARM64, where Vector256 is emulated and slow) on portable TensorPrimitives loops, which use the platform's own SIMD.
+/// Both give the same sums for <see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> (the same fused
+/// multiply-adds in the same order) and sums within float (double) rounding of each other for <c>Project</c>.
 /// </summary>
 internal static unsafe class MatrixKernels
 {
@@ -14,8 +20,29 @@ internal static unsafe class MatrixKernels
     /// <summary>Feature rows are padded to a multiple of this many floats.</summary>
     public const int Pad = 32;
 
-    /// <summary>Columns of a float row processed per cache block in <see cref="Project"/>.</summary>
+    /// <summary><paramref name="value"/> rounded up to a multiple of <paramref name="multiple"/>.</summary>
+    public static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>Columns of a float row processed per cache block in <see cref="Project(float*, float*, float*, int, int, int)"/>.</summary>
     private const int Chunk = 1024;
+
+    private static readonly AsyncLocal<bool> Portable = new();
+
+    /// <summary>Whether the Vector256 kernels run (not under <see cref="ForcePortable"/>).</summary>
+    public static bool Vectorized => Vector256.IsHardwareAccelerated && !Portable.Value;
+
+    /// <summary>Runs the portable kernels on this flow of execution (and the parallel work it starts) until disposed: for tests and the benchmark.</summary>
+    public static IDisposable ForcePortable()
+    {
+        bool before = Portable.Value;
+        Portable.Value = true;
+        return new Restore(() => Portable.Value = before);
+    }
+
+    private sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
+    }
 
     /// <summary>
     /// <c>y[r, j] = Σ_d b[r, d] · qt[j, d]</c> for r &lt; <paramref name="rows"/>, j &lt; <paramref name="cols"/>:
@@ -23,6 +50,74 @@ internal static unsafe class MatrixKernels
     /// stride a multiple of <see cref="Pad"/>.
     /// </summary>
     public static void Project(float* b, float* qt, float* y, int rows, int cols, int stride)
+    {
+        if (Vectorized) ProjectVector256(b, qt, y, rows, cols, stride);
+        else ProjectPortable(b, qt, y, rows, cols, stride);
+    }
+
+    /// <summary><see cref="Project(float*, float*, float*, int, int, int)"/> in double, same layout and multiples.</summary>
+    public static void Project(double* b, double* qt, double* y, int rows, int cols, int stride)
+    {
+        if (Vectorized) ProjectVector256(b, qt, y, rows, cols, stride);
+        else ProjectPortable(b, qt, y, rows, cols, stride);
+    }
+
+    /// <summary>
+    /// <c>zt[j, d] += Σ_r y[r, j] · b[r, d]</c>: b is rows × stride, y is rows × cols, zt is cols × stride (Zᵀ, in
+    /// double; the block's sum is formed in float, then added); cols a multiple of 4, stride a multiple of <see cref="Pad"/>.
+    /// </summary>
+    public static void AccumulateTransposed(float* b, float* y, double* zt, int rows, int cols, int stride)
+    {
+        if (Vectorized) AccumulateTransposedVector256(b, y, zt, rows, cols, stride);
+        else AccumulateTransposedPortable(b, y, zt, rows, cols, stride);
+    }
+
+    /// <summary><see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> in double throughout, same layout.</summary>
+    public static void AccumulateTransposed(double* b, double* y, double* zt, int rows, int cols, int stride)
+    {
+        if (Vectorized) AccumulateTransposedVector256(b, y, zt, rows, cols, stride);
+        else AccumulateTransposedPortable(b, y, zt, rows, cols, stride);
+    }
+
+    private static void ProjectPortable<T>(T* b, T* qt, T* y, int rows, int cols, int stride) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var row = new ReadOnlySpan<T>(b + (long)r * stride, stride);
+            for (int j = 0; j < cols; j++) y[r * cols + j] = TensorPrimitives.Dot(row, new ReadOnlySpan<T>(qt + (long)j * stride, stride));
+        }
+    }
+
+    private static void AccumulateTransposedPortable(float* b, float* y, double* zt, int rows, int cols, int stride)
+    {
+        var sum = new float[stride];
+        var wide = new double[stride];
+        for (int j = 0; j < cols; j++)
+        {
+            Array.Clear(sum);
+            for (int r = 0; r < rows; r++)
+                TensorPrimitives.FusedMultiplyAdd(new ReadOnlySpan<float>(b + (long)r * stride, stride), y[r * cols + j], sum, sum);
+            TensorPrimitives.ConvertChecked<float, double>(sum, wide);
+            var target = new Span<double>(zt + (long)j * stride, stride);
+            TensorPrimitives.Add(target, wide, target);
+        }
+    }
+
+    private static void AccumulateTransposedPortable(double* b, double* y, double* zt, int rows, int cols, int stride)
+    {
+        var sum = new double[stride];
+        for (int j = 0; j < cols; j++)
+        {
+            Array.Clear(sum);
+            for (int r = 0; r < rows; r++)
+                TensorPrimitives.FusedMultiplyAdd(new ReadOnlySpan<double>(b + (long)r * stride, stride), y[r * cols + j], sum, sum);
+            var target = new Span<double>(zt + (long)j * stride, stride);
+            TensorPrimitives.Add(target, sum, target);
+        }
+    }
+
+    /// <summary>The float <see cref="Project(float*, float*, float*, int, int, int)"/> with Vector256: 4 × 4 register blocks.</summary>
+    private static void ProjectVector256(float* b, float* qt, float* y, int rows, int cols, int stride)
     {
         new Span<float>(y, rows * cols).Clear();
         for (int d0 = 0; d0 < stride; d0 += Chunk)
@@ -63,11 +158,50 @@ internal static unsafe class MatrixKernels
         }
     }
 
-    /// <summary>
-    /// <c>zt[j, d] += Σ_r y[r, j] · b[r, d]</c>: b is rows × stride, y is rows × cols, zt is cols × stride (Zᵀ, in
-    /// double); cols a multiple of 4, stride a multiple of <see cref="Pad"/>.
-    /// </summary>
-    public static void AccumulateTransposed(float* b, float* y, double* zt, int rows, int cols, int stride)
+    /// <summary>The double <see cref="Project(double*, double*, double*, int, int, int)"/> with Vector256.</summary>
+    private static void ProjectVector256(double* b, double* qt, double* y, int rows, int cols, int stride)
+    {
+        new Span<double>(y, rows * cols).Clear();
+        for (int d0 = 0; d0 < stride; d0 += Chunk / 2)
+        {
+            int d1 = Math.Min(stride, d0 + Chunk / 2);
+            for (int i = 0; i < rows; i += 4)
+            {
+                double* b0 = b + (long)i * stride, b1 = b0 + stride, b2 = b1 + stride, b3 = b2 + stride;
+                for (int j = 0; j < cols; j += 4)
+                {
+                    double* q0 = qt + (long)j * stride, q1 = q0 + stride, q2 = q1 + stride, q3 = q2 + stride;
+                    Vector256<double> a00 = default, a01 = default, a02 = default, a03 = default;
+                    Vector256<double> a10 = default, a11 = default, a12 = default, a13 = default;
+                    Vector256<double> a20 = default, a21 = default, a22 = default, a23 = default;
+                    Vector256<double> a30 = default, a31 = default, a32 = default, a33 = default;
+                    for (int d = d0; d < d1; d += 4)
+                    {
+                        var x0 = Vector256.Load(b0 + d); var x1 = Vector256.Load(b1 + d);
+                        var x2 = Vector256.Load(b2 + d); var x3 = Vector256.Load(b3 + d);
+                        var w0 = Vector256.Load(q0 + d); var w1 = Vector256.Load(q1 + d);
+                        var w2 = Vector256.Load(q2 + d); var w3 = Vector256.Load(q3 + d);
+                        a00 = Vector256.FusedMultiplyAdd(x0, w0, a00); a01 = Vector256.FusedMultiplyAdd(x0, w1, a01);
+                        a02 = Vector256.FusedMultiplyAdd(x0, w2, a02); a03 = Vector256.FusedMultiplyAdd(x0, w3, a03);
+                        a10 = Vector256.FusedMultiplyAdd(x1, w0, a10); a11 = Vector256.FusedMultiplyAdd(x1, w1, a11);
+                        a12 = Vector256.FusedMultiplyAdd(x1, w2, a12); a13 = Vector256.FusedMultiplyAdd(x1, w3, a13);
+                        a20 = Vector256.FusedMultiplyAdd(x2, w0, a20); a21 = Vector256.FusedMultiplyAdd(x2, w1, a21);
+                        a22 = Vector256.FusedMultiplyAdd(x2, w2, a22); a23 = Vector256.FusedMultiplyAdd(x2, w3, a23);
+                        a30 = Vector256.FusedMultiplyAdd(x3, w0, a30); a31 = Vector256.FusedMultiplyAdd(x3, w1, a31);
+                        a32 = Vector256.FusedMultiplyAdd(x3, w2, a32); a33 = Vector256.FusedMultiplyAdd(x3, w3, a33);
+                    }
+                    double* y0 = y + i * cols + j, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
+                    y0[0] += Vector256.Sum(a00); y0[1] += Vector256.Sum(a01); y0[2] += Vector256.Sum(a02); y0[3] += Vector256.Sum(a03);
+                    y1[0] += Vector256.Sum(a10); y1[1] += Vector256.Sum(a11); y1[2] += Vector256.Sum(a12); y1[3] += Vector256.Sum(a13);
+                    y2[0] += Vector256.Sum(a20); y2[1] += Vector256.Sum(a21); y2[2] += Vector256.Sum(a22); y2[3] += Vector256.Sum(a23);
+                    y3[0] += Vector256.Sum(a30); y3[1] += Vector256.Sum(a31); y3[2] += Vector256.Sum(a32); y3[3] += Vector256.Sum(a33);
+                }
+            }
+        }
+    }
+
+    /// <summary>The float <see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> with Vector256.</summary>
+    private static void AccumulateTransposedVector256(float* b, float* y, double* zt, int rows, int cols, int stride)
     {
         for (int d = 0; d < stride; d += 32)
         {
@@ -100,6 +234,50 @@ internal static unsafe class MatrixKernels
                 AddWidened(zt + (long)(j + 3) * stride + d, a30, a31, a32, a33);
             }
         }
+    }
+
+    /// <summary>The double <see cref="AccumulateTransposed(double*, double*, double*, int, int, int)"/> with Vector256.</summary>
+    private static void AccumulateTransposedVector256(double* b, double* y, double* zt, int rows, int cols, int stride)
+    {
+        for (int d = 0; d < stride; d += 16)
+        {
+            for (int j = 0; j < cols; j += 4)
+            {
+                Vector256<double> a00 = default, a01 = default, a02 = default, a03 = default;
+                Vector256<double> a10 = default, a11 = default, a12 = default, a13 = default;
+                Vector256<double> a20 = default, a21 = default, a22 = default, a23 = default;
+                Vector256<double> a30 = default, a31 = default, a32 = default, a33 = default;
+                for (int r = 0; r < rows; r++)
+                {
+                    double* br = b + (long)r * stride + d;
+                    var x0 = Vector256.Load(br); var x1 = Vector256.Load(br + 4);
+                    var x2 = Vector256.Load(br + 8); var x3 = Vector256.Load(br + 12);
+                    double* yr = y + (long)r * cols + j;
+                    var c0 = Vector256.Create(yr[0]); var c1 = Vector256.Create(yr[1]);
+                    var c2 = Vector256.Create(yr[2]); var c3 = Vector256.Create(yr[3]);
+                    a00 = Vector256.FusedMultiplyAdd(c0, x0, a00); a01 = Vector256.FusedMultiplyAdd(c0, x1, a01);
+                    a02 = Vector256.FusedMultiplyAdd(c0, x2, a02); a03 = Vector256.FusedMultiplyAdd(c0, x3, a03);
+                    a10 = Vector256.FusedMultiplyAdd(c1, x0, a10); a11 = Vector256.FusedMultiplyAdd(c1, x1, a11);
+                    a12 = Vector256.FusedMultiplyAdd(c1, x2, a12); a13 = Vector256.FusedMultiplyAdd(c1, x3, a13);
+                    a20 = Vector256.FusedMultiplyAdd(c2, x0, a20); a21 = Vector256.FusedMultiplyAdd(c2, x1, a21);
+                    a22 = Vector256.FusedMultiplyAdd(c2, x2, a22); a23 = Vector256.FusedMultiplyAdd(c2, x3, a23);
+                    a30 = Vector256.FusedMultiplyAdd(c3, x0, a30); a31 = Vector256.FusedMultiplyAdd(c3, x1, a31);
+                    a32 = Vector256.FusedMultiplyAdd(c3, x2, a32); a33 = Vector256.FusedMultiplyAdd(c3, x3, a33);
+                }
+                Add(zt + (long)j * stride + d, a00, a01, a02, a03);
+                Add(zt + (long)(j + 1) * stride + d, a10, a11, a12, a13);
+                Add(zt + (long)(j + 2) * stride + d, a20, a21, a22, a23);
+                Add(zt + (long)(j + 3) * stride + d, a30, a31, a32, a33);
+            }
+        }
+    }
+
+    private static void Add(double* z, Vector256<double> v0, Vector256<double> v1, Vector256<double> v2, Vector256<double> v3)
+    {
+        Vector256.Store(Vector256.Load(z) + v0, z);
+        Vector256.Store(Vector256.Load(z + 4) + v1, z + 4);
+        Vector256.Store(Vector256.Load(z + 8) + v2, z + 8);
+        Vector256.Store(Vector256.Load(z + 12) + v3, z + 12);
     }
 
     private static void AddWidened(double* z, Vector256<float> v0, Vector256<float> v1, Vector256<float> v2,

@@ -3,7 +3,9 @@ using System.Runtime.InteropServices;
 namespace Rkde.MLNet.Density;
 
 /// <summary>
-/// A seeded uniform sample (Algorithm R) of at most <c>capacity</c> feature rows from a stream of unknown length.
+/// A seeded uniform sample (Algorithm R; Vitter, "Random sampling with a reservoir", ACM TOMS 11(1), 1985) of at most
+/// <c>capacity</c> feature rows from a stream of unknown length: R-KDE's one training sampler, for streamed rows
+/// (<see cref="Add"/>) and for rows already in memory (<see cref="Sample"/>), so both keep the same rows for one seed.
 /// Rows live in fixed-size native chunks allocated as the sample grows, so nothing is copied while it grows, the
 /// memory held follows the rows held (at most one partly filled chunk more), and Dispose returns it at once.
 /// </summary>
@@ -38,11 +40,29 @@ internal sealed unsafe class Reservoir : IDisposable
     /// <summary>Rows held: min(Seen, capacity).</summary>
     public int Count => (int)Math.Min(Seen, _capacity);
 
+    /// <summary>
+    /// The training sample of rows held in memory: the indices of the rows a reservoir of <paramref name="capacity"/>
+    /// seeded with <paramref name="seed"/> keeps when offered rows 0 … <paramref name="rowCount"/> − 1, in slot order
+    /// (so the same rows, in the same order, as <see cref="Add"/> keeps from the same stream); null when all fit.
+    /// </summary>
+    public static int[]? Sample(int rowCount, int capacity, int seed)
+    {
+        if (rowCount <= capacity) return null;
+        var held = new int[capacity];
+        var random = new Random(seed);
+        for (int seen = 0; seen < rowCount; seen++)
+        {
+            long slot = Slot(random, seen, capacity);
+            if (slot < capacity) held[slot] = seen;
+        }
+        return held;
+    }
+
     /// <summary>Offers one row: kept with probability capacity / (Seen + 1), replacing a uniformly chosen held row once full.</summary>
     public void Add(ReadOnlySpan<float> row)
     {
         long arrival = Seen;
-        long slot = Seen < _capacity ? Seen : _random.NextInt64(Seen + 1);
+        long slot = Slot(_random, Seen, _capacity);
         Seen++;
         if (slot >= _capacity) return;
         if (slot == _arrivals.Count) _arrivals.Add(arrival);
@@ -53,15 +73,23 @@ internal sealed unsafe class Reservoir : IDisposable
         row.CopyTo(new Span<float>((float*)_chunks[chunk] + slot % _chunkRows * Dimension, Dimension));
     }
 
+    /// <summary>Algorithm R's slot for the item offered after <paramref name="seen"/> others: a slot below capacity keeps it there.</summary>
+    private static long Slot(Random random, long seen, int capacity) => seen < capacity ? seen : random.NextInt64(seen + 1);
+
     /// <summary>The held rows as a view, valid until Dispose.</summary>
     public FeatureRows Rows() => new([.. _chunks], _chunkRows, Count, Dimension);
 
-    /// <summary>The held rows' indices in <see cref="Rows"/>, oldest first (the identity until rows are replaced).</summary>
-    public int[] ArrivalOrder()
+    /// <summary>
+    /// The held rows as a view, oldest first (the order they were offered in; <see cref="Rows"/> holds them in slot order,
+    /// which replacements shuffle), valid until Dispose. A fit keeps its sample in this order, so that an update in Window
+    /// mode drops the oldest rows first.
+    /// </summary>
+    public FeatureRows RowsOldestFirst()
     {
+        if (Seen <= _capacity) return Rows();
         var order = Enumerable.Range(0, Count).ToArray();
         Array.Sort(_arrivals.ToArray(), order);
-        return order;
+        return Rows().Subset(order);
     }
 
     /// <summary>Frees the rows.</summary>

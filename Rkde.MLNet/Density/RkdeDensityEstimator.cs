@@ -80,9 +80,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
                 "Use more or larger images, or lower RoiScoreThreshold / MinBoxSize.");
         report(string.Create(CultureInfo.InvariantCulture,
             $"RkdeDensity: {reservoir.Seen} regions from {images} images; fitting PCA ({_options.PcaComponents} components) and KDE on {reservoir.Count} of them."));
-        // Oldest first, so that a later update in Window mode drops the oldest regions.
-        var rows = reservoir.Seen > reservoir.Count ? reservoir.Rows().Subset(reservoir.ArrivalOrder()) : reservoir.Rows();
-        return KdeDensityModel.Fit(rows, _options, seed, _options.Progress, regionsSeen: reservoir.Seen);
+        return KdeDensityModel.Fit(reservoir.RowsOldestFirst(), _options, seed, _options.Progress, regionsSeen: reservoir.Seen);
     }
 
     /// <summary>One cursor pass offering every region to <paramref name="reservoir"/>; rejects non-finite features. Returns the image count.</summary>

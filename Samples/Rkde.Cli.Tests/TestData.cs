@@ -15,6 +15,20 @@ internal static class TestData
         return path;
     }
 
+    /// <summary>The repository's demo set (assets/demo, an MVTec AD layout), found above the test program's folder.</summary>
+    public static string DemoRoot { get; } = FindDemo();
+
+    private static string FindDemo()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "assets", "demo");
+            if (Directory.Exists(Path.Combine(candidate, "train", "good")))
+                return candidate;
+        }
+        throw new DirectoryNotFoundException($"assets/demo was not found above {AppContext.BaseDirectory}.");
+    }
+
     /// <summary>Writes the four IDX .gz files with <paramref name="perClass"/> items of each class: a filled rectangle whose size depends on the class.</summary>
     public static string FakeFashionMnist(int perClass = 3)
     {

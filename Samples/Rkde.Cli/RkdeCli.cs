@@ -13,12 +13,13 @@ internal static class RkdeCli
 {
     /// <summary>The command tree; fit, score and evaluate run on <paramref name="engine"/>.</summary>
     public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine, CancellationToken stop = default) =>
-        new("R-KDE region anomaly detection: fit, update, score, evaluate, make-scenes.")
+        new("R-KDE region anomaly detection: fit, update, score, evaluate, serve, make-scenes.")
     {
         FitCommand.Create(engine, output, error),
         UpdateCommand.Create(engine, output, error),
         ScoreCommand.Create(engine, output, error, stop),
         EvaluateCommand.Create(engine, output, error),
+        ServeCommand.Create(output, error),
         MakeScenesCommand.Create(output, error),
     };
 

@@ -83,7 +83,7 @@ internal static class ScoreCommand
                 Failed++;
                 return;
             }
-            if (line.Result.Score >= threshold)
+            if (threshold is float t && line.Result.IsAnomalyAt(t))
             {
                 Flagged++;
             }

@@ -40,7 +40,25 @@ internal interface IImageScorer : IDisposable
 }
 
 /// <summary>One image's anomaly score and its scored boxes (original-image pixels).</summary>
-internal sealed record ImageScore(float Score, IReadOnlyList<Detection> Boxes);
+internal sealed record ImageScore(float Score, IReadOnlyList<Detection> Boxes)
+{
+    /// <summary>The verdict at a decision threshold: anomalous when the score reaches it.</summary>
+    public bool IsAnomalyAt(float threshold) => Score >= threshold;
+
+    /// <summary>
+    /// The score and boxes of a prediction for an image of <paramref name="width"/> × <paramref name="height"/>
+    /// pixels: boxes scaled from the model's [0, 1] coordinates to those pixels, highest score first.
+    /// </summary>
+    public static ImageScore From(RkdePrediction prediction, int width, int height)
+    {
+        float[] pixels = prediction.BoxesInPixels(width, height);
+        var boxes = Enumerable.Range(0, prediction.BoxCount)
+            .Select(i => new Detection(new BoundingBox(pixels[4 * i], pixels[4 * i + 1], pixels[4 * i + 2], pixels[4 * i + 3]), prediction.BoxScores[i]))
+            .OrderByDescending(d => d.Score)
+            .ToList();
+        return new ImageScore(prediction.Score, boxes);
+    }
+}
 
 /// <summary>Every R-KDE setting <c>rkde fit</c> exposes; defaults as in RkdeOptions (anomalib's).</summary>
 internal sealed record FitSettings

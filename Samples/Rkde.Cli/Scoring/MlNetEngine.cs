@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using Rkde.MLNet;
-using Rkde.Cli.Evaluate.Metrics;
 using Rkde.MLNet.Regions;
 
 namespace Rkde.Cli.Scoring;
@@ -116,12 +115,7 @@ internal sealed class MlNetEngine : IRkdeEngine
         public ImageScore Score(string imagePath, int width, int height)
         {
             var p = engine.Predict(new ImageInput { ImagePath = Path.GetFullPath(imagePath) });
-            float[] pixels = p.BoxesInPixels(width, height);
-            var boxes = Enumerable.Range(0, p.BoxCount)
-                .Select(i => new Detection(new BoundingBox(pixels[4 * i], pixels[4 * i + 1], pixels[4 * i + 2], pixels[4 * i + 3]), p.BoxScores[i]))
-                .OrderByDescending(d => d.Score)
-                .ToList();
-            return new ImageScore(p.Score, boxes);
+            return ImageScore.From(p, width, height);
         }
 
         public void Dispose() => engine.Dispose();

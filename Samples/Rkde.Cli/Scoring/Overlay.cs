@@ -50,7 +50,7 @@ internal static class Overlay
             canvas.DrawRect(rect, paint);
             Label(canvas, font, $"{d.Score:0.000}", rect.Left, rect.Top, colour);
         }
-        string verdict = threshold is float th ? (result.Score >= th ? "  ANOMALOUS" : "  normal") : "";
+        string verdict = threshold is float th ? (result.IsAnomalyAt(th) ? "  ANOMALOUS" : "  normal") : "";
         Label(canvas, font, $"score {result.Score:0.000}{verdict}", 0, font.Size + 6, ColourOf(result.Score));
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);

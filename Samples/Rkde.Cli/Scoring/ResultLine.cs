@@ -31,25 +31,33 @@ internal sealed record ResultLine(string Image, ImageScore? Result, string? Erro
                 w.WriteNumber("score", Result.Score);
                 if (threshold is float t)
                 {
-                    w.WriteBoolean("anomalous", Result.Score >= t);
+                    w.WriteBoolean("anomalous", Result.IsAnomalyAt(t));
                 }
-                w.WriteStartArray("boxes");
-                foreach (var d in Result.Boxes)
-                {
-                    w.WriteStartArray();
-                    // Pixels to 1/100: enough for any image, and free of float noise such as 192.00002.
-                    w.WriteNumberValue(Math.Round((double)d.Box.X1, 2));
-                    w.WriteNumberValue(Math.Round((double)d.Box.Y1, 2));
-                    w.WriteNumberValue(Math.Round((double)d.Box.X2, 2));
-                    w.WriteNumberValue(Math.Round((double)d.Box.Y2, 2));
-                    w.WriteNumberValue(d.Score);
-                    w.WriteEndArray();
-                }
-                w.WriteEndArray();
+                WriteBoxes(w, Result.Boxes);
             }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>
+    /// Writes <c>"boxes": [[x1, y1, x2, y2, score], …]</c> in the given order: pixels to 0.01 (enough for any image,
+    /// and free of float noise such as 192.00002), scores as they are. <c>rkde serve</c>'s answers use it too.
+    /// </summary>
+    public static void WriteBoxes(Utf8JsonWriter w, IReadOnlyList<Detection> boxes)
+    {
+        w.WriteStartArray("boxes");
+        foreach (var d in boxes)
+        {
+            w.WriteStartArray();
+            w.WriteNumberValue(Math.Round((double)d.Box.X1, 2));
+            w.WriteNumberValue(Math.Round((double)d.Box.Y1, 2));
+            w.WriteNumberValue(Math.Round((double)d.Box.X2, 2));
+            w.WriteNumberValue(Math.Round((double)d.Box.Y2, 2));
+            w.WriteNumberValue(d.Score);
+            w.WriteEndArray();
+        }
+        w.WriteEndArray();
     }
 
     /// <summary>Reads a line written by <see cref="ToJson"/>.</summary>

@@ -20,7 +20,8 @@ public static class Figures
         ("density.fit.20000", () => DensityFit(20_000)),
         ("density.fit.40000", () => DensityFit(40_000)),
         ("density.fit.40000x256", () => DensityFit(40_000, 256)),
-        ("density.score", DensityScoring),
+        ("density.fit.40000x1024.k64", () => DensityFit(40_000, 1024, components: 64)),
+        ("density.fit.portable.40000", () => DensityFit(40_000, portable: true)),
         ("density.score.onnx", () => DensityScoringOnnx()),
         ("density.score.onnx.1thread", () => DensityScoringOnnx(threads: 1)),
         ("density.score.onnx.default-models", () => DensityScoringOnnx(dimension: 1024, components: 64)),
@@ -34,25 +35,28 @@ public static class Figures
         ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
         ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
         ("soak", SoakFigure.Run),
+        ("serve.load", ServeLoadFigure.Run),
     ];
 
     private const int Dimension = 4096;
     private const int Components = 16;
 
     /// <summary>
-    /// Density fit on N × D (default 4,096) synthetic features, k = 16 (best of 3; D ≤ 256 takes the exact PCA), with the time per row to show linearity and
+    /// Density fit on N × D (default 4,096) synthetic features, k = 16 by default (best of 3; D ≤ 256 takes the exact PCA); with
+    /// <paramref name="portable"/>, on the kernels ARM64 runs (<see cref="MatrixKernels.ForcePortable"/>); with the time per row to show linearity and
     /// the process CPU time of that run (on a busy machine, CPU time ÷ cores approximates the time on an idle one).
     /// </summary>
-    public static void DensityFit(int rows, int dimension = Dimension)
+    public static void DensityFit(int rows, int dimension = Dimension, int components = Components, bool portable = false)
     {
         var data = SyntheticFeatures.Generate(rows, dimension);
-        var options = new RkdeDensityOptions { PcaComponents = Components };
+        var options = new RkdeDensityOptions { PcaComponents = components };
+        using var kernels = portable ? MatrixKernels.ForcePortable() : null;
         int passes = 0;
         var clock = Stopwatch.StartNew();
         bool trace = Environment.GetEnvironmentVariable("RKDE_TRACE") is not null;
         var progress = new SynchronousProgress(m =>
         {
-            if (m.Contains("randomized pass", StringComparison.Ordinal)) passes++;
+            if (m.Contains("LOBPCG pass", StringComparison.Ordinal)) passes++;
             if (trace) Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed.TotalSeconds:0.000} s  {m}"));
         });
         double best = double.MaxValue, bestCpu = 0;
@@ -69,7 +73,7 @@ public static class Figures
                 bestCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
             }
         }
-        Print($"density.fit {rows}x{dimension} k={Components}",
+        Print($"density.fit {rows}x{dimension} k={components}{(portable ? " (portable kernels)" : "")}",
             $"{best:0.00} s ({best / rows * 1e6:0.0} µs/row, {(passes == 0 ? "exact PCA" : $"{passes} PCA passes")}, CPU {bestCpu:0.00} s on {Environment.ProcessorCount} cores)");
     }
 
@@ -85,27 +89,6 @@ public static class Figures
         var model = KdeDensityModel.Fit(data.AsSpan(0, ScoringPoints * dimension), ScoringPoints, dimension,
             new RkdeDensityOptions { PcaComponents = components });
         return ScoringSetups[(dimension, components)] = (model, data.AsSpan(ScoringPoints * dimension).ToArray());
-    }
-
-    /// <summary>C#-side scoring (KdeDensityModel.LogDensities) of 100 boxes against a KDE of 40,000 points (median of 21).</summary>
-    public static void DensityScoring()
-    {
-        const int rows = ScoringPoints, boxes = ScoringBoxes;
-        var (model, queries) = ScoringSetup();
-        var output = new double[boxes];
-        model.LogDensities(queries, output); // warm-up: JIT tiers, transposed caches
-        var times = new List<double>();
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        for (int repeat = 0; repeat < 21; repeat++)
-        {
-            var watch = Stopwatch.StartNew();
-            model.LogDensities(queries, output);
-            times.Add(watch.Elapsed.TotalMilliseconds);
-        }
-        double cpuPerRun = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / 21;
-        times.Sort();
-        Print($"density.score C# {boxes} boxes vs {rows} points",
-            $"{times[times.Count / 2]:0.00} ms (median of 21, CPU {cpuPerRun:0.00} ms per run on {Environment.ProcessorCount} cores)");
     }
 
     /// <summary>

@@ -120,10 +120,10 @@ public static class FitMemory
         public void Report(string value) => Console.Error.WriteLine($"{Status("VmRSS:"):0} MB (peak {Status("VmHWM:"):0})  {value}");
     }
 
-    /// <summary>A memory figure of this process from /proc/self/status (e.g. "VmRSS:"), in MB.</summary>
-    private static double Status(string key)
+    /// <summary>A memory figure of this process (or of the process <paramref name="process"/>) from /proc/…/status (e.g. "VmRSS:"), in MB.</summary>
+    internal static double Status(string key, string process = "self")
     {
-        foreach (string line in File.ReadLines("/proc/self/status"))
+        foreach (string line in File.ReadLines($"/proc/{process}/status"))
         {
             if (line.StartsWith(key, StringComparison.Ordinal))
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;

@@ -11,13 +11,14 @@ public sealed class FittedModel : IDisposable
 
     public string Path { get; }
 
-    public static FittedModel Create(bool int8)
+    /// <summary>Fits with the default options, or with <paramref name="pcaComponents"/> (a second, differently scoring model).</summary>
+    public static FittedModel Create(bool int8, int? pcaComponents = null)
     {
         var ml = new MLContext(seed: 0);
         ml.DisableThreadSpinning();
         var train = ml.Data.LoadFromEnumerable(DemoData.Train.Select(p => new ImageInput { ImagePath = p }));
-        var model = ml.Transforms.RkdeAnomaly(new RkdeOptions { QuantizeBackbone = int8 }).Fit(train);
-        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"rkde-bench-{Environment.ProcessId}-{(int8 ? "int8" : "fp32")}.zip");
+        var model = ml.Transforms.RkdeAnomaly(new RkdeOptions { QuantizeBackbone = int8, PcaComponents = pcaComponents }).Fit(train);
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"rkde-bench-{Environment.ProcessId}-{(int8 ? "int8" : "fp32")}{(pcaComponents is int k ? $"-k{k}" : "")}.zip");
         ml.Model.Save(model, train.Schema, path);
         return new FittedModel(path);
     }

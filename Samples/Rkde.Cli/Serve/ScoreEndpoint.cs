@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Rkde.Cli.Scoring;
+
+namespace Rkde.Cli.Serve;
+
+/// <summary>
+/// <c>POST /score</c>: admission (503 when full), the upload read into memory within the body limit (413), the
+/// header checked (415, 400), a worker waited for, then the full decode and the score on the model current at that
+/// moment, all within the request timeout (504). The answer is
+/// <c>{"score", "isAnomaly", "threshold", "boxes": [[x1, y1, x2, y2, s], …]}</c>, boxes as in a <c>rkde score</c> line.
+/// </summary>
+internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedModel> models, ScoringGate gate, ServeMetrics metrics)
+{
+    /// <summary>The response header that names the version of the model that scored the image (1, then one more per swap).</summary>
+    public const string ModelVersionHeader = "X-Rkde-Model-Version";
+
+    public async Task Handle(HttpContext context)
+    {
+        long started = Stopwatch.GetTimestamp();
+        int status = 500;
+        try
+        {
+            status = await Score(context);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nobody reads an answer.
+            status = 499;
+        }
+        catch (Exception e) when (!context.Response.HasStarted)
+        {
+            status = await ServeJson.Error(context, 500, $"Scoring failed: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ").Trim()}");
+        }
+        finally
+        {
+            metrics.Record(status, Stopwatch.GetElapsedTime(started));
+        }
+    }
+
+    private async Task<int> Score(HttpContext context)
+    {
+        var admission = gate.Admit();
+        if (!admission.IsAcquired)
+        {
+            admission.Dispose();
+            return await Busy(context);
+        }
+        // The leases pass to the scoring task once it starts, so that a request that times out still holds its worker
+        // until the engine it runs on is free again.
+        bool handedOver = false;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            timeout.CancelAfter(options.Timeout);
+            byte[]? bytes;
+            int readStatus;
+            string? readError;
+            try
+            {
+                (bytes, readStatus, readError) = await UploadReader.ReadAsync(context.Request, options.MaxBodyBytes, timeout.Token);
+            }
+            catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                return await ServeJson.Error(context, 408, $"The upload did not arrive within the request timeout of {Seconds(options.Timeout)} (--timeout).");
+            }
+            if (bytes is null)
+                return await ServeJson.Error(context, readStatus, readError!);
+            var inspected = UploadCheck.Inspect(bytes, options.MaxPixels);
+            if (!inspected.IsAccepted)
+                return await ServeJson.Error(context, inspected.Status, inspected.Error!);
+
+            Task<(UploadVerdict Verdict, ImageScore? Result, int Version)> work;
+            try
+            {
+                var worker = await gate.WaitForWorkerAsync(timeout.Token);
+                if (!worker.IsAcquired)
+                {
+                    worker.Dispose();
+                    return await Busy(context);
+                }
+                handedOver = true;
+                work = Task.Run(() =>
+                {
+                    try
+                    {
+                        var decoded = UploadCheck.Decode(bytes, inspected);
+                        if (!decoded.IsAccepted)
+                            return (decoded, (ImageScore?)null, 0);
+                        using var lease = models.Acquire();
+                        return (decoded, lease.Model.Score(bytes), lease.Version);
+                    }
+                    finally
+                    {
+                        worker.Dispose();
+                        admission.Dispose();
+                    }
+                }, CancellationToken.None);
+                var (verdict, result, version) = await work.WaitAsync(timeout.Token);
+                if (result is null)
+                    return await ServeJson.Error(context, verdict.Status, verdict.Error!);
+                context.Response.Headers[ModelVersionHeader] = version.ToString(CultureInfo.InvariantCulture);
+                await ServeJson.Write(context, 200, w => WriteAnswer(w, result, options.Threshold));
+                return 200;
+            }
+            catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                return await ServeJson.Error(context, 504,
+                    $"The image was not scored within the request timeout of {Seconds(options.Timeout)} (--timeout); the server is busy, try again later.");
+            }
+        }
+        finally
+        {
+            if (!handedOver)
+                admission.Dispose();
+        }
+    }
+
+    /// <summary>The answer's JSON: score, verdict and threshold (null without one), boxes as <see cref="ResultLine"/> writes them.</summary>
+    public static void WriteAnswer(Utf8JsonWriter w, ImageScore result, float? threshold)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("score", result.Score);
+        if (threshold is float t)
+        {
+            w.WriteBoolean("isAnomaly", result.IsAnomalyAt(t));
+            w.WriteNumber("threshold", t);
+        }
+        else
+        {
+            w.WriteNull("isAnomaly");
+            w.WriteNull("threshold");
+        }
+        ResultLine.WriteBoxes(w, result.Boxes);
+        w.WriteEndObject();
+    }
+
+    /// <summary>503 with Retry-After: the time the queue ahead takes to drain at the recent median latency, at least 1 s.</summary>
+    private async Task<int> Busy(HttpContext context)
+    {
+        double medianMs = metrics.Snapshot().LatencyP50Ms ?? 1000;
+        int seconds = (int)Math.Clamp(Math.Ceiling((gate.Waiting + gate.Workers) * medianMs / 1000 / gate.Workers), 1, 60);
+        context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        return await ServeJson.Error(context, 503,
+            $"The server is busy: {gate.Workers} image(s) scoring and {gate.Queue} waiting (--workers, --queue); retry after {seconds} s.");
+    }
+
+    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+}
