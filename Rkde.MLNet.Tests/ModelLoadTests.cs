@@ -76,7 +76,7 @@ public sealed class ModelLoadTests
     [TestMethod]
     public void ADamagedGraphOrStageIsNamed()
     {
-        string graph = LoadFails(Damage("graph.zip", "TransformerChain/Transform_007/Transform_000/OnnxModel"));
+        string graph = LoadFails(Damage("graph.zip", FittedEntry()));
         StringAssert.Contains(graph, "is not a complete model .zip");
         string stage = LoadFails(Damage("stage.zip", "TransformerChain/Model.key"));
         StringAssert.Contains(stage, "holds R-KDE graphs but ML.NET cannot load it");
@@ -95,7 +95,7 @@ public sealed class ModelLoadTests
     [TestMethod]
     public void AnIntactEntryThatHoldsNoOnnxModelIsNamed()
     {
-        const string entry = "TransformerChain/Transform_007/Transform_000/OnnxModel";
+        string entry = FittedEntry();
         string path = Path.Combine(s_images.Folder, "garbage.zip");
         File.Copy(s_model, path, overwrite: true);
         using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
@@ -114,46 +114,47 @@ public sealed class ModelLoadTests
         var data = ml.Data.LoadFromEnumerable(new[] { new { A = 1f, B = 2f } });
         string path = Path.Combine(s_images.Folder, "other.zip");
         ml.Model.Save(ml.Transforms.Concatenate("C", "A", "B").Fit(data), data.Schema, path);
-        StringAssert.Contains(LoadFails(path), $"Model '{path}' is not an R-KDE model: it holds no R-KDE density graph");
+        StringAssert.Contains(LoadFails(path), $"Model '{path}' is not an R-KDE model: it holds no fitted R-KDE graph");
     }
 
     [TestMethod]
     public void AGraphOfAnotherFormatVersionIsNamed()
     {
-        var (path, entryName) = WithDensityVersion("v3.zip", "3");
+        string path = Path.Combine(s_images.Folder, "v4.zip");
+        File.Copy(s_model, path, overwrite: true);
+        string entryName = ZipGraphs.Rewrite(path, "fitted", g => g.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = "4");
         string m = LoadFails(path);
-        StringAssert.Contains(m, $"Model '{path}' holds an R-KDE density graph of rkde_format_version '3' (entry {entryName}); this Rkde.MLNet reads versions 1 and 2");
+        StringAssert.Contains(m, $"Model '{path}' holds an R-KDE fitted graph of rkde_format_version '4' (entry {entryName}); this Rkde.MLNet reads versions 1, 2, 3.");
     }
 
     [TestMethod]
-    public void AVersionOneModelStillLoadsAndScores()
+    public void AVersionTwoModelStillLoadsScoresAndExports()
     {
-        var (path, _) = WithDensityVersion("v1.zip", "1");
+        string path = Path.Combine(s_images.Folder, "v2.zip");
+        File.Copy(s_model, path, overwrite: true);
+        ZipGraphs.Rewrite(path, "fitted", AsVersionTwo);
         var ml = new MLContext();
         var scored = ml.Model.LoadRkdeModel(path, out _).Transform(ml.Data.LoadFromEnumerable(s_test));
         var expected = ml.Model.Load(s_model, out _).Transform(ml.Data.LoadFromEnumerable(s_test));
         Assert.AreEqual(ml.Data.CreateEnumerable<RkdePrediction>(expected, false).Single().Score,
             ml.Data.CreateEnumerable<RkdePrediction>(scored, false).Single().Score);
+        using var export = new MemoryStream();
+        ml.Model.ExportRkdeOnnx(path, export, batched: false);
+        Assert.IsGreaterThan(0L, export.Length);
+        Assert.AreEqual(ml.Model.ReadRkdeModelInfo(s_model).Threshold, ml.Model.ReadRkdeModelInfo(path).Threshold);
     }
 
-    /// <summary>A copy of the model whose density graph says rkde_format_version <paramref name="version"/>; returns it and the entry's name.</summary>
-    private static (string Path, string Entry) WithDensityVersion(string name, string version)
+    /// <summary>
+    /// A fitted graph as format 2 wrote it: every part stamped version 2, without the update state's metadata (the
+    /// initializers its nodes read stay; a version-2 graph held the same values under its own layout).
+    /// </summary>
+    internal static void AsVersionTwo(ModelProto graph)
     {
-        string path = Path.Combine(s_images.Folder, name);
-        File.Copy(s_model, path, overwrite: true);
-        using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
-        var entry = zip.Entries.Where(e => e.Name == "OnnxModel").Single(e => Metadata(e).GetValueOrDefault("rkde_stage") == "density");
-        string entryName = entry.FullName;
-        ModelProto graph;
-        using (var reader = new BinaryReader(entry.Open()))
-            graph = ModelProto.Parser.ParseFrom(reader.ReadBytes(reader.ReadInt32()));
-        graph.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = version;
-        entry.Delete();
-        using var writer = new BinaryWriter(zip.CreateEntry(entryName).Open());
-        byte[] updated = graph.ToByteArray();
-        writer.Write(updated.Length);
-        writer.Write(updated);
-        return (path, entryName);
+        foreach (var entry in graph.MetadataProps.Where(p => p.Key.EndsWith("rkde_format_version", StringComparison.Ordinal)))
+            entry.Value = "2";
+        foreach (var entry in graph.MetadataProps.Where(p => p.Key is "density/rkde_regions_seen" or "density/rkde_sampler_state"
+            or "density/rkde_max_training_points" or "density/rkde_threshold_scores").ToList())
+            graph.MetadataProps.Remove(entry);
     }
 
     [TestMethod]
@@ -162,7 +163,14 @@ public sealed class ModelLoadTests
         using var zip = ZipFile.OpenRead(s_model);
         var stages = zip.Entries.Where(e => e.Name == "OnnxModel").Select(Metadata)
             .Where(m => m.ContainsKey("rkde_format_version")).Select(m => (m["rkde_stage"], m["rkde_format_version"])).Order().ToArray();
-        CollectionAssert.AreEqual(new[] { ("density", "2"), ("regions", "2") }, stages, "the tiny user models carry none");
+        CollectionAssert.AreEqual(new[] { ("fitted", "3") }, stages, "one graph, holding the user models, the region filter and the density");
+    }
+
+    /// <summary>The .zip entry holding the fitted model's one ONNX graph.</summary>
+    private static string FittedEntry()
+    {
+        using var zip = ZipFile.OpenRead(s_model);
+        return zip.Entries.Where(e => e.Name == "OnnxModel").Single(e => Metadata(e).GetValueOrDefault("rkde_stage") == "fitted").FullName;
     }
 
     private static Dictionary<string, string> Metadata(ZipArchiveEntry entry)

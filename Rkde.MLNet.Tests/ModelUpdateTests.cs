@@ -46,10 +46,11 @@ public sealed class ModelUpdateTests
     private static RkdeUpdateResult Update(MLContext ml, ITransformer model, IEnumerable<ImageInput> images, RkdeUpdateOptions? options = null) =>
         ml.Model.UpdateRkde(model, ml.Data.LoadFromEnumerable(images), options);
 
-    /// <summary>The density graph of a saved model and its metadata.</summary>
+    /// <summary>The density graph of a saved model (split from its one fitted graph) and its metadata.</summary>
     private static (ModelProto Graph, Dictionary<string, string> Meta) Density(string zipPath)
     {
-        var graph = RkdeModelCatalog.OnnxGraphs(zipPath).Select(g => g.Model).Single(g => g.MetadataProps.Any(p => p.Key == "rkde_stage" && p.Value == "density"));
+        var fitted = RkdeModelCatalog.OnnxGraphs(zipPath).Select(g => g.Model).Single(g => g.MetadataProps.Any(p => p.Key == "rkde_stage" && p.Value == "fitted"));
+        var graph = ModelProto.Parser.ParseFrom(Rkde.MLNet.Pipeline.FittedGraph.Split(fitted.ToByteArray()).Density);
         return (graph, graph.MetadataProps.ToDictionary(p => p.Key, p => p.Value));
     }
 
@@ -104,7 +105,7 @@ public sealed class ModelUpdateTests
         string path = Path.Combine(s_images.Folder, "updated.zip");
         s_ml.Model.Save(once.Model, s_ml.Data.LoadFromEnumerable(s_train).Schema, path);
         var (graph, meta) = Density(path);
-        Assert.AreEqual("2", meta["rkde_format_version"]);
+        Assert.AreEqual("3", meta["rkde_format_version"]);
         Assert.AreEqual(once.RegionsSeen.ToString(System.Globalization.CultureInfo.InvariantCulture), meta["rkde_regions_seen"]);
         Assert.AreEqual(once.TrainingPoints, (int)graph.Graph.Initializer.Single(i => i.Name == DensityGraph.State.Sample).Dims[0]);
 
@@ -205,34 +206,71 @@ public sealed class ModelUpdateTests
     }
 
     [TestMethod]
-    public void AVersionOneModelCannotBeUpdatedAndTheMessageSaysRefit()
+    public void AVersionTwoModelCannotBeUpdatedAndTheMessageSaysRefit()
     {
-        string path = Path.Combine(s_images.Folder, "v1.zip");
+        string path = Path.Combine(s_images.Folder, "v2.zip");
         File.Copy(s_saved, path, overwrite: true);
-        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
-        {
-            var entry = zip.Entries.Where(e => e.Name == "OnnxModel").Single(e =>
-            {
-                using var reader = new BinaryReader(e.Open());
-                return ModelProto.Parser.ParseFrom(reader.ReadBytes(reader.ReadInt32())).MetadataProps.Any(p => p.Value == "density");
-            });
-            ModelProto graph;
-            using (var reader = new BinaryReader(entry.Open()))
-                graph = ModelProto.Parser.ParseFrom(reader.ReadBytes(reader.ReadInt32()));
-            // Version 1 graphs held the scoring tensors only.
-            graph.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = "1";
-            string name = entry.FullName;
-            entry.Delete();
-            using var writer = new BinaryWriter(zip.CreateEntry(name).Open());
-            byte[] bytes = graph.ToByteArray();
-            writer.Write(bytes.Length);
-            writer.Write(bytes);
-        }
+        ZipGraphs.Rewrite(path, "fitted", ModelLoadTests.AsVersionTwo);
         var ml = new MLContext();
         var model = ml.Model.LoadRkdeModel(path, out _);
         var e = Assert.ThrowsExactly<InvalidDataException>(() => Update(ml, model, s_new));
-        StringAssert.Contains(e.Message, "The model cannot be updated: its density graph is of rkde_format_version 1, which scores but does not keep its training sample");
+        StringAssert.Contains(e.Message, "The model cannot be updated: its density graph is of rkde_format_version 2, which scores but does not keep its training sample");
         StringAssert.Contains(e.Message, "Refit it with RkdeAnomaly");
+    }
+
+    [TestMethod]
+    public void TheThresholdPoolsTheNewImagesScoresUnderTheModelBeforeTheUpdate()
+    {
+        var info = s_ml.Model.ReadRkdeModelInfo(s_saved);
+        var (_, before) = Density(s_saved);
+        var kept = Scores(before);
+        Assert.HasCount(info.ThresholdImages, kept, "the fit keeps the held-out scores its threshold came from");
+        var heldOut = Score(s_ml, s_model, s_new).Select(p => p.Score).ToArray();
+
+        var result = Update(s_ml, s_model, s_new);
+        string path = Path.Combine(s_images.Folder, "threshold.zip");
+        s_ml.Model.Save(result.Model, s_ml.Data.LoadFromEnumerable(s_train).Schema, path);
+        var (_, after) = Density(path);
+        var pooled = Scores(after);
+        CollectionAssert.AreEqual(kept, pooled[..kept.Length], "the old scores stay, oldest first");
+        RkdeAnomalyTests.AssertClose(heldOut, pooled[kept.Length..], 1e-5f);
+        var expected = ImageThreshold.FromScores(pooled, info.FalsePositiveRate);
+        Assert.AreEqual(expected.Value, result.Threshold);
+        var updatedInfo = s_ml.Model.ReadRkdeModelInfo(path);
+        Assert.AreEqual(expected.Value, updatedInfo.Threshold);
+        Assert.AreEqual(kept.Length + s_new.Length, updatedInfo.ThresholdImages);
+        Assert.AreEqual(info.FalsePositiveRate, updatedInfo.FalsePositiveRate);
+        foreach (var p in Score(s_ml, result.Model, s_new.Concat(s_train)))
+            Assert.AreEqual(p.Score >= result.Threshold, p.IsAnomaly, $"IsAnomaly follows the updated threshold (score {p.Score})");
+    }
+
+    private static float[] Scores(Dictionary<string, string> densityMeta)
+    {
+        var bytes = Convert.FromBase64String(densityMeta[ImageThreshold.ScoresKey]);
+        return Enumerable.Range(0, bytes.Length / 4).Select(i => BitConverter.ToSingle(bytes, 4 * i)).ToArray();
+    }
+
+    [TestMethod]
+    public void AnUpdatedModelExportsAndTheExportScoresAsTheUpdatedZip()
+    {
+        var result = Update(s_ml, s_model, s_new);
+        string path = Path.Combine(s_images.Folder, "export-updated.zip");
+        s_ml.Model.Save(result.Model, s_ml.Data.LoadFromEnumerable(s_train).Schema, path);
+        using var export = new MemoryStream();
+        s_ml.Model.ExportRkdeOnnx(path, export, batched: false);
+        using var run = new OnnxRun(export.ToArray());
+        var probe = s_new.Concat(s_train[..2]).ToArray();
+        var zip = Score(s_ml, result.Model, probe);
+        var original = Score(s_ml, s_model, probe);
+        for (int i = 0; i < probe.Length; i++)
+        {
+            var (rgb, w, h) = Rkde.MLNet.Tests.Pipeline.OnnxExportTests.Rgb(Path.Combine(s_images.Folder, probe[i].ImagePath));
+            var onnx = run.Run(("image", rgb, [h, w, 3]));
+            Assert.AreEqual(zip[i].Score, ((float[])onnx["score"].Data)[0], 1e-5f, probe[i].ImagePath);
+            Assert.AreEqual(zip[i].IsAnomaly, ((bool[])onnx["is_anomaly"].Data)[0], probe[i].ImagePath);
+            if (i < s_new.Length)
+                Assert.IsLessThan(original[i].Score, ((float[])onnx["score"].Data)[0], "the export holds the updated density");
+        }
     }
 
     [TestMethod]

@@ -50,16 +50,47 @@ public sealed class RkdeAnomalyTests
     public static void Cleanup() => s_images?.Dispose();
 
     private static RkdePrediction[] Score(MLContext ml, ITransformer model, IEnumerable<ImageInput> images) =>
-        ml.Data.CreateEnumerable<RkdePrediction>(model.Transform(ml.Data.LoadFromEnumerable(images)), reuseRowObject: false).ToArray();
+        ml.Data.CreateEnumerable<RkdePrediction>(model.Transform(ml.Data.LoadFromEnumerable(images)), reuseRowObject: false,
+            ignoreMissingColumns: true).ToArray();
 
     [TestMethod]
-    public void OutputColumnsAreBoxesBoxScoresScoreAndNoInternalColumns()
+    public void OutputColumnsAreBoxesBoxScoresScoreIsAnomalyAndNoInternalColumns()
     {
         var schema = s_model.GetOutputSchema(s_trainData.Schema);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single), schema["Boxes"].Type);
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single), schema["BoxScores"].Type);
         Assert.AreEqual(NumberDataViewType.Single, schema["Score"].Type);
-        CollectionAssert.AreEqual(new[] { "ImagePath", "Boxes", "BoxScores", "Score" }, schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
+        Assert.AreEqual(BooleanDataViewType.Instance, schema["IsAnomaly"].Type);
+        CollectionAssert.AreEqual(new[] { "ImagePath", "Boxes", "BoxScores", "Score", "IsAnomaly" }, schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
+    }
+
+    [TestMethod]
+    public void OutputColumnsTakeTheNamesGivenAndTheChainIsRebuiltFromTheGraphAlone()
+    {
+        var options = Options(s_images.Folder);
+        options.BoxesColumnName = "B";
+        options.BoxScoresColumnName = "BS";
+        options.ScoreColumnName = "S";
+        options.IsAnomalyColumnName = "Bad";
+        var model = s_ml.Transforms.RkdeAnomaly(options).Fit(s_trainData);
+        var schema = model.GetOutputSchema(s_trainData.Schema);
+        CollectionAssert.AreEqual(new[] { "ImagePath", "B", "BS", "S", "Bad" }, schema.Where(c => !c.IsHidden).Select(c => c.Name).ToArray());
+        var scored = model.Transform(s_ml.Data.LoadFromEnumerable(s_test));
+        var named = scored.GetColumn<float>("S").ToArray();
+        CollectionAssert.AreEqual(Score(s_ml, s_model, s_test).Select(p => p.Score).ToArray(), named, "the names change nothing else");
+    }
+
+    [TestMethod]
+    public void TheEstimatorStatesTheFittedSchemaBeforeFitting()
+    {
+        // ML.NET's DataViewSchema → SchemaShape conversion is internal to it.
+        var create = typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public
+            | System.Reflection.BindingFlags.Static, [typeof(DataViewSchema)])!;
+        SchemaShape Shape(DataViewSchema schema) => (SchemaShape)create.Invoke(null, [schema])!;
+        var before = s_ml.Transforms.RkdeAnomaly(Options(s_images.Folder)).GetOutputSchema(Shape(s_trainData.Schema));
+        var after = Shape(s_model.GetOutputSchema(s_trainData.Schema));
+        string Describe(SchemaShape shape) => string.Join("; ", shape.Select(c => $"{c.Name} {c.Kind} {c.ItemType}"));
+        Assert.AreEqual(Describe(after), Describe(before));
     }
 
     [TestMethod]
@@ -125,6 +156,7 @@ public sealed class RkdeAnomalyTests
                 Assert.AreEqual(Path.GetFileName(full[i].ImagePath), fields[0]);
                 Assert.AreEqual(expected[i].Score, float.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), 1e-6f);
                 Assert.AreEqual(expected[i].BoxScores.Length, int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture));
+                Assert.AreEqual(expected[i].IsAnomaly, bool.Parse(fields[3]), "IsAnomaly, computed by ML.NET's Expression transform");
             }
         }
         finally
@@ -192,14 +224,23 @@ public sealed class RkdeAnomalyTests
     }
 
     [TestMethod]
-    public void StageLevelEstimatorsComposeToTheSameScores()
+    [DataRow(17)]
+    [DataRow(11)]
+    public void StageLevelEstimatorsComposeToTheSameScores(int featureOpset)
     {
+        // At opset 11 the feature model's RoiAlign means output_half_pixel, which the one graph (opset 18) must keep.
+        static byte[] AtOpset(byte[] model, int opset)
+        {
+            var proto = global::Onnx.ModelProto.Parser.ParseFrom(model);
+            proto.OpsetImport.Single().Version = opset;
+            return Google.Protobuf.MessageExtensions.ToByteArray(proto);
+        }
         var ml = new MLContext(seed: 1);
         var features = ml.Transforms.RkdeRoiFeatures(new RkdeRoiFeatureOptions
         {
             ImageWidth = TinyModels.Width,
             ImageHeight = TinyModels.Height,
-            FeatureModelBytes = TinyModels.Features(imageInput: "fmap"),
+            FeatureModelBytes = AtOpset(TinyModels.Features(imageInput: "fmap"), featureOpset),
         });
         var pipeline = ml.Transforms.LoadImages("Image", s_images.Folder, "ImagePath")
             .Append(ml.Transforms.ResizeImages("Image", TinyModels.Width, TinyModels.Height, "Image",
@@ -221,7 +262,9 @@ public sealed class RkdeAnomalyTests
             Assert.IsNotNull(schema.GetColumnOrNull(column), column);
 
         var staged = Score(ml, model, s_test);
-        var whole = Score(s_ml, s_model, s_test);
+        var fitted = featureOpset == 17 ? s_model
+            : s_ml.Transforms.RkdeAnomaly(Options(s_images.Folder, AtOpset(TinyModels.Features(), featureOpset))).Fit(s_trainData);
+        var whole = Score(s_ml, fitted, s_test);
         for (int i = 0; i < s_test.Length; i++)
         {
             AssertClose(whole[i].Boxes, staged[i].Boxes);

@@ -75,4 +75,13 @@ public sealed class UserModelContractTests
     [TestMethod]
     public void FeatureModelWithASymbolicFeatureLengthIsNamed() =>
         StringAssert.Contains(BuildFails(Proposer(), Features(length: "D")), "feature model's output tensor 'features' has a symbolic last dimension");
+
+    [TestMethod]
+    public void AModelTooOldToComposeIntoOneGraphIsNamedWithTheFix()
+    {
+        var old = global::Onnx.ModelProto.Parser.ParseFrom(Features());
+        old.OpsetImport.Single().Version = 9;
+        string m = BuildFails(Proposer(), Google.Protobuf.MessageExtensions.ToByteArray(old));
+        StringAssert.Contains(m, "The feature model uses ONNX opset 9; R-KDE composes models of opset 11 or later into one graph. Export it again at opset 11 or later");
+    }
 }

@@ -2,14 +2,15 @@ using Microsoft.ML;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms.Onnx;
+using Rkde.MLNet.Onnx;
 
 namespace Rkde.MLNet;
 
 /// <summary>
-/// ONNX Runtime threading for the R-KDE chain on CPU. Each of the chain's ONNX stages has its own intra-op thread pool whose
-/// threads spin after every run; with four stages run one after another on few cores, the idle pools' spinning takes the
-/// cores from the busy one, and an image costs a multiple of its CPU time. Session options are not saved in a model
-/// .zip, so a scoring program sets this on its own <see cref="MLContext"/> before loading.
+/// ONNX Runtime threading for R-KDE models on CPU. A fitted model runs in one ONNX Runtime session (chains of the stage-level
+/// estimators in one per stage) whose intra-op threads spin after every run by default; on few cores the spinning takes the
+/// cores from ML.NET's image decoding, from other sessions' pools and from other programs, and adds CPU time per image. Session
+/// options are not saved in a model .zip, so a scoring program sets this on its own <see cref="MLContext"/> before loading.
 /// </summary>
 public static class OnnxThreading
 {
@@ -26,10 +27,5 @@ public static class OnnxThreading
     }
 
     /// <summary>Session options with all graph optimisations and non-spinning intra-op threads.</summary>
-    internal static SessionOptions NonSpinning()
-    {
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        return options;
-    }
+    internal static SessionOptions NonSpinning() => OnnxSessions.NonSpinning();
 }

@@ -1,10 +1,10 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Transforms.Image;
 using Rkde.MLNet.Density;
 using Rkde.MLNet.Features;
 using Rkde.MLNet.Images;
 using Rkde.MLNet.Onnx;
+using Rkde.MLNet.Pipeline;
 using Rkde.MLNet.Regions;
 using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Checks;
@@ -12,29 +12,22 @@ using Rkde.MLNet.Checks;
 namespace Rkde.MLNet;
 
 /// <summary>
-/// The whole R-KDE chain: load images → stretch to the model input size → RGB pixels in 0–1 → proposer ONNX →
-/// region filter ONNX → feature ONNX → PCA + KDE. Fitting returns a chain of stock ML.NET transformers only, so
-/// the saved .zip loads with <c>new MLContext().Model.Load</c> in programs that do not reference Rkde.MLNet.
+/// The whole R-KDE chain: load images → stretch to the model input size → RGB pixels in 0–1 → one ONNX graph holding the
+/// proposer, the region filter, the feature extractor and the fitted PCA + KDE (<see cref="FittedGraph"/>) → the float score
+/// and IsAnomaly (score ≥ the threshold Fit stores for <see cref="RkdeOptions.FalsePositiveRate"/>). Fitting returns a chain of
+/// stock ML.NET transformers only, so the saved .zip loads with <c>new MLContext().Model.Load</c> in programs that do not
+/// reference Rkde.MLNet, and the graph runs in one ONNX Runtime session.
 /// </summary>
 public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
 {
-    /// <summary>Prefix of the pipeline's internal columns, all dropped from the output.</summary>
-    private const string InternalPrefix = InternalColumns.Prefix;
-
-    private const string ImageColumn = InternalPrefix + "image";
-    private const string PixelsColumn = InternalPrefix + "pixels";
-    private const string PixelBoxesColumn = InternalPrefix + "boxes";
-    private const string RegionScoresColumn = InternalPrefix + "region_scores";
-    private const string FeaturesColumn = InternalPrefix + "features";
-
     /// <summary>How many training images calibrate the INT8 backbone's activation ranges.</summary>
     internal const int CalibrationImages = 8;
 
     private readonly TransformsCatalog _catalog;
     private readonly RkdeOptions _options;
+    private readonly ChainColumns _columns;
     private readonly Lazy<ProposerSlot> _proposer;
     private readonly Lazy<FeatureSlot> _features;
-    private readonly Lazy<EstimatorChain<ITransformer>> _chain;
     private readonly Lazy<int?> _device;
 
     /// <summary>Validates a private copy of <paramref name="options"/>: changing them afterwards does not change this estimator.</summary>
@@ -44,14 +37,20 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         options.Validate();
         _catalog = catalog;
         _options = options;
+        _columns = new ChainColumns(options.ImageColumnName, options.ImageFolder, options.BoxesColumnName, options.BoxScoresColumnName,
+            options.ScoreColumnName, options.IsAnomalyColumnName);
         _proposer = ProposerSlot.Load(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight, options.RoiStage,
             nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes));
         _features = FeatureSlot.Load(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight,
             nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));
         if (_proposer.IsValueCreated && _features.IsValueCreated)
             _features.Value.CheckAgainst(_proposer.Value);
+        foreach (var model in new[] { _proposer.IsValueCreated ? _proposer.Value.Contract : null, _features.IsValueCreated ? _features.Value.Contract : null })
+        {
+            if (model is not null)
+                FittedGraph.CheckComposable(model);
+        }
         _device = new Lazy<int?>(() => GpuFallback.Resolve(options.GpuDeviceId, options.FallbackToCpu, options.Progress));
-        _chain = new Lazy<EstimatorChain<ITransformer>>(() => Build(_proposer.Value));
     }
 
     /// <inheritdoc/>
@@ -59,7 +58,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     {
         NativeRuntime.EnsureLoaded();
         SchemaChecks.Text(inputSchema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
-        return _chain.Value.GetOutputSchema(inputSchema);
+        return FittedChain.OutputSchema(_catalog, inputSchema, _columns, _options.ImageWidth, _options.ImageHeight);
     }
 
     /// <inheritdoc/>
@@ -67,8 +66,59 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     {
         NativeRuntime.EnsureLoaded();
         SchemaChecks.Text(input.Schema, _options.ImageColumnName, nameof(_options.ImageColumnName), "image file paths");
+        var o = _options;
         var readable = ReadableImages(input);
-        return (_options.QuantizeBackbone ? Build(QuantizedProposer(readable)) : _chain.Value).Fit(readable);
+        var proposer = o.QuantizeBackbone ? QuantizedProposer(readable) : _proposer.Value;
+        var features = _features.Value;
+        features.CheckAgainst(proposer);
+        int? device = _device.Value;
+
+        byte[] front = FittedGraph.Front(proposer, o.RegionFilter, features, o.ImageWidth, o.ImageHeight, Describe(proposer, features));
+        var regions = FittedChain.Front(_catalog, _columns, o.ImageWidth, o.ImageHeight, front, device, o.FallbackToCpu).Fit(readable).Transform(readable);
+        var density = new RkdeDensityEstimator(_catalog, new RkdeDensityOptions
+        {
+            FeaturesColumnName = FittedGraph.Features,
+            FeatureDimension = features.FeatureDimension,
+            PcaComponents = o.ResolvedPcaComponents,
+            FeatureScaling = o.FeatureScaling,
+            MaxTrainingPoints = o.MaxTrainingPoints,
+            Seed = o.Seed,
+            Progress = o.Progress,
+        });
+        var (model, threshold) = density.FitModel(regions, features.FeatureDimension, o.FalsePositiveRate);
+        byte[] composed = FittedGraph.Compose(front, DensityGraph.Build(model, threshold: threshold));
+        var chain = FittedChain.Build(_catalog, input, composed, device, o.FallbackToCpu);
+        o.Progress?.Report("RkdeAnomaly: done.");
+        return chain;
+    }
+
+    /// <summary>The fitted graph's description: every option, what the proposer and feature models are, the weights' licence.</summary>
+    private IEnumerable<(string Key, string Value)> Describe(ProposerSlot proposer, FeatureSlot features)
+    {
+        foreach (var (name, value) in _options.Describe())
+            yield return (FittedGraph.OptionPrefix + name, value);
+        yield return ("rkde_pca_components", _options.ResolvedPcaComponents.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        yield return ("rkde_proposer_model", ModelDescription(proposer.Contract, _options.ProposerModelPath, _options.ProposerModelBytes,
+            _options.QuantizeBackbone ? "the embedded default proposer (ResNet18 layer2/layer3 objectness), backbone in INT8"
+                : "the embedded default proposer (ResNet18 layer2/layer3 objectness)"));
+        yield return ("rkde_feature_model", ModelDescription(features.Contract, _options.FeatureModelPath, _options.FeatureModelBytes,
+            $"the embedded default feature extractor (RoIAlign of ResNet18 layer3, 2 × 2 grid, {features.FeatureDimension} values, unit length)"));
+        bool defaults = _options.ProposerModelPath is null && _options.ProposerModelBytes is null
+            && _options.FeatureModelPath is null && _options.FeatureModelBytes is null;
+        yield return ("rkde_weights_licence", defaults
+            ? $"MIT: ImageNet ResNet18 weights from the NuGet package {ResNet18Package.PackageId} {ResNet18Package.PackageVersion}"
+            : "user models: see the licences of the models given" + (_options.ProposerModelPath is null && _options.ProposerModelBytes is null
+                ? $"; the proposer's ResNet18 weights come from {ResNet18Package.PackageId} {ResNet18Package.PackageVersion} (MIT)" : ""));
+    }
+
+    private static string ModelDescription(OnnxModelContract model, string? path, byte[]? bytes, string defaultModel)
+    {
+        if (path is null && bytes is null)
+            return defaultModel;
+        var m = model.Model;
+        string source = path is not null ? $"'{Path.GetFileName(path)}'" : "model bytes";
+        string producer = string.Join(' ', new[] { m.ProducerName, m.ProducerVersion }.Where(p => p.Length > 0));
+        return $"user model {source}: graph '{m.Graph.Name}'{(producer.Length > 0 ? $", producer '{producer}'" : "")}, opset {OnnxOpsetUpgrade.DefaultOpset(m)}";
     }
 
     /// <summary>
@@ -82,8 +132,8 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     private ProposerSlot QuantizedProposer(IDataView input)
     {
         var o = _options;
-        var pixels = Pixels(new EstimatorChain<ITransformer>()).Fit(input).Transform(input);
-        var column = pixels.Schema[PixelsColumn];
+        var pixels = FittedChain.Pixels(_catalog, _columns, o.ImageWidth, o.ImageHeight).Fit(input).Transform(input);
+        var column = pixels.Schema[FittedGraph.Pixels];
         var calibration = new List<float[]>();
         using (var cursor = pixels.GetRowCursor([column]))
         {
@@ -98,46 +148,5 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         o.Progress?.Report($"INT8 backbone: calibrating activation ranges on {calibration.Count} training images");
         byte[] bytes = DefaultModels.QuantizedProposer(o.ImageWidth, o.ImageHeight, calibration);
         return ProposerSlot.Load(null, bytes, o.ImageWidth, o.ImageHeight, o.RoiStage, nameof(o.ProposerModelPath), nameof(o.QuantizeBackbone)).Value;
-    }
-
-    /// <summary>Images loaded, stretched to the model input size and turned into planar RGB in [0, 1] (<see cref="PixelsColumn"/>).</summary>
-    private EstimatorChain<ITransformer> Pixels(EstimatorChain<ITransformer> chain)
-    {
-        var o = _options;
-        return chain
-            .Append<ITransformer>(_catalog.LoadImages(ImageColumn, o.ImageFolder, o.ImageColumnName))
-            .Append<ITransformer>(_catalog.ResizeImages(ImageColumn, o.ImageWidth, o.ImageHeight, ImageColumn, ImageResizingEstimator.ResizingKind.Fill))
-            .Append<ITransformer>(_catalog.ExtractPixels(PixelsColumn, ImageColumn, ImagePixelExtractingEstimator.ColorBits.Rgb,
-                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255));
-    }
-
-    private EstimatorChain<ITransformer> Build(ProposerSlot proposer)
-    {
-        var o = _options;
-        int? device = _device.Value;
-        var features = _features.Value;
-        features.CheckAgainst(proposer);
-        var extras = features.ExtraInputs.ToDictionary(t => t, t => InternalPrefix + "proposer_" + t);
-        var chain = Pixels(new EstimatorChain<ITransformer>());
-        chain = RegionStage.Append(chain, _catalog, proposer, o.RegionFilter, o.ImageWidth, o.ImageHeight, PixelsColumn, InternalPrefix,
-            PixelBoxesColumn, o.BoxesColumnName, RegionScoresColumn, extras, device, o.FallbackToCpu);
-        var density = new RkdeDensityOptions
-        {
-            FeaturesColumnName = FeaturesColumn,
-            FeatureDimension = features.FeatureDimension,
-            PcaComponents = o.ResolvedPcaComponents,
-            FeatureScaling = o.FeatureScaling,
-            MaxTrainingPoints = o.MaxTrainingPoints,
-            Seed = o.Seed,
-            BoxScoresColumnName = o.BoxScoresColumnName,
-            ScoreColumnName = o.ScoreColumnName,
-            GpuDeviceId = device,
-            FallbackToCpu = o.FallbackToCpu,
-            Progress = o.Progress,
-        };
-        return chain
-            .Append<ITransformer>(features.Estimator(_catalog, PixelsColumn, PixelBoxesColumn, extras, FeaturesColumn, device, o.FallbackToCpu))
-            .Append<ITransformer>(new RkdeDensityEstimator(_catalog, density))
-            .Append<ITransformer>(_catalog.DropColumns([ImageColumn, PixelsColumn, PixelBoxesColumn, RegionScoresColumn, FeaturesColumn, .. extras.Values]));
     }
 }

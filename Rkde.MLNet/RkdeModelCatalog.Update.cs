@@ -39,11 +39,11 @@ public static partial class RkdeModelCatalog
         options.Validate();
         var progress = options.Progress;
 
-        UpdatableModel chain;
+        FittedChain.Updatable chain;
         KdeDensityModel density;
         try
         {
-            chain = UpdatableModel.Open(catalog, model);
+            chain = FittedChain.Open(catalog, model);
         }
         catch (InvalidDataException e)
         {
@@ -51,22 +51,24 @@ public static partial class RkdeModelCatalog
         }
         try
         {
-            density = chain.ReadDensity();
+            density = DensityGraph.Read(chain.Density);
         }
         catch (InvalidDataException e)
         {
             throw new InvalidDataException(
                 $"The model cannot be updated: {e.Message}. Refit it with RkdeAnomaly on its normal images once; models saved by this version can be updated.", e);
         }
+        var threshold = DensityGraph.ReadThreshold(chain.Density);
 
         int skipped = 0;
         var input = newNormals;
         bool fromImages = chain.ReadsImages && newNormals.Schema.GetColumnOrNull(chain.FeaturesColumn) is null;
+        string imageColumn = options.ImageColumnName;
         if (fromImages)
         {
-            SchemaChecks.Text(newNormals.Schema, options.ImageColumnName, nameof(RkdeUpdateOptions.ImageColumnName), "paths of the new normal images");
+            SchemaChecks.Text(newNormals.Schema, imageColumn, nameof(RkdeUpdateOptions.ImageColumnName), "paths of the new normal images");
             int readable;
-            (input, readable, skipped) = ReadableImages.Filter(newNormals, options.ImageColumnName, chain.ImageFolder, options.SkipUnreadableImages,
+            (input, readable, skipped) = ReadableImages.Filter(newNormals, imageColumn, chain.ImageFolder, options.SkipUnreadableImages,
                 progress, "new image", "update with", "updating with", "RkdeUpdate", nameof(RkdeUpdateOptions.SkipUnreadableImages));
             if (readable == 0)
                 throw new InvalidOperationException("There are no new images to update the model with: the input has no rows.");
@@ -79,17 +81,26 @@ public static partial class RkdeModelCatalog
         catch (ArgumentOutOfRangeException e)
         {
             throw new ArgumentOutOfRangeException(nameof(newNormals), $"The model's stages cannot read the new input: {e.Message} Give it in the columns " +
-                (chain.ReadsImages ? "the model was fitted on (ImageColumnName)." : $"the model was fitted on (its features in '{chain.FeaturesColumn}')."));
+                (chain.ReadsImages ? $"the model was fitted on (its image paths in '{imageColumn}')." : $"the model was fitted on (its features in '{chain.FeaturesColumn}')."));
         }
         int d = density.FeatureDimension;
         CheckFeatures(features.Schema, chain.FeaturesColumn, d);
 
         var update = new DensityUpdate(density, options.Sampling);
-        long rows = RegionFeatureColumn.Read(features, chain.FeaturesColumn, d, (_, regions, count) => update.Add(regions, count),
-            read => progress?.Report(string.Create(CultureInfo.InvariantCulture, $"RkdeUpdate: read {read} images, {update.RegionsAdded} regions.")));
+        var newScores = new List<float>();
+        long rows;
+        using (var scorer = threshold is null ? null : new DensityImageScorer(chain.DensityBytes, d))
+        {
+            rows = RegionFeatureColumn.Read(features, chain.FeaturesColumn, d, (_, regions, count) =>
+            {
+                if (scorer is not null) newScores.Add(scorer.Score(regions, count));
+                update.Add(regions, count);
+            }, read => progress?.Report(string.Create(CultureInfo.InvariantCulture, $"RkdeUpdate: read {read} images, {update.RegionsAdded} regions.")));
+        }
         if (update.RegionsAdded == 0)
-            throw new InvalidOperationException(NoRegions(fromImages ? newNormals : null, options.ImageColumnName, chain.FeaturesColumn, rows));
+            throw new InvalidOperationException(NoRegions(fromImages ? newNormals : null, imageColumn, chain.FeaturesColumn, rows));
         var updated = update.Finish();
+        var newThreshold = threshold?.Pooled(newScores);
         double share = update.ExplainedVariance, trainingShare = density.History.ExplainedVariance;
         progress?.Report(string.Create(CultureInfo.InvariantCulture,
             $"RkdeUpdate ({options.Sampling}): added {update.RegionsAdded} regions of {rows} images; the sample holds {updated.PointCount} of the " +
@@ -97,8 +108,11 @@ public static partial class RkdeModelCatalog
             (share < trainingShare - RefitHintMargin
                 ? ": well below, so the new images differ in directions the projection drops, and a full refit on all normal images would describe them better."
                 : "."));
-        return new RkdeUpdateResult(chain.WithDensity(updated), (int)rows, skipped, update.RegionsAdded, update.RegionsSeen,
-            updated.PointCount, share, trainingShare);
+        if (newThreshold is not null)
+            progress?.Report(string.Create(CultureInfo.InvariantCulture,
+                $"RkdeUpdate: threshold {newThreshold.Value:G6} (was {threshold!.Value:G6}) for a false-positive rate of {newThreshold.FalsePositiveRate:P1}, from {newThreshold.Images} held-out scores ({newScores.Count} of them the new images' under the model before this update)."));
+        return new RkdeUpdateResult(chain.WithDensity(updated, newThreshold, input), (int)rows, skipped, update.RegionsAdded, update.RegionsSeen,
+            updated.PointCount, share, trainingShare, newThreshold?.Value ?? float.NaN);
     }
 
     /// <summary>The features column must be a float vector; of known size, a multiple of the model's feature length.</summary>

@@ -102,6 +102,18 @@ public sealed class RkdeOptions
     /// <summary>Output column: the image's anomaly score, the highest box score (0 without boxes). Default "Score".</summary>
     public string ScoreColumnName = "Score";
 
+    /// <summary>Output column: bool, whether the image's score reaches the model's threshold (see <see cref="FalsePositiveRate"/>). Default "IsAnomaly".</summary>
+    public string IsAnomalyColumnName = "IsAnomaly";
+
+    /// <summary>
+    /// The share of normal images the stored threshold may flag, strictly between 0 and 1. Fit estimates how new normal images
+    /// score from held-out scores of the training images (dealt into 5 folds, each scored by a density model fitted on the
+    /// others) and stores the threshold that at most this share of them reaches; the saved model's
+    /// <see cref="IsAnomalyColumnName"/> column and an exported ONNX file's <c>is_anomaly</c> use it. With fewer than 1 /
+    /// this many training images the threshold lies just above their highest score. Default 0.01.
+    /// </summary>
+    public double FalsePositiveRate = 0.01;
+
     /// <summary>A copy that shares nothing mutable with this object (model bytes copied); the Progress sink is shared.</summary>
     internal RkdeOptions Clone()
     {
@@ -135,7 +147,31 @@ public sealed class RkdeOptions
         if (QuantizeBackbone && (ProposerModelPath is not null || ProposerModelBytes is not null))
             throw new ArgumentException($"{nameof(QuantizeBackbone)} = true applies to the built-in default proposer only; leave " +
                 $"{nameof(ProposerModelPath)} and {nameof(ProposerModelBytes)} null or set {nameof(QuantizeBackbone)} = false.", nameof(QuantizeBackbone));
+        if (!(FalsePositiveRate > 0 && FalsePositiveRate < 1))
+            throw new ArgumentOutOfRangeException(nameof(FalsePositiveRate), FalsePositiveRate,
+                $"{nameof(FalsePositiveRate)} = {FalsePositiveRate} is invalid: it must lie strictly between 0 and 1 (e.g. 0.01 for 1 % of normal images flagged).");
         OptionChecks.DistinctColumns((nameof(BoxesColumnName), BoxesColumnName), (nameof(BoxScoresColumnName), BoxScoresColumnName),
-            (nameof(ScoreColumnName), ScoreColumnName));
+            (nameof(ScoreColumnName), ScoreColumnName), (nameof(IsAnomalyColumnName), IsAnomalyColumnName));
+    }
+
+    /// <summary>
+    /// Every option as (name, value) text, in declaration order, for the fitted model's metadata: numbers in invariant culture,
+    /// null as empty, model bytes as their length and SHA-256; the progress sink is left out.
+    /// </summary>
+    internal IEnumerable<(string Name, string Value)> Describe()
+    {
+        foreach (var field in typeof(RkdeOptions).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance).OrderBy(f => f.MetadataToken))
+        {
+            object? value = field.GetValue(this);
+            if (value is IProgress<string> || field.FieldType == typeof(IProgress<string>))
+                continue;
+            yield return (field.Name, value switch
+            {
+                null => "",
+                byte[] bytes => $"{bytes.Length} bytes, SHA-256 {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))}",
+                IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+                _ => value.ToString() ?? "",
+            });
+        }
     }
 }

@@ -16,6 +16,9 @@ public class RkdePrediction
     /// <summary>The image's anomaly score: the highest box score, 0 when there is no box.</summary>
     public float Score { get; set; }
 
+    /// <summary>Whether <see cref="Score"/> reaches the threshold the model stored at fit time (see <see cref="RkdeOptions.FalsePositiveRate"/>).</summary>
+    public bool IsAnomaly { get; set; }
+
     /// <summary>Number of boxes.</summary>
     [NoColumn]
     public int BoxCount => Boxes.Length / 4;

@@ -6,8 +6,9 @@ namespace Rkde.MLNet;
 public sealed class RkdeUpdateResult
 {
     internal RkdeUpdateResult(ITransformer model, int imagesAdded, int imagesSkipped, long regionsAdded, long regionsSeen,
-        int trainingPoints, double explainedVariance, double trainingExplainedVariance)
+        int trainingPoints, double explainedVariance, double trainingExplainedVariance, float threshold)
     {
+        Threshold = threshold;
         Model = model;
         ImagesAdded = imagesAdded;
         ImagesSkipped = imagesSkipped;
@@ -42,6 +43,13 @@ public sealed class RkdeUpdateResult
     /// projection drops, and a full refit describes them better.
     /// </summary>
     public double ExplainedVariance { get; }
+
+    /// <summary>
+    /// The updated model's threshold behind IsAnomaly: chosen for the model's false-positive rate from its held-out scores pooled
+    /// with the new images' scores under the model before the update (never a score of an image the model had absorbed). NaN
+    /// for a model without a threshold (RkdeDensity).
+    /// </summary>
+    public float Threshold { get; }
 
     /// <summary>The same share for the regions the model was fitted on (NaN for a model that does not record it).</summary>
     public double TrainingExplainedVariance { get; }

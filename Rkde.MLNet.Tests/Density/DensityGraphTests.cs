@@ -165,7 +165,7 @@ public sealed class DensityGraphTests
         const int d = 5;
         var model = Fit(Enumerable.Range(0, 30 * d).Select(_ => (float)random.NextDouble()).ToArray(), d, 2, FeatureScalingMethod.Scale);
         using var run = new OnnxRun(DensityGraph.Build(model, new DensityGraphNames("F", "B", "L", "S")));
-        Assert.AreEqual("2", run.Metadata.CustomMetadataMap["rkde_format_version"]);
+        Assert.AreEqual("3", run.Metadata.CustomMetadataMap["rkde_format_version"]);
         Assert.AreEqual("density", run.Metadata.CustomMetadataMap["rkde_stage"]);
         var o = run.Run(("F", new float[2 * d], [1, 2, d]));
         CollectionAssert.AreEquivalent(new[] { "B", "L", "S" }, o.Keys.ToArray());

@@ -17,6 +17,8 @@ internal sealed class OnnxRun : IDisposable
         var values = inputs.Select(i => i.Data switch
         {
             float[] f => OrtValue.CreateTensorValueFromMemory(f, i.Shape),
+            byte[] b => OrtValue.CreateTensorValueFromMemory(b, i.Shape),
+            long[] l => OrtValue.CreateTensorValueFromMemory(l, i.Shape),
             _ => throw new ArgumentException($"Unsupported input type {i.Data.GetType()}"),
         }).ToArray();
         try
@@ -32,6 +34,7 @@ internal sealed class OnnxRun : IDisposable
                 {
                     Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float => outputs[o].GetTensorDataAsSpan<float>().ToArray(),
                     Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64 => outputs[o].GetTensorDataAsSpan<long>().ToArray(),
+                    Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Bool => outputs[o].GetTensorDataAsSpan<bool>().ToArray(),
                     var t => throw new NotSupportedException(t.ToString()),
                 };
                 result[names[o]] = (data, info.Shape);

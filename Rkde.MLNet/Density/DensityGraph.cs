@@ -10,11 +10,13 @@ namespace Rkde.MLNet.Density;
 /// <param name="BoxScores">Output: float [1, N], the anomaly probability of each region (1 for a row holding NaN or ±∞).</param>
 /// <param name="LogDensity">Output: float [1, N], the KDE log-density of each region (−∞ for a row holding NaN or ±∞).</param>
 /// <param name="ImageScore">Output: float [1], the highest box score, 0 when N = 0.</param>
+/// <param name="IsAnomaly">Output (graphs built with a threshold): bool [1], image score ≥ the threshold.</param>
 internal sealed record DensityGraphNames(
     string Features = "features",
     string BoxScores = "box_scores",
     string LogDensity = "log_density",
-    string ImageScore = "image_score");
+    string ImageScore = "image_score",
+    string IsAnomaly = "is_anomaly");
 
 /// <summary>
 /// Emits a fitted <see cref="KdeDensityModel"/> as an ONNX graph, so that stock ML.NET's OnnxTransformer scores
@@ -39,6 +41,8 @@ internal sealed record DensityGraphNames(
 /// distance is recomputed in double, so regions far from all training points (log-densities of −10⁴ … −10⁶) keep
 /// full precision, and float rounding only touches the bounded correction term.
 /// A feature row holding NaN or ±∞ gets log-density −∞ and box score 1 (the most anomalous).
+/// With an <see cref="ImageThreshold"/>, the graph also outputs whether the image score reaches it (initializer
+/// "threshold") and carries the threshold's metadata.
 /// </remarks>
 internal static class DensityGraph
 {
@@ -46,7 +50,10 @@ internal static class DensityGraph
     private const float PaddingScore = -1e30f;
 
     /// <summary>The first <c>rkde_format_version</c> whose density graph holds the state an update needs.</summary>
-    public const int FirstUpdatableVersion = 2;
+    public const int FirstUpdatableVersion = 3;
+
+    /// <summary>Name of the initializer holding the threshold (graphs built with one).</summary>
+    public const string ThresholdInitializer = "threshold";
 
     /// <summary>Names of the initializers that hold the fitted state (stable: <see cref="Read"/> and model tools find them by name).</summary>
     public static class State
@@ -80,7 +87,7 @@ internal static class DensityGraph
         public const string ExplainedVariance = "rkde_explained_variance";
     }
 
-    public static byte[] Build(KdeDensityModel model, DensityGraphNames? names = null)
+    public static byte[] Build(KdeDensityModel model, DensityGraphNames? names = null, ImageThreshold? threshold = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         names ??= new DensityGraphNames();
@@ -94,6 +101,8 @@ internal static class DensityGraph
         g.Metadata(HistoryKeys.RandomState, history.RandomState.ToString(CultureInfo.InvariantCulture));
         g.Metadata(HistoryKeys.Capacity, history.Capacity.ToString(CultureInfo.InvariantCulture));
         g.Metadata(HistoryKeys.ExplainedVariance, history.ExplainedVariance.ToString("R", CultureInfo.InvariantCulture));
+        foreach (var (key, value) in threshold?.Metadata() ?? [])
+            g.Metadata(key, value);
 
         string features = g.Input(names.Features, DataType.Float, 1L, "N", (long)d);
         string x = g.Node("Cast", [g.Node("Squeeze", [features, g.Int64s(0)])], ("to", (long)DataType.Double));
@@ -179,7 +188,13 @@ internal static class DensityGraph
 
         // Image score: max over the boxes and 0 (probabilities are ≥ 0, so this is the max, or 0 when N = 0).
         string withZero = g.Node("Concat", [g.Initializer("zero", [0f], 1), probabilityF], ("axis", 0L));
-        g.Output(names.ImageScore, g.Node("ReduceMax", [withZero], ("keepdims", 1L)), DataType.Float, 1L);
+        string imageScore = g.Node("ReduceMax", [withZero], ("keepdims", 1L));
+        g.Output(names.ImageScore, imageScore, DataType.Float, 1L);
+        if (threshold is not null)
+        {
+            string reaches = g.Node("GreaterOrEqual", [imageScore, g.Initializer(ThresholdInitializer, [threshold.Value], 1)]);
+            g.Output(names.IsAnomaly, reaches, DataType.Bool, 1L);
+        }
         return g.ToBytes();
     }
 
@@ -188,6 +203,10 @@ internal static class DensityGraph
     /// <summary>A rows × c double matrix with a column of <paramref name="value"/> appended (rows × (c+1)).</summary>
     private static string AppendColumn(OnnxGraphBuilder g, string matrix, long rows, double value) =>
         g.Node("Concat", [matrix, g.Node("Expand", [g.Scalar(value), g.Int64s(rows, 1)])], ("axis", 1L));
+
+    /// <summary>The threshold a density graph carries (with its held-out scores from format 3 on), or null when it has none.</summary>
+    public static ImageThreshold? ReadThreshold(ModelProto graph) =>
+        ImageThreshold.Read(graph.MetadataProps.ToDictionary(p => p.Key, p => p.Value));
 
     /// <summary>
     /// The fitted model a density graph holds, read from its initializers and metadata. Throws

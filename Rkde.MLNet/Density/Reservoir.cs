@@ -58,19 +58,23 @@ internal sealed unsafe class Reservoir : IDisposable
         return held;
     }
 
-    /// <summary>Offers one row: kept with probability capacity / (Seen + 1), replacing a uniformly chosen held row once full.</summary>
-    public void Add(ReadOnlySpan<float> row)
+    /// <summary>
+    /// Offers one row: kept with probability capacity / (Seen + 1), replacing a uniformly chosen held row once full.
+    /// Returns the index of the held row it now occupies, or −1 when it was not kept.
+    /// </summary>
+    public int Add(ReadOnlySpan<float> row)
     {
         long arrival = Seen;
         long slot = Slot(_random, Seen, _capacity);
         Seen++;
-        if (slot >= _capacity) return;
+        if (slot >= _capacity) return -1;
         if (slot == _arrivals.Count) _arrivals.Add(arrival);
         else _arrivals[(int)slot] = arrival;
         int chunk = (int)(slot / _chunkRows);
         if (chunk == _chunks.Count)
             _chunks.Add((nint)NativeMemory.Alloc((nuint)_chunkRows * (nuint)Dimension, sizeof(float)));
         row.CopyTo(new Span<float>((float*)_chunks[chunk] + slot % _chunkRows * Dimension, Dimension));
+        return (int)slot;
     }
 
     /// <summary>Algorithm R's slot for the item offered after <paramref name="seen"/> others: a slot below capacity keeps it there.</summary>
@@ -86,10 +90,17 @@ internal sealed unsafe class Reservoir : IDisposable
     /// </summary>
     public FeatureRows RowsOldestFirst()
     {
-        if (Seen <= _capacity) return Rows();
+        var order = OldestFirst();
+        return order is null ? Rows() : Rows().Subset(order);
+    }
+
+    /// <summary>The held rows' slots oldest first (what <see cref="RowsOldestFirst"/> lists); null when that is slot order.</summary>
+    public int[]? OldestFirst()
+    {
+        if (Seen <= _capacity) return null;
         var order = Enumerable.Range(0, Count).ToArray();
         Array.Sort(_arrivals.ToArray(), order);
-        return Rows().Subset(order);
+        return order;
     }
 
     /// <summary>Frees the rows.</summary>

@@ -45,10 +45,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
         int d = _options.FeatureDimension > 0 ? _options.FeatureDimension
             : input.Schema[_options.FeaturesColumnName].Type is VectorDataViewType { IsKnownSize: true } v ? v.Size
             : throw VariableLength();
-        int seed = _options.Seed;
-        void Report(string message) => _options.Progress?.Report(message);
-
-        var model = FitModel(input, d, seed, Report);
+        var (model, _) = FitModel(input, d, null);
         var names = new DensityGraphNames();
         var graph = OnnxModelContract.Emitted("density graph", DensityGraph.Build(model, names), "density");
         // OnnxTransformer infers a symbolic dimension from the length of variable-length vectors only; a fixed-size
@@ -62,32 +59,60 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
         var density = _catalog.ApplyOnnxModel([_options.BoxScoresColumnName, ScalarScore.SlotColumn], [_options.FeaturesColumnName],
             new MemoryStream(bytes), _options.GpuDeviceId, _options.FallbackToCpu).Fit(input);
         var chain = ScalarScore.Append(new TransformerChain<ITransformer>(density), _catalog, input, _options.ScoreColumnName);
-        Report("RkdeDensity: done.");
+        _options.Progress?.Report("RkdeDensity: done.");
         return chain;
     }
 
     /// <summary>
-    /// Samples the regions in one cursor pass and fits the density model on the sample; the reservoir (the bulk of the
-    /// fit's memory) is freed when this returns.
+    /// Samples the regions of <paramref name="input"/> (one image per row) in one cursor pass and fits the density model on the
+    /// sample; with <paramref name="falsePositiveRate"/>, also the threshold for that rate from the images' held-out scores
+    /// (<see cref="HeldOutScores"/>). The reservoir (the bulk of the fit's memory) is freed when this returns.
     /// </summary>
-    private KdeDensityModel FitModel(IDataView input, int d, int seed, Action<string> report)
+    internal (KdeDensityModel Model, ImageThreshold? Threshold) FitModel(IDataView input, int d, double? falsePositiveRate)
     {
+        int seed = _options.Seed;
+        void Report(string message) => _options.Progress?.Report(message);
         using var reservoir = new Reservoir(_options.MaxTrainingPoints, d, seed);
-        long images = Sample(input, d, reservoir, report);
+        var imageOfRow = falsePositiveRate is null ? null : new List<int>();
+        long images = Sample(input, d, reservoir, Report, imageOfRow);
         if (reservoir.Seen == 0)
             throw new InvalidOperationException(
                 $"The {images} training images gave no regions at all in column '{_options.FeaturesColumnName}', so there is nothing to fit the density on. " +
                 "Use more or larger images, or lower RoiScoreThreshold / MinBoxSize.");
-        report(string.Create(CultureInfo.InvariantCulture,
+        Report(string.Create(CultureInfo.InvariantCulture,
             $"RkdeDensity: {reservoir.Seen} regions from {images} images; fitting PCA ({_options.PcaComponents} components) and KDE on {reservoir.Count} of them."));
-        return KdeDensityModel.Fit(reservoir.RowsOldestFirst(), _options, seed, _options.Progress, regionsSeen: reservoir.Seen);
+        var order = reservoir.OldestFirst();
+        var rows = order is null ? reservoir.Rows() : reservoir.Rows().Subset(order);
+        var model = KdeDensityModel.Fit(rows, _options, seed, _options.Progress, regionsSeen: reservoir.Seen);
+        if (falsePositiveRate is not double rate)
+            return (model, null);
+        IReadOnlyList<int> imageOfHeldRow = order is null ? imageOfRow! : [.. order.Select(slot => imageOfRow![slot])];
+        var scores = HeldOutScores.Scores(rows, imageOfHeldRow, (int)images, _options, seed, _options.Progress);
+        var threshold = ImageThreshold.FromScores(scores, rate);
+        Report(string.Create(CultureInfo.InvariantCulture,
+            $"RkdeDensity: threshold {threshold.Value:G6} for a false-positive rate of {rate:P1}, from the held-out scores of {threshold.Images} training images ({threshold.FalsePositives} reach it)."));
+        if (threshold.Images == 0)
+            Report("RkdeDensity: warning: too few training images or regions to hold any out; the threshold is +∞ (IsAnomaly is always false). Fit on more images.");
+        else if (threshold.Images < Math.Ceiling(1 / rate))
+            Report(string.Create(CultureInfo.InvariantCulture,
+                $"RkdeDensity: warning: {threshold.Images} training images cannot resolve a false-positive rate of {rate:P1} (that needs at least {Math.Ceiling(1 / rate)}); the threshold lies just above the highest held-out score."));
+        return (model, threshold);
     }
 
-    /// <summary>One cursor pass offering every region to <paramref name="reservoir"/>; rejects non-finite features. Returns the image count.</summary>
-    private long Sample(IDataView input, int d, Reservoir reservoir, Action<string> report) =>
-        RegionFeatureColumn.Read(input, _options.FeaturesColumnName, d, (_, regions, count) =>
+    /// <summary>
+    /// One cursor pass offering every region to <paramref name="reservoir"/>; rejects non-finite features. Returns the image count.
+    /// With <paramref name="imageOfRow"/>, records for each held slot the input row (image) its region came from.
+    /// </summary>
+    private long Sample(IDataView input, int d, Reservoir reservoir, Action<string> report, List<int>? imageOfRow) =>
+        RegionFeatureColumn.Read(input, _options.FeaturesColumnName, d, (image, regions, count) =>
         {
-            for (int r = 0; r < count; r++) reservoir.Add(regions.Slice(r * d, d));
+            for (int r = 0; r < count; r++)
+            {
+                int slot = reservoir.Add(regions.Slice(r * d, d));
+                if (imageOfRow is null || slot < 0) continue;
+                if (slot == imageOfRow.Count) imageOfRow.Add((int)image);
+                else imageOfRow[slot] = (int)image;
+            }
         }, images => report(string.Create(CultureInfo.InvariantCulture, $"RkdeDensity: read {images} images, {reservoir.Seen} regions.")));
 
     private void FeatureDimension(SchemaShape inputSchema)

@@ -52,6 +52,9 @@ internal sealed class FeatureSlot
         FeatureDimension = (int)dims[2];
     }
 
+    /// <summary>The checked model, as given (graph inputs and outputs named by the slot contract).</summary>
+    public OnnxModelContract Contract => _model;
+
     /// <summary>Checks that every extra input is an output of the proposer, of the same type and shape.</summary>
     public void CheckAgainst(ProposerSlot proposer)
     {

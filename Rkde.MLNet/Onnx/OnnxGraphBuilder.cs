@@ -13,10 +13,15 @@ internal sealed class OnnxGraphBuilder
 {
     private readonly GraphProto _graph;
     private readonly ModelProto _model;
+    private readonly string _namePrefix;
     private int _nextName;
 
-    public OnnxGraphBuilder(string graphName, int opset = 17)
+    /// <param name="graphName">The graph's name.</param>
+    /// <param name="opset">The default-domain opset.</param>
+    /// <param name="namePrefix">Prefix of every generated tensor and node name, to keep them apart from those of graphs copied in.</param>
+    public OnnxGraphBuilder(string graphName, int opset = 17, string namePrefix = "")
     {
+        _namePrefix = namePrefix;
         _graph = new GraphProto { Name = graphName };
         _model = new ModelProto
         {
@@ -26,6 +31,12 @@ internal sealed class OnnxGraphBuilder
         };
         _model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
     }
+
+    /// <summary>The graph being built, for code that copies whole models into it (<see cref="OnnxInliner"/>).</summary>
+    public GraphProto Graph => _graph;
+
+    /// <summary>The model being built.</summary>
+    public ModelProto Model => _model;
 
     /// <summary>Declares a graph input and returns its name.</summary>
     public string Input(string name, DataType type, params object[] dims)
@@ -93,7 +104,7 @@ internal sealed class OnnxGraphBuilder
 
     public byte[] ToBytes() => _model.ToByteArray();
 
-    public string FreshName(string stem) => $"{stem}_{_nextName++}";
+    public string FreshName(string stem) => $"{_namePrefix}{stem}_{_nextName++}";
 
     private string AddInitializer(string name, DataType type, ReadOnlySpan<byte> bytes, long[] dims)
     {
@@ -133,6 +144,7 @@ internal sealed class OnnxGraphBuilder
             case long[] ls: a.Type = AttributeProto.Types.AttributeType.Ints; a.Ints.AddRange(ls); break;
             case float[] fs: a.Type = AttributeProto.Types.AttributeType.Floats; a.Floats.AddRange(fs); break;
             case TensorProto t: a.Type = AttributeProto.Types.AttributeType.Tensor; a.T = t; break;
+            case GraphProto g: a.Type = AttributeProto.Types.AttributeType.Graph; a.G = g; break;
             default: throw new ArgumentException($"Unsupported ONNX attribute type {value.GetType()} for '{name}'.");
         }
         return a;

@@ -59,6 +59,9 @@ internal sealed class ProposerSlot
         model.Require(Scores, isInput: false, 1, -1);
     }
 
+    /// <summary>The checked model, as given (graph inputs and outputs named by the slot contract).</summary>
+    public OnnxModelContract Contract => _model;
+
     /// <summary>Outputs other than boxes and scores, such as backbone feature maps a feature model can share.</summary>
     public IReadOnlyList<string> ExtraOutputs => _model.OutputNames.Where(n => n != Boxes && n != Scores).ToList();
 

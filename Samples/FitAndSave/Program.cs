@@ -28,7 +28,7 @@ var scored = model.Transform(ml.Data.LoadFromEnumerable(testFiles));
 foreach (var (image, prediction) in testFiles.Zip(ml.Data.CreateEnumerable<RkdePrediction>(scored, reuseRowObject: false)))
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{Path.GetFileName(image.ImagePath)}\t{prediction.Score:R}\t{prediction.BoxScores.Length}"));
+        $"{Path.GetFileName(image.ImagePath)}\t{prediction.Score:R}\t{prediction.BoxScores.Length}\t{prediction.IsAnomaly}"));
 }
 return 0;
 

@@ -1,5 +1,5 @@
 // Loads a saved R-KDE model with plain ML.NET (no reference to Rkde.MLNet, no registration) and prints the
-// anomaly scores of the images in a folder, in the same format as FitAndSave.
+// anomaly scores of the images in a folder, in the same format as FitAndSave, then on stderr how fast it scored them.
 // Usage: LoadAndScore <model.zip> <folder>
 using System.Globalization;
 using Microsoft.ML;
@@ -19,12 +19,15 @@ var images = Directory.EnumerateFiles(args[1])
     .Select(f => new ImageInput { ImagePath = Path.GetFullPath(f) })
     .ToArray();
 
+var clock = System.Diagnostics.Stopwatch.StartNew();
 var scored = model.Transform(ml.Data.LoadFromEnumerable(images));
 foreach (var (image, prediction) in images.Zip(ml.Data.CreateEnumerable<Prediction>(scored, reuseRowObject: false)))
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{Path.GetFileName(image.ImagePath)}\t{prediction.Score:R}\t{prediction.BoxScores.Length}"));
+        $"{Path.GetFileName(image.ImagePath)}\t{prediction.Score:R}\t{prediction.BoxScores.Length}\t{prediction.IsAnomaly}"));
 }
+Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"Scored {images.Length} images in {clock.Elapsed.TotalSeconds:0.00} s ({images.Length / clock.Elapsed.TotalSeconds:0.0} images/s)."));
 return 0;
 
 /// <summary>The model's input: one image path per row.</summary>
@@ -46,4 +49,7 @@ internal sealed class Prediction
 
     /// <summary>The image's anomaly score: the highest box score, 0 without boxes.</summary>
     public float Score { get; set; }
+
+    /// <summary>Whether the score reaches the threshold the model stored when it was fitted.</summary>
+    public bool IsAnomaly { get; set; }
 }

@@ -100,7 +100,7 @@ internal sealed class FakeEngine(Func<string, int, int, ImageScore> score) : IRk
     public IImageScorer Load(string modelPath)
     {
         Loaded.Add(modelPath);
-        return new Scorer(score);
+        return new Scorer(score, 1, BatchCalls);
     }
 
     /// <summary>The models loaded for scoring, in order.</summary>
@@ -116,12 +116,27 @@ internal sealed class FakeEngine(Func<string, int, int, ImageScore> score) : IRk
         string[] before = File.ReadAllLines(modelPath);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllLines(outPath, [.. before, .. images]);
-        return new UpdateSummary(images.Count, 0, 5L * images.Count, 5L * (before.Length + images.Count), 5 * (before.Length + images.Count), 0.5, 0.75);
+        return new UpdateSummary(images.Count, 0, 5L * images.Count, 5L * (before.Length + images.Count), 5 * (before.Length + images.Count), 0.5, 0.75, 0.5f);
     }
 
-    private sealed class Scorer(Func<string, int, int, ImageScore> score) : IImageScorer
+    /// <summary>"Exported" scoring: the same rule, <paramref name="batch"/> images per call of the list overload.</summary>
+    public IImageScorer LoadExported(string modelPath, int batch) => new Scorer(score, batch, BatchCalls);
+
+    /// <summary>The image counts of the list-overload calls the scorers got.</summary>
+    public List<int> BatchCalls { get; } = [];
+
+    private sealed class Scorer(Func<string, int, int, ImageScore> score, int batch, List<int> calls) : IImageScorer
     {
+        public int BatchSize => batch;
+
         public ImageScore Score(string imagePath, int width, int height) => score(imagePath, width, height);
+
+        public IReadOnlyList<ImageScore> Score(IReadOnlyList<(string Path, int Width, int Height)> images)
+        {
+            calls.Add(images.Count);
+            return images.Select(i => score(i.Path, i.Width, i.Height)).ToList();
+        }
+
         public void Dispose() { }
     }
 

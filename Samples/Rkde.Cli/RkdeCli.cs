@@ -11,14 +11,15 @@ namespace Rkde.Cli;
 /// </summary>
 internal static class RkdeCli
 {
-    /// <summary>The command tree; fit, score and evaluate run on <paramref name="engine"/>.</summary>
+    /// <summary>The command tree; fit, update, score, evaluate and export run on <paramref name="engine"/>.</summary>
     public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine, CancellationToken stop = default) =>
-        new("R-KDE region anomaly detection: fit, update, score, evaluate, serve, make-scenes.")
+        new("R-KDE region anomaly detection: fit, update, score, evaluate, export, serve, make-scenes.")
     {
         FitCommand.Create(engine, output, error),
         UpdateCommand.Create(engine, output, error),
         ScoreCommand.Create(engine, output, error, stop),
         EvaluateCommand.Create(engine, output, error),
+        ExportCommand.Create(engine, output, error),
         ServeCommand.Create(output, error),
         MakeScenesCommand.Create(output, error),
     };

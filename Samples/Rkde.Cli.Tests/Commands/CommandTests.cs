@@ -37,7 +37,7 @@ public sealed class CommandTests
     [TestMethod]
     public void HelpWorksOnEveryCommand()
     {
-        foreach (string command in new[] { "fit", "update", "score", "evaluate", "make-scenes" })
+        foreach (string command in new[] { "fit", "update", "score", "evaluate", "export", "make-scenes" })
         {
             var r = CliRunner.Run(command, "--help");
             Assert.AreEqual(0, r.Code, command);
@@ -111,6 +111,28 @@ public sealed class CommandTests
         Assert.AreEqual(40, overlay.Width);
         StringAssert.Contains(r.Out, "Scored 2 of 5 images");
         StringAssert.Contains(r.Err, "3 image(s) could not be scored");
+    }
+
+    [TestMethod]
+    public void ScoreInBatchesKeepsTheOrderAndPutsAFailureOnItsOwnLine()
+    {
+        string folder = TestData.TempFolder();
+        foreach (var name in new[] { "a.png", "b.png", "c.png", "d.png", "e.png" })
+            TestData.WritePng(Path.Combine(folder, name), 40, 30, SKColors.Gray);
+        File.WriteAllText(Path.Combine(folder, "f.png"), "not an image");
+        File.WriteAllText(Path.Combine(folder, "m.zip"), "");
+        var engine = new FakeEngine((path, w, h) => path.EndsWith("b.png") ? throw new InvalidOperationException("model exploded")
+            : new ImageScore(path.EndsWith("e.png") ? 0.9f : 0.1f, []));
+        var r = CliRunner.Run(engine, "score", "--model", Path.Combine(folder, "m.zip"), "--images", folder, "--out", Path.Combine(folder, "r.jsonl"), "--batch", "3");
+        Assert.AreEqual(0, r.Code, r.Err);
+        var lines = File.ReadAllLines(Path.Combine(folder, "r.jsonl")).Select(ResultLine.Parse).ToList();
+        CollectionAssert.AreEqual(new[] { "a.png", "b.png", "c.png", "d.png", "e.png", "f.png" }, lines.Select(l => l.Image).ToArray());
+        Assert.AreEqual("model exploded", lines[1].Error, "the failed batch is scored image by image");
+        Assert.AreEqual(0.1f, lines[0].Result!.Score);
+        Assert.AreEqual(0.1f, lines[2].Result!.Score);
+        Assert.AreEqual(0.9f, lines[4].Result!.Score);
+        StringAssert.Contains(lines[5].Error, "not an image");
+        CollectionAssert.AreEqual(new[] { 3, 2 }, engine.BatchCalls, "a, b, c in one call (it fails), then d and e (f is unreadable)");
     }
 
     [TestMethod]

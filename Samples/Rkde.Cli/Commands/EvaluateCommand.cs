@@ -50,6 +50,11 @@ internal static class EvaluateCommand
         table.AddRow("Box recall@0.5 (anomalous items / all items)", $"{F(r.AnomalousItemRecallIou50)} / {F(r.ItemRecallIou50)}");
         table.AddRow("F1-optimal threshold (F1, precision, recall)",
             $"{r.F1OptimalThreshold.Threshold:0.0000} ({r.F1OptimalThreshold.F1:0.000}, {r.F1OptimalThreshold.Precision:0.000}, {r.F1OptimalThreshold.Recall:0.000})");
+        if (r.ModelThreshold is float t)
+        {
+            table.AddRow("Model threshold: false-positive rate nominal / on test/good (recall)",
+                $"{t:0.0000}: {r.NominalFalsePositiveRate:0.0%} / {r.TestGoodFalsePositiveRate:0.0%} ({r.ModelThresholdRecall:0.000})");
+        }
         table.AddRow("99th percentile of train/good scores", r.TrainPercentile99Threshold is float p ? p.ToString("0.0000") : "n/a");
         table.AddRow("Fit", r.FitSeconds is double s ? $"{s:F1} s ({r.FitImagesPerSecond:F1} images/s)" : "model given");
         table.AddRow("Scoring", $"{r.ScoreSeconds:F1} s ({r.ScoreImagesPerSecond:F1} images/s)");

@@ -25,11 +25,12 @@ internal sealed class RkdeOptionSet
     private readonly Option<int> _maxPoints = new("--max-training-points") { Description = "Training boxes kept for the KDE (random subset).", DefaultValueFactory = _ => Defaults.MaxTrainingPoints };
     private readonly Option<int> _seed = new("--seed") { Description = "Seed of the training-region sample and the PCA (same data + seed → same model).", DefaultValueFactory = _ => Defaults.Seed };
     private readonly Option<int?> _gpu = new("--gpu") { Description = "CUDA device id for ONNX Runtime (falls back to CPU); default CPU." };
+    private readonly Option<double> _falsePositiveRate = new("--false-positive-rate") { Description = "Share of normal images the model's stored threshold may flag (0–1, exclusive), estimated from held-out scores of the training images (5 folds).", DefaultValueFactory = _ => Defaults.FalsePositiveRate };
     private readonly Option<bool> _int8 = new("--int8") { Description = "Run the embedded ResNet18 backbone in INT8, calibrated on the first 8 training images (faster on CPUs with AVX-512 VNNI); not with --proposer." };
 
     public void AddTo(Command command)
     {
-        foreach (Option o in new Option[] { _stage, _proposer, _features, _width, _height, _roiScore, _minBox, _iou, _maxDetections, _pca, _scaling, _maxPoints, _seed, _gpu, _int8 })
+        foreach (Option o in new Option[] { _stage, _proposer, _features, _width, _height, _roiScore, _minBox, _iou, _maxDetections, _pca, _scaling, _maxPoints, _seed, _gpu, _int8, _falsePositiveRate })
         {
             command.Add(o);
         }
@@ -55,6 +56,11 @@ internal sealed class RkdeOptionSet
         {
             throw new CliException($"--width/--height must be at least 32 (got {width}×{height}).");
         }
+        double rate = parse.GetValue(_falsePositiveRate);
+        if (!(rate > 0 && rate < 1))
+        {
+            throw new CliException($"--false-positive-rate must lie strictly between 0 and 1 (got {rate}).");
+        }
         return new FitSettings
         {
             Stage = parse.GetValue(_stage),
@@ -72,6 +78,7 @@ internal sealed class RkdeOptionSet
             Seed = parse.GetValue(_seed),
             GpuDeviceId = parse.GetValue(_gpu),
             QuantizeBackbone = int8,
+            FalsePositiveRate = rate,
         };
     }
 }

@@ -18,7 +18,8 @@ internal static class ScoreCommand
         var watch = new Option<string?>("--watch") { Description = "Folder to watch instead: each image that lands in it (or its sub-folders) is scored as soon as it is complete, its line written at once; Ctrl+C stops. Deliver files by writing them under a temporary name and renaming them for the lowest latency." };
         var outFile = new Option<string>("--out") { Description = "JSON Lines output: one {\"image\", \"score\", \"boxes\": [[x1,y1,x2,y2,score],…]} per image, boxes in original-image pixels, highest first. --watch appends to it.", Required = true };
         var overlays = new Option<string?>("--overlays") { Description = "Folder for overlay PNGs (boxes coloured by score), mirroring the image folder." };
-        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold: adds \"anomalous\" to each line, and overlays show the boxes scoring at least this." };
+        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold for \"anomalous\" in each line and the boxes overlays show; default: the model's own (stored at fit for its false-positive rate, and moved by updates)." };
+        var batch = new Option<int?>("--batch") { Description = "--images: score N images per call through the model's exported ONNX graph with ONNX Runtime (1: the single-image graph) instead of the ML.NET .zip." };
         var settle = new Option<int>("--settle-ms") { Description = "--watch: a file not renamed into place is complete once its size and time have not changed for this long.", DefaultValueFactory = _ => 200 };
         var maxImages = new Option<int?>("--max-images") { Description = "--watch: stop after scoring this many images." };
         var learnBelow = new Option<float?>("--learn-below") { Description = "--watch: add images scoring below this to the model (off by default). An anomaly that scores below it is learned as normal: keep it well below --threshold." };
@@ -28,12 +29,13 @@ internal static class ScoreCommand
         var learned = new Option<string?>("--learned-model") { Description = "--learn-below: where the learned model is saved (replaced atomically); default: --model itself." };
         var command = new Command("score", "Score images with a fitted model: image score and anomalous boxes per image.")
         {
-            model, images, watch, outFile, overlays, threshold, settle, maxImages, learnBelow, learnEvery, learnMode, learned,
+            model, images, watch, outFile, overlays, threshold, batch, settle, maxImages, learnBelow, learnEvery, learnMode, learned,
         };
         command.SetAction(parse => RkdeCli.Guard(error, () =>
         {
             string modelPath = parse.GetValue(model)!, outPath = parse.GetValue(outFile)!;
             string? folder = parse.GetValue(images), watched = parse.GetValue(watch);
+            int? perCall = parse.GetValue(batch);
             if (!File.Exists(modelPath))
             {
                 throw new CliException($"--model '{modelPath}' does not exist; create one with rkde fit.");
@@ -42,6 +44,10 @@ internal static class ScoreCommand
             {
                 throw new CliException("give either --images DIR (score a folder) or --watch DIR (score images as they land).");
             }
+            if (perCall is < 1)
+            {
+                throw new CliException($"--batch must be at least 1 (got {perCall}).");
+            }
             var results = new Results(parse.GetValue(overlays), parse.GetValue(threshold));
             if (watched is null)
             {
@@ -49,7 +55,11 @@ internal static class ScoreCommand
                 {
                     throw new CliException("--learn-below learns from images as they land: use it with --watch (or add a folder of normal images with rkde update).");
                 }
-                return ScoreFolder(engine, modelPath, folder!, outPath, results, output, error);
+                return ScoreFolder(engine, modelPath, folder!, perCall, outPath, results, output, error);
+            }
+            if (perCall is not null)
+            {
+                throw new CliException("--batch scores a folder (--images); --watch scores each image as it lands.");
             }
             var learner = Learner(parse, engine, modelPath, learnBelow, learnEvery, learnMode, learned, error);
             int settleMs = parse.GetValue(settle);
@@ -64,42 +74,58 @@ internal static class ScoreCommand
     }
 
     /// <summary>What every line leads to: the output line, the counts, the overlay.</summary>
-    private sealed class Results(string? overlayDir, float? threshold)
+    /// <param name="overlayDir">Where overlays go (null: none).</param>
+    /// <param name="chosen">The --threshold given, which overrides the model's own.</param>
+    private sealed class Results(string? overlayDir, float? chosen)
     {
+        private readonly float? _chosen = chosen;
+        private float? _threshold = chosen;
+        private string _whose = $"threshold {chosen}";
+
         public int Failed { get; private set; }
 
         public int Flagged { get; private set; }
 
         public int Count { get; private set; }
 
-        public float? Threshold => threshold;
+        /// <summary>Takes the threshold of the model <paramref name="scorer"/> scores with, unless --threshold overrides it.</summary>
+        public void Use(IImageScorer scorer)
+        {
+            if (_chosen is not null)
+            {
+                return;
+            }
+            _threshold = scorer.Threshold;
+            _whose = $"the model's threshold {_threshold} (chosen for a false-positive rate of {scorer.FalsePositiveRate:0.###%})";
+        }
 
         public void Write(TextWriter writer, string file, ResultLine line)
         {
-            writer.WriteLine(line.ToJson(threshold));
+            writer.WriteLine(line.ToJson(_threshold));
             Count++;
             if (line.Result is null)
             {
                 Failed++;
                 return;
             }
-            if (threshold is float t && line.Result.IsAnomalyAt(t))
+            if (_threshold is float t && line.Result.IsAnomalyAt(t))
             {
                 Flagged++;
             }
             if (overlayDir is not null)
             {
-                Overlay.Write(file, line.Result, Path.Combine(overlayDir, Path.ChangeExtension(line.Image, ".png")), threshold);
+                Overlay.Write(file, line.Result, Path.Combine(overlayDir, Path.ChangeExtension(line.Image, ".png")), _threshold);
             }
         }
 
-        public string Verdict => threshold is null ? "" : $", {Flagged} at or above threshold {threshold}";
+        public string Verdict => _threshold is null ? "" : $", {Flagged} at or above {_whose}";
     }
 
-    private static int ScoreFolder(IRkdeEngine engine, string modelPath, string folder, string outPath, Results results, TextWriter output, TextWriter error)
+    private static int ScoreFolder(IRkdeEngine engine, string modelPath, string folder, int? perCall, string outPath, Results results, TextWriter output, TextWriter error)
     {
         var files = ImageFiles.Find(folder, "--images");
-        using var scorer = engine.Load(modelPath);
+        using var scorer = perCall is int n ? engine.LoadExported(modelPath, n) : engine.Load(modelPath);
+        results.Use(scorer);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         using var writer = new StreamWriter(outPath);
         using var bar = new ProgressBar(error, "score", files.Count);
@@ -128,6 +154,7 @@ internal static class ScoreCommand
             stopping.Cancel();
         });
         var scorer = engine.Load(modelPath);
+        results.Use(scorer);
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
@@ -142,6 +169,7 @@ internal static class ScoreCommand
                 {
                     scorer.Dispose();
                     scorer = engine.Load(learner.ModelPath);
+                    results.Use(scorer);
                 }
             }
             learner?.Learn();

@@ -46,5 +46,6 @@ internal static class UpdateCommand
     public static string Describe(UpdateSummary s, UpdateSampling sampling, TimeSpan elapsed, string target) => string.Create(CultureInfo.InvariantCulture,
         $"Added {s.ImagesAdded} images ({s.RegionsAdded} regions{(s.ImagesSkipped > 0 ? $"; {s.ImagesSkipped} unreadable skipped" : "")}) in {elapsed.TotalSeconds:F1} s, " +
         $"{sampling.ToString().ToLowerInvariant()}: the model keeps {s.TrainingPoints} of {s.RegionsSeen} regions seen; the kept projection explains " +
-        $"{s.ExplainedVariance:P1} of the new regions' variance (training regions: {s.TrainingExplainedVariance:P1}); model saved to {target}.");
+        $"{s.ExplainedVariance:P1} of the new regions' variance (training regions: {s.TrainingExplainedVariance:P1})" +
+        $"{(float.IsNaN(s.Threshold) ? "" : string.Create(CultureInfo.InvariantCulture, $"; threshold now {s.Threshold:G6}"))}; model saved to {target}.");
 }

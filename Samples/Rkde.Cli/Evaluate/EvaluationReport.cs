@@ -27,6 +27,14 @@ internal sealed record EvaluationReport
     /// <summary>"boxes.json" or "mask regions".</summary>
     public string GroundTruthBoxes { get; init; } = "";
     public ThresholdChoice F1OptimalThreshold { get; init; }
+    /// <summary>The model's own threshold (its IsAnomaly: score ≥ this), chosen at fit time for <see cref="NominalFalsePositiveRate"/>; null when the model has none.</summary>
+    public float? ModelThreshold { get; init; }
+    /// <summary>The false-positive rate the model's threshold was chosen for (held-out scores of the training images).</summary>
+    public double? NominalFalsePositiveRate { get; init; }
+    /// <summary>The share of test/good images at or above the model's threshold: the realised false-positive rate.</summary>
+    public double? TestGoodFalsePositiveRate { get; init; }
+    /// <summary>The share of anomalous test images at or above the model's threshold.</summary>
+    public double? ModelThresholdRecall { get; init; }
     /// <summary>99th percentile of the training images' scores; null when the model was given (no training images scored).</summary>
     public float? TrainPercentile99Threshold { get; init; }
     public double? FitSeconds { get; init; }

@@ -84,6 +84,10 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
                 return AnomalyMetrics.Auroc(subset.Select(l => l.Result!.Score).ToArray(), subset.Select(l => GroundTruth.KindOf(l.Image) == k).ToArray());
             });
         var f1 = AnomalyMetrics.F1OptimalThreshold(scores, anomalous);
+        float? modelThreshold = scorer.Threshold;
+        double? Reaching(bool wanted) => modelThreshold is float mt
+            ? scores.Where((s, i) => anomalous[i] == wanted).Count(s => s >= mt) / (double)anomalous.Count(a => a == wanted)
+            : null;
         RocPlot.Save(AnomalyMetrics.RocCurve(scores, anomalous), imageAuroc, Path.Combine(reportDir, "roc.png"));
 
         var pixels = new PixelAuroc();
@@ -141,6 +145,10 @@ internal sealed class EvaluationRunner(IRkdeEngine engine, TextWriter error)
             AnomalousItemRecallIou50 = hasBoxes ? BoxRecall.Compute(boxImages, 0.5) : null,
             ItemRecallIou50 = itemImages.Any(i => i.GroundTruth.Count > 0) ? BoxRecall.Compute(itemImages, 0.5) : null,
             F1OptimalThreshold = f1,
+            ModelThreshold = modelThreshold,
+            NominalFalsePositiveRate = scorer.FalsePositiveRate,
+            TestGoodFalsePositiveRate = Reaching(false),
+            ModelThresholdRecall = Reaching(true),
             TrainPercentile99Threshold = p99,
             FitSeconds = fitSeconds,
             FitImagesPerSecond = fitSeconds is double s && trainFiles is not null ? trainFiles.Count / s : null,

@@ -23,6 +23,14 @@ internal interface IRkdeEngine
     /// <paramref name="outPath"/> (which may be the same file), replacing it only once the new model is complete.
     /// </summary>
     UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress);
+
+    /// <summary>Writes a saved model as one self-contained ONNX file (batched: input [B, H, W, 3] at the model input size).</summary>
+    void Export(string modelPath, string onnxPath, bool batched) =>
+        throw new NotSupportedException("This engine cannot export models.");
+
+    /// <summary>Loads a saved model's exported ONNX graph to score <paramref name="batch"/> images per call with ONNX Runtime.</summary>
+    IImageScorer LoadExported(string modelPath, int batch) =>
+        throw new NotSupportedException("This engine cannot score through the exported graph.");
 }
 
 /// <summary>How <c>rkde update</c> adds images: the sampling mode, and whether an unreadable image stops it.</summary>
@@ -30,13 +38,26 @@ internal sealed record UpdateSettings(UpdateSampling Sampling = UpdateSampling.R
 
 /// <summary>What an update did (see Rkde.MLNet's RkdeUpdateResult).</summary>
 internal sealed record UpdateSummary(int ImagesAdded, int ImagesSkipped, long RegionsAdded, long RegionsSeen, int TrainingPoints,
-    double ExplainedVariance, double TrainingExplainedVariance);
+    double ExplainedVariance, double TrainingExplainedVariance, float Threshold);
 
 /// <summary>Scores single images with a loaded model.</summary>
 internal interface IImageScorer : IDisposable
 {
     /// <summary>Image score and boxes in pixels of the original <paramref name="width"/> × <paramref name="height"/> image, highest score first.</summary>
     ImageScore Score(string imagePath, int width, int height);
+
+    /// <summary>Several images in one call, in order (by default one by one).</summary>
+    IReadOnlyList<ImageScore> Score(IReadOnlyList<(string Path, int Width, int Height)> images) =>
+        images.Select(i => Score(i.Path, i.Width, i.Height)).ToList();
+
+    /// <summary>How many images one call of the list overload of Score takes at best.</summary>
+    int BatchSize => 1;
+
+    /// <summary>The model's own decision threshold (an image is anomalous at or above it), or null when the model has none.</summary>
+    float? Threshold => null;
+
+    /// <summary>The false-positive rate the model's threshold was chosen for, or null.</summary>
+    double? FalsePositiveRate => null;
 }
 
 /// <summary>One image's anomaly score and its scored boxes (original-image pixels).</summary>
@@ -78,6 +99,7 @@ internal sealed record FitSettings
     public int Seed { get; init; }
     public int? GpuDeviceId { get; init; }
     public bool QuantizeBackbone { get; init; }
+    public double FalsePositiveRate { get; init; } = 0.01;
 
     /// <summary>Skip unreadable training images with a warning each (true), or stop at the first (<c>--strict</c>).</summary>
     public bool SkipUnreadableImages { get; init; } = true;

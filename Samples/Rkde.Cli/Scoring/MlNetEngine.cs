@@ -43,6 +43,7 @@ internal sealed class MlNetEngine : IRkdeEngine
             Seed = settings.Seed,
             GpuDeviceId = settings.GpuDeviceId,
             QuantizeBackbone = settings.QuantizeBackbone,
+            FalsePositiveRate = settings.FalsePositiveRate,
             SkipUnreadableImages = settings.SkipUnreadableImages,
             Progress = counter,
         };
@@ -69,15 +70,15 @@ internal sealed class MlNetEngine : IRkdeEngine
     {
         var ml = new MLContext();
         ml.DisableThreadSpinning();
-        var model = LoadModel(ml, modelPath, out _);
-        return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model));
+        var (model, info) = Checked(modelPath, () => (ml.Model.LoadRkdeModel(modelPath, out _), ml.Model.ReadRkdeModelInfo(modelPath)));
+        return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model), info);
     }
 
     public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress)
     {
         var ml = new MLContext();
         ml.DisableThreadSpinning();
-        var model = LoadModel(ml, modelPath, out var schema);
+        var (model, schema) = Checked(modelPath, () => (ml.Model.LoadRkdeModel(modelPath, out var s), s));
         RkdeUpdateResult result;
         try
         {
@@ -90,17 +91,40 @@ internal sealed class MlNetEngine : IRkdeEngine
         }
         AtomicFile.Write(outPath, stream => ml.Model.Save(result.Model, schema, stream));
         return new UpdateSummary(result.ImagesAdded, result.ImagesSkipped, result.RegionsAdded, result.RegionsSeen, result.TrainingPoints,
-            result.ExplainedVariance, result.TrainingExplainedVariance);
+            result.ExplainedVariance, result.TrainingExplainedVariance, result.Threshold);
     }
 
     private static IDataView Images(MLContext ml, IReadOnlyList<string> images) =>
         ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = Path.GetFullPath(p) }));
 
-    private static ITransformer LoadModel(MLContext ml, string modelPath, out DataViewSchema schema)
+    public void Export(string modelPath, string onnxPath, bool batched) =>
+        Checked(modelPath, () => { new MLContext().Model.ExportRkdeOnnx(modelPath, onnxPath, batched); return 0; });
+
+    public IImageScorer LoadExported(string modelPath, int batch)
+    {
+        var ml = new MLContext();
+        return Checked(modelPath, () =>
+        {
+            var info = ml.Model.ReadRkdeModelInfo(modelPath);
+            using var single = new MemoryStream();
+            ml.Model.ExportRkdeOnnx(modelPath, single, batched: false);
+            byte[]? batched = null;
+            if (batch > 1)
+            {
+                using var stream = new MemoryStream();
+                ml.Model.ExportRkdeOnnx(modelPath, stream, batched: true);
+                batched = stream.ToArray();
+            }
+            return new OnnxScorer(single.ToArray(), batched, batch, info);
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/>, turning the library's errors about the model file into one CLI line.</summary>
+    private static T Checked<T>(string modelPath, Func<T> body)
     {
         try
         {
-            return ml.Model.LoadRkdeModel(modelPath, out schema);
+            return body();
         }
         catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
@@ -110,8 +134,12 @@ internal sealed class MlNetEngine : IRkdeEngine
 
     private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 
-    private sealed class Scorer(PredictionEngine<ImageInput, RkdePrediction> engine) : IImageScorer
+    private sealed class Scorer(PredictionEngine<ImageInput, RkdePrediction> engine, RkdeModelInfo info) : IImageScorer
     {
+        public float? Threshold => info.Threshold;
+
+        public double? FalsePositiveRate => info.FalsePositiveRate;
+
         public ImageScore Score(string imagePath, int width, int height)
         {
             var p = engine.Predict(new ImageInput { ImagePath = Path.GetFullPath(imagePath) });

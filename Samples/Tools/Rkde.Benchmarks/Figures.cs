@@ -27,6 +27,7 @@ public static class Figures
         ("density.score.onnx.default-models", () => DensityScoringOnnx(dimension: 1024, components: 64)),
         ("density.score.onnx.nospin", () => DensityScoringOnnx(spinning: false)),
         ("density.fit.rss", FitMemory.Figure),
+        ("density.threshold", ThresholdFigure.Run),
         ("density.update", () => UpdateFigures.DensityUpdate(regionsPerImage: 30)),
         ("density.update.100boxes", () => UpdateFigures.DensityUpdate(regionsPerImage: 100)),
         ("update.e2e", UpdateFigures.EndToEnd),
@@ -34,6 +35,7 @@ public static class Figures
         ("watch.overhead", UpdateFigures.WatchOverhead),
         ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
         ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
+        ("e2e.export", ExportFigures.Run),
         ("soak", SoakFigure.Run),
         ("serve.load", ServeLoadFigure.Run),
     ];

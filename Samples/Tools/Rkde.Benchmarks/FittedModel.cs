@@ -1,29 +1,64 @@
 using Google.Protobuf;
 using Microsoft.ML;
 using Rkde.MLNet;
+using Rkde.MLNet.DefaultModel;
+using Rkde.MLNet.Density;
+using Rkde.MLNet.Features;
+using Rkde.MLNet.Regions;
 
 namespace Rkde.Benchmarks;
 
-/// <summary>The default pipeline fitted on the demo set's train/good images and saved to a temporary .zip (deleted on dispose).</summary>
+/// <summary>A default model fitted on the demo set's train/good images and saved to a temporary .zip (deleted on dispose).</summary>
 public sealed class FittedModel : IDisposable
 {
     private FittedModel(string path) => Path = path;
 
     public string Path { get; }
 
-    /// <summary>Fits with the default options, or with <paramref name="pcaComponents"/> (a second, differently scoring model).</summary>
+    /// <summary>RkdeAnomaly's model (one ONNX graph) with the default options, or with <paramref name="pcaComponents"/> (a second, differently scoring model).</summary>
     public static FittedModel Create(bool int8, int? pcaComponents = null)
     {
         var ml = new MLContext(seed: 0);
         ml.DisableThreadSpinning();
         var train = ml.Data.LoadFromEnumerable(DemoData.Train.Select(p => new ImageInput { ImagePath = p }));
         var model = ml.Transforms.RkdeAnomaly(new RkdeOptions { QuantizeBackbone = int8, PcaComponents = pcaComponents }).Fit(train);
-        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"rkde-bench-{Environment.ProcessId}-{(int8 ? "int8" : "fp32")}{(pcaComponents is int k ? $"-k{k}" : "")}.zip");
+        return Save(ml, model, train, (int8 ? "int8" : "fp32") + (pcaComponents is int k ? $"-k{k}" : ""));
+    }
+
+    /// <summary>
+    /// The same model as a chain of four ONNX stages (proposer, region filter, features, density), as RkdeAnomaly fitted it
+    /// before the fitted model became one graph: the stage-level estimators with the default models and options.
+    /// </summary>
+    public static FittedModel CreateFourStages(bool int8)
+    {
+        const int width = 360, height = 240;
+        var ml = new MLContext(seed: 0);
+        ml.DisableThreadSpinning();
+        var train = ml.Data.LoadFromEnumerable(DemoData.Train.Select(p => new ImageInput { ImagePath = p }));
+        byte[]? proposer = int8 ? DefaultModels.QuantizedProposer(width, height, PipelineFigures.Pixels(DemoData.Train[..8])) : null;
+        var features = ml.Transforms.RkdeRoiFeatures(new RkdeRoiFeatureOptions { ImageWidth = width, ImageHeight = height, PixelsColumnName = "Pixels" });
+        var pipeline = PipelineFigures.PixelPipeline(ml, "Pixels")
+            .Append(ml.Transforms.RkdeRegionProposals(new RkdeRegionProposalOptions
+            {
+                ImageWidth = width,
+                ImageHeight = height,
+                ProposerModelBytes = proposer,
+            }))
+            .Append(features)
+            .Append(ml.Transforms.RkdeDensity(new RkdeDensityOptions { FeatureDimension = features.FeatureDimension, PcaComponents = DefaultModels.PcaComponents }))
+            .Append(ml.Transforms.DropColumns("image", "Pixels", "RegionBoxes", "RegionScores", DefaultModels.Layer3Name, "Features"));
+        var model = pipeline.Fit(train);
+        return Save(ml, model, train, int8 ? "int8-4stage" : "fp32-4stage");
+    }
+
+    private static FittedModel Save(MLContext ml, ITransformer model, IDataView train, string name)
+    {
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"rkde-bench-{Environment.ProcessId}-{name}.zip");
         ml.Model.Save(model, train.Schema, path);
         return new FittedModel(path);
     }
 
-    /// <summary>The ONNX graph of one stage ("proposer", "regions", "features", "density").</summary>
+    /// <summary>The ONNX graph of one stage of a four-stage model ("proposer", "regions", "features", "density").</summary>
     public byte[] Graph(string stage) => Graphs(Path).Single(g => g.Stage == stage).Bytes;
 
     /// <summary>The ONNX graphs of a saved pipeline in pipeline order, named by stage.</summary>
@@ -34,6 +69,7 @@ public sealed class FittedModel : IDisposable
             "rkde_regions" => "regions",
             "rkde_default_features" => "features",
             "rkde_density" => "density",
+            "rkde_fitted" => "fitted",
             string graph => graph,
         }, g.Model.ToByteArray())).ToList();
 

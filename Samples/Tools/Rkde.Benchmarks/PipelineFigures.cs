@@ -10,59 +10,55 @@ namespace Rkde.Benchmarks;
 
 /// <summary>
 /// End-to-end figures of the default pipeline on the demo set (360 × 240): fitted on train/good, saved, loaded in a fresh
-/// <see cref="MLContext"/> and scored on the test images; then each ONNX stage of the saved .zip timed alone through
+/// <see cref="MLContext"/> and scored on the test images, as one ONNX graph (what RkdeAnomaly saves) and as the chain of four
+/// ONNX stages it saved before, each with ONNX Runtime's default threads (plain <c>Model.Load</c>, no Rkde.MLNet call) and with
+/// <see cref="OnnxThreading.DisableThreadSpinning"/>; then the one graph and each stage of the four alone through
 /// <see cref="InferenceSession"/>, and the proposer's Conv/MatMul FLOPs against the processor's peak.
 /// </summary>
 public static class PipelineFigures
 {
     private const int Width = 360, Height = 240;
 
-    /// <summary>
-    /// The figure <c>e2e</c> (FP32 backbone) or <c>e2e.int8</c>: images/s through PredictionEngine and batch Transform, with
-    /// ORT's default (spinning) threads and with <see cref="OnnxThreading.DisableThreadSpinning"/>; each stage's graph alone;
-    /// FLOPs and the share of the processor's peak.
-    /// </summary>
+    /// <summary>The figure <c>e2e</c> (FP32 backbone) or <c>e2e.int8</c> (see the class).</summary>
     public static void EndToEnd(bool int8)
     {
         string name = int8 ? "e2e.int8" : "e2e";
-        using var saved = FittedModel.Create(int8);
+        using var oneGraph = FittedModel.Create(int8);
+        using var fourStages = FittedModel.CreateFourStages(int8);
         var test = DemoData.Test;
 
         double engineRate = 0, engineCpuMs = double.MaxValue;
-        foreach (bool spinning in new[] { true, false })
+        var scores = new Dictionary<string, float[]>();
+        // Alternating the two models under each setting keeps the machine's drift out of their comparison.
+        foreach (bool tuned in new[] { false, true })
         {
-            var ml = new MLContext();
-            if (!spinning)
-                ml.DisableThreadSpinning();
-            var model = ml.Model.Load(saved.Path, out _);
-            // One engine for all passes: disposing a PredictionEngine disposes the loaded model's ONNX sessions.
-            var engine = ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model);
-            var scores = new float[test.Length];
-            var (rate, cpu) = BestOf(3, test.Length, () =>
+            foreach (var (model, saved) in new[] { ("one graph", oneGraph), ("four stages", fourStages) })
             {
-                for (int i = 0; i < test.Length; i++)
-                    scores[i] = engine.Predict(new ImageInput { ImagePath = test[i] }).Score;
-            });
-            var (batchRate, batchCpu) = BestOf(3, test.Length, () =>
-            {
-                var scored = model.Transform(ml.Data.LoadFromEnumerable(test.Select(p => new ImageInput { ImagePath = p })));
-                foreach (var _ in ml.Data.CreateEnumerable<RkdePrediction>(scored, reuseRowObject: true)) { }
-            });
-            double auroc = AnomalyMetrics.Auroc(scores, test.Select(DemoData.IsAnomalous).ToArray());
-            string threads = spinning ? "ORT default threads" : "spinning off (DisableThreadSpinning)";
-            Figures.Print($"{name} {threads}", $"PredictionEngine {rate:0.0} images/s ({cpu:0} ms CPU per image), batch Transform {batchRate:0.0} images/s " +
-                $"({batchCpu:0} ms CPU per image); best of 3 × {test.Length} on {Environment.ProcessorCount} cores; demo image AUROC {auroc:0.000}");
-            engineRate = Math.Max(engineRate, rate);
-            engineCpuMs = Math.Min(engineCpuMs, cpu);
+                var (rate, cpu, batchRate, batchCpu, imageScores) = Measure(saved.Path, test, tuned);
+                double auroc = AnomalyMetrics.Auroc(imageScores, test.Select(DemoData.IsAnomalous).ToArray());
+                string threads = tuned ? "spinning off (DisableThreadSpinning)" : "plain Model.Load, ORT default threads";
+                Figures.Print($"{name} {model}, {threads}", $"PredictionEngine {rate:0.0} images/s ({cpu:0} ms CPU per image), batch Transform " +
+                    $"{batchRate:0.0} images/s ({batchCpu:0} ms CPU per image); best of 3 × {test.Length} on {Environment.ProcessorCount} cores; demo image AUROC {auroc:0.000}");
+                scores[model] = imageScores;
+                if (model == "one graph")
+                {
+                    engineRate = Math.Max(engineRate, rate);
+                    engineCpuMs = Math.Min(engineCpuMs, cpu);
+                }
+            }
         }
+        double largest = scores["one graph"].Zip(scores["four stages"]).Max(p => Math.Abs(p.First - p.Second));
+        Figures.Print($"{name} one graph vs four stages", $"largest image-score difference {largest:0.0e0} over {test.Length} images (same data, seed and models)");
 
-        var stages = StageTimes(saved.Path, test);
-        Figures.Print(name + " stages alone (ms per image, fastest (median) of 2 × 20 runs; decode+resize: mean)",
+        var whole = StageTimes(oneGraph.Path, test);
+        var stages = StageTimes(fourStages.Path, test);
+        Figures.Print(name + " graphs alone (ms per image, fastest (median) of 2 × 20 runs; decode+resize: mean)",
+            $"one graph {whole[1].Ms:0.0} ({whole[1].MedianMs:0.0}); four stages: " +
             string.Join(", ", stages.Select(s => $"{s.Stage} {s.Ms:0.0} ({s.MedianMs:0.0})")) +
-            $"; sum {stages.Sum(s => s.Ms):0.0} ({stages.Sum(s => s.MedianMs):0.0}) vs best PredictionEngine {1000 / engineRate:0.0} ms per image");
+            $"; sum {stages.Sum(s => s.Ms):0.0} ({stages.Sum(s => s.MedianMs):0.0}) vs best one-graph PredictionEngine {1000 / engineRate:0.0} ms per image");
 
         // INT8 graphs: QLinearConv multiply-adds are counted like FP32 ones, against the FP32 peak (VNNI's int8 peak is 4× higher).
-        var flops = OnnxFlops.Count(saved.Graph("proposer"), Pixels(test[..1])[0]);
+        var flops = OnnxFlops.Count(fourStages.Graph("proposer"), Pixels(test[..1])[0]);
         double proposerMs = stages.Single(s => s.Stage == "proposer").Ms;
         var peak = ProcessorPeak.Estimate();
         Figures.Print(name + " FLOPs", $"{flops.Backbone / 1e9:0.00} GFLOP/image backbone Conv/MatMul ({flops.Total / 1e9:0.00} whole proposer graph); " +
@@ -71,7 +67,45 @@ public static class PipelineFigures
             $"per CPU-second end to end {flops.Backbone / engineCpuMs / 1e6:0.0} GFLOP/s = {100 * flops.Backbone / (engineCpuMs / 1000) / peak.PerCore:0} % of one core's peak " +
             $"(on an idle machine: about {Environment.ProcessorCount * 1000 / engineCpuMs:0} images/s if the cores were kept busy) " +
             $"(peak {peak.FlopsPerSecond / 1e9:0} GFLOP/s: {peak.Assumption})" +
-            (name.Contains("int8", StringComparison.Ordinal) ? "; int8 multiply-adds counted as FP32 ones, VNNI's int8 peak is 4× the FP32 one" : ""));
+            (int8 ? "; int8 multiply-adds counted as FP32 ones, VNNI's int8 peak is 4× the FP32 one" : ""));
+    }
+
+    /// <summary>
+    /// A saved model loaded into a fresh MLContext (with <paramref name="tuned"/>: threads not spinning) and scored through one
+    /// PredictionEngine and through batch Transform: the best of 3 passes each, and the image scores.
+    /// </summary>
+    private static (double Rate, double CpuMs, double BatchRate, double BatchCpuMs, float[] Scores) Measure(string zip, string[] test, bool tuned)
+    {
+        var ml = new MLContext();
+        if (tuned)
+            ml.DisableThreadSpinning();
+        var model = ml.Model.Load(zip, out _);
+        // One engine for all passes: disposing a PredictionEngine disposes the loaded model's ONNX sessions.
+        var engine = ml.Model.CreatePredictionEngine<ImageInput, ScoredImage>(model);
+        var scores = new float[test.Length];
+        var (rate, cpu) = BestOf(3, test.Length, () =>
+        {
+            for (int i = 0; i < test.Length; i++)
+                scores[i] = engine.Predict(new ImageInput { ImagePath = test[i] }).Score;
+        });
+        var (batchRate, batchCpu) = BestOf(3, test.Length, () =>
+        {
+            var scored = model.Transform(ml.Data.LoadFromEnumerable(test.Select(p => new ImageInput { ImagePath = p })));
+            foreach (var _ in ml.Data.CreateEnumerable<ScoredImage>(scored, reuseRowObject: true)) { }
+        });
+        return (rate, cpu, batchRate, batchCpu, scores);
+    }
+
+    /// <summary>The output columns both kinds of saved model have.</summary>
+    private sealed class ScoredImage
+    {
+        [Microsoft.ML.Data.VectorType]
+        public float[] Boxes { get; set; } = [];
+
+        [Microsoft.ML.Data.VectorType]
+        public float[] BoxScores { get; set; } = [];
+
+        public float Score { get; set; }
     }
 
     /// <summary>Runs <paramref name="pass"/> <paramref name="repeats"/> times; the best pass's images/s and its process CPU ms per image.</summary>
@@ -151,14 +185,17 @@ public static class PipelineFigures
     public static List<float[]> Pixels(string[] images)
     {
         var ml = new MLContext();
-        var pipeline = ml.Transforms.LoadImages("image", null, nameof(ImageInput.ImagePath))
-            .Append(ml.Transforms.ResizeImages("image", Width, Height, "image", ImageResizingEstimator.ResizingKind.Fill))
-            .Append(ml.Transforms.ExtractPixels("pixels", "image", ImagePixelExtractingEstimator.ColorBits.Rgb,
-                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255));
         var data = ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = p }));
-        var transformed = pipeline.Fit(data).Transform(data);
+        var transformed = PixelPipeline(ml, "pixels").Fit(data).Transform(data);
         return transformed.GetColumn<VBuffer<float>>("pixels").Select(v => v.DenseValues().ToArray()).ToList();
     }
+
+    /// <summary>LoadImages → ResizeImages (Fill, 360 × 240) → ExtractPixels (planar RGB in [0, 1]) into <paramref name="pixels"/>, as RkdeAnomaly does.</summary>
+    public static EstimatorChain<ImagePixelExtractingTransformer> PixelPipeline(MLContext ml, string pixels) =>
+        ml.Transforms.LoadImages("image", null, nameof(ImageInput.ImagePath))
+            .Append(ml.Transforms.ResizeImages("image", Width, Height, "image", ImageResizingEstimator.ResizingKind.Fill))
+            .Append(ml.Transforms.ExtractPixels(pixels, "image", ImagePixelExtractingEstimator.ColorBits.Rgb,
+                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255));
 }
 
 /// <summary>The pipeline's input row.</summary>

@@ -96,7 +96,7 @@ public static class UpdateFigures
             ml.DisableThreadSpinning();
             var fitted = ml.Model.LoadRkdeModel(saved.Path, out var schema);
             var data = ml.Data.LoadFromEnumerable(newImages.Select(p => new ImageInput { ImagePath = p }));
-            var large = Enlarged(ml, fitted, ModelPoints);
+            var large = Enlarged(ml, fitted, ModelPoints, data);
 
             string Run(ITransformer model)
             {
@@ -156,10 +156,10 @@ public static class UpdateFigures
     }
 
     /// <summary>The model with its kept sample grown to <paramref name="points"/> rows: its own rows, then jittered copies of them.</summary>
-    private static ITransformer Enlarged(MLContext ml, ITransformer model, int points)
+    private static ITransformer Enlarged(MLContext ml, ITransformer model, int points, IDataView images)
     {
-        var updatable = UpdatableModel.Open(ml.Model, model);
-        var density = updatable.ReadDensity();
+        var updatable = FittedChain.Open(ml.Model, model);
+        var density = DensityGraph.Read(updatable.Density);
         int k = density.ComponentCount, n = density.PointCount;
         var random = new Random(1);
         var sample = new double[(long)points * k];
@@ -169,7 +169,7 @@ public static class UpdateFigures
         var kde = GaussianKde.Fit(sample, points, k);
         var history = density.History with { RegionsSeen = points, Capacity = points };
         return updatable.WithDensity(new KdeDensityModel(density.FeatureDimension, k, density.Scaling, density.Mean, density.Components, density.MaxLength,
-            kde.BandwidthTransform, kde.LogNormaliser, sample, history));
+            kde.BandwidthTransform, kde.LogNormaliser, sample, history), DensityGraph.ReadThreshold(updatable.Density), images);
     }
 
     /// <summary>
