@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Rkde.Cli.Scoring;
 using Rkde.Cli.Serve;
+using Rkde.MLNet;
 using SkiaSharp;
 
 namespace Rkde.Cli.Tests.Serve;
@@ -98,14 +99,17 @@ public sealed class ScoreEndpointTests
     }
 
     [TestMethod]
-    public async Task WithoutAThresholdTheVerdictIsNull()
+    public async Task WithoutAThresholdTheModelsOwnDecides()
     {
+        float own = new Microsoft.ML.MLContext().Model.ReadRkdeModelInfo(ServeFixture.ModelA).Threshold;
         await using var server = await ServeFixture.StartAsync(ServeFixture.Options());
         var response = await server.Client.PostAsync("/score", new ByteArrayContent(File.ReadAllBytes(ServeFixture.DemoTestImages[0])));
         using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.AreEqual(JsonValueKind.Null, answer.RootElement.GetProperty("isAnomaly").ValueKind);
-        Assert.AreEqual(JsonValueKind.Null, answer.RootElement.GetProperty("threshold").ValueKind);
+        Assert.AreEqual(own, answer.RootElement.GetProperty("threshold").GetSingle());
+        Assert.AreEqual(answer.RootElement.GetProperty("score").GetSingle() >= own, answer.RootElement.GetProperty("isAnomaly").GetBoolean());
         CollectionAssert.AreEqual(new[] { "score", "isAnomaly", "threshold", "boxes" }, answer.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
+        using var health = JsonDocument.Parse(await server.Client.GetStringAsync("/health"));
+        Assert.AreEqual(own, health.RootElement.GetProperty("threshold").GetSingle());
     }
 
     [TestMethod]

@@ -10,7 +10,8 @@ namespace Rkde.Cli.Serve;
 /// <c>POST /score</c>: admission (503 when full), the upload read into memory within the body limit (413), the
 /// header checked (415, 400), a worker waited for, then the full decode and the score on the model current at that
 /// moment, all within the request timeout (504). The answer is
-/// <c>{"score", "isAnomaly", "threshold", "boxes": [[x1, y1, x2, y2, s], …]}</c>, boxes as in a <c>rkde score</c> line.
+/// <c>{"score", "isAnomaly", "threshold", "boxes": [[x1, y1, x2, y2, s], …]}</c>, boxes as in a <c>rkde score</c> line; the
+/// threshold is --threshold, else the scoring model's own.
 /// </summary>
 internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedModel> models, ScoringGate gate, ServeMetrics metrics)
 {
@@ -72,7 +73,7 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
             if (!inspected.IsAccepted)
                 return await ServeJson.Error(context, inspected.Status, inspected.Error!);
 
-            Task<(UploadVerdict Verdict, ImageScore? Result, int Version)> work;
+            Task<(UploadVerdict Verdict, ImageScore? Result, int Version, float? Threshold)> work;
             try
             {
                 var worker = await gate.WaitForWorkerAsync(timeout.Token);
@@ -88,9 +89,9 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
                     {
                         var decoded = UploadCheck.Decode(bytes, inspected);
                         if (!decoded.IsAccepted)
-                            return (decoded, (ImageScore?)null, 0);
+                            return (decoded, (ImageScore?)null, 0, (float?)null);
                         using var lease = models.Acquire();
-                        return (decoded, lease.Model.Score(bytes), lease.Version);
+                        return (decoded, lease.Model.Score(bytes), lease.Version, options.Threshold ?? lease.Model.Threshold);
                     }
                     finally
                     {
@@ -98,11 +99,11 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
                         admission.Dispose();
                     }
                 }, CancellationToken.None);
-                var (verdict, result, version) = await work.WaitAsync(timeout.Token);
+                var (verdict, result, version, threshold) = await work.WaitAsync(timeout.Token);
                 if (result is null)
                     return await ServeJson.Error(context, verdict.Status, verdict.Error!);
                 context.Response.Headers[ModelVersionHeader] = version.ToString(CultureInfo.InvariantCulture);
-                await ServeJson.Write(context, 200, w => WriteAnswer(w, result, options.Threshold));
+                await ServeJson.Write(context, 200, w => WriteAnswer(w, result, threshold));
                 return 200;
             }
             catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
