@@ -26,7 +26,7 @@ internal static class ServeCommand
         var workers = new Option<int>("--workers") { Description = "Images scored at the same time, one prediction engine each. Default: the number of CPU cores.", DefaultValueFactory = _ => defaults.Workers };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a worker; one more gets 503 with Retry-After.", DefaultValueFactory = _ => defaults.Queue };
         var timeout = new Option<double>("--timeout") { Description = "Seconds a request may take, upload, waiting and scoring together; longer gets 504 (408 while uploading).", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
-        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold for \"isAnomaly\" (anomalous when the score reaches it). Default: the model's own, stored at fit for its false-positive rate." };
+        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold for \"isAnomaly\" (anomalous when the score reaches it). instead of the one the model was fitted with." };
         var allowNormal = new Option<bool>("--allow-normal") { Description = "Enable POST /normal: clients add normal images to the served model (an anomaly sent there is learned as normal)." };
         var normalOut = new Option<string?>("--normal-out") { Description = "With --allow-normal: save each model POST /normal updates here, atomically (may be --model itself). Default: keep it in memory only." };
         var noReload = new Option<bool>("--no-reload") { Description = "Keep the loaded model even when the file at --model is replaced." };
@@ -67,8 +67,9 @@ internal static class ServeCommand
         app.Start();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         var served = app.Services.GetRequiredService<ModelHolder<ServedModel>>().Current;
-        string thresholdText = options.Threshold is float t ? t.ToString(CultureInfo.InvariantCulture)
-            : served.Threshold is float own ? $"the model's own, {own.ToString(CultureInfo.InvariantCulture)}" : "none (isAnomaly is null)";
+        string thresholdText = (options.Threshold ?? served.Threshold) is float t
+            ? $"{t.ToString(CultureInfo.InvariantCulture)} ({(options.Threshold is null ? "the model's" : "--threshold")})"
+            : "none (isAnomaly is null)";
         output.WriteLine($"rkde serve: listening on {string.Join(", ", addresses)}; model {options.ModelPath}; {options.Workers} worker(s), queue {options.Queue}; threshold {thresholdText}.");
         output.WriteLine($"rkde serve: page at {addresses.FirstOrDefault()}/ ; POST images to /score{(options.AllowNormal ? " and normal images to /normal" : "")}. Ctrl+C stops.");
         var open = options.NonLoopbackUrls.ToList();

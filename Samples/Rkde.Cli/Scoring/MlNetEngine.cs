@@ -16,6 +16,9 @@ internal sealed class MlNetEngine : IRkdeEngine
     /// <summary>How Rkde.MLNet's Progress warning for a training image it skips begins.</summary>
     internal const string SkipWarningPrefix = "RkdeAnomaly: skipping training image";
 
+    /// <summary>How Rkde.MLNet's error for an unreadable training image begins when skipping is off.</summary>
+    private const string StrictErrorPrefix = "Training image at row";
+
     /// <summary>
     /// Fits with Rkde.MLNet, which checks each training image once (decoding it completely) and skips or rejects the
     /// unreadable ones; its warnings go to <paramref name="progress"/> as they come.
@@ -48,7 +51,17 @@ internal sealed class MlNetEngine : IRkdeEngine
             Progress = counter,
         };
         var data = Images(ml, images);
-        var model = ml.Transforms.RkdeAnomaly(options).Fit(data);
+        ITransformer model;
+        try
+        {
+            model = ml.Transforms.RkdeAnomaly(options).Fit(data);
+        }
+        catch (InvalidOperationException e) when (!settings.SkipUnreadableImages && e.Message.StartsWith(StrictErrorPrefix, StringComparison.Ordinal))
+        {
+            // The library's fix names its option; the CLI user's fix is the flag they gave.
+            string reason = e.Message[..e.Message.LastIndexOf(" Set ", StringComparison.Ordinal)];
+            throw new CliException($"{reason} Leave out --strict to skip unreadable training images with a warning.");
+        }
         AtomicFile.Write(modelPath, stream => ml.Model.Save(model, data.Schema, stream));
         return images.Count - counter.Skipped;
     }

@@ -30,7 +30,7 @@ internal sealed record ServeOptions
     /// <summary>The longest a request may take, upload, queue and scoring together; longer gets 504.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The decision threshold behind <c>isAnomaly</c>; without one, the served model's own (null for a model without one).</summary>
+    /// <summary>The decision threshold behind <c>isAnomaly</c>, overriding the model's own; without either, <c>isAnomaly</c> and <c>threshold</c> are null.</summary>
     public float? Threshold { get; init; }
 
     /// <summary>Whether <c>POST /normal</c> may add images to the served model; off, it answers 403.</summary>

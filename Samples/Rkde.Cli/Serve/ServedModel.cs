@@ -31,11 +31,11 @@ internal sealed class ServedModel : IDisposable
         ObjectPool<PredictionEngine<UploadedImage, RkdePrediction>> engines)
     {
         Path = path;
+        Threshold = threshold;
         FileStamp = stamp;
         _model = model;
         InputSchema = inputSchema;
         ImagePathColumn = imageColumn;
-        Threshold = threshold;
         _engines = engines;
         LoadedAt = DateTimeOffset.UtcNow;
     }
@@ -51,13 +51,13 @@ internal sealed class ServedModel : IDisposable
     /// <summary>The input column of image paths the model's first stage reads (the model records it).</summary>
     public string ImagePathColumn { get; }
 
-    /// <summary>The model's own threshold (stored at fit, moved by updates); null for a model that has none.</summary>
-    public float? Threshold { get; }
-
     /// <summary>The file it was loaded from.</summary>
     public string Path { get; }
 
     public DateTimeOffset LoadedAt { get; }
+
+    /// <summary>The threshold the model was fitted with (<c>IsAnomaly</c>'s, moved by updates); null for a model without one (format 1, or never anomalous).</summary>
+    public float? Threshold { get; }
 
     /// <summary>The file's length and last write time when it was loaded: a reload happens only when they change.</summary>
     public (long Length, DateTime WrittenUtc) FileStamp { get; }
