@@ -18,12 +18,14 @@ public static partial class RkdeModelCatalog
     /// <see cref="RkdeCatalog.RkdeAnomaly"/>, or one read back with <c>Model.Load</c> / <see cref="LoadRkdeModel"/>. The
     /// model's own stages find the new images' regions and compute their features; the projection (PCA and scaling) stays;
     /// the regions enter the training sample as <see cref="RkdeUpdateOptions.Sampling"/> says; the KDE's bandwidth is
-    /// recomputed. The result's model is a new chain of the same stock ML.NET transformers (save it with <c>Model.Save</c>);
-    /// the given model is not changed. Below MaxTrainingPoints, updating with B and then with C gives the model that one
-    /// update with B and C gives.
+    /// recomputed. The threshold behind IsAnomaly is chosen again for the model's false-positive rate from its held-out scores
+    /// and the new images' scores under the model before the update (held out too: the model had not seen them). The result's
+    /// model is a new chain of the same stock ML.NET transformers, in the newest format (save it with <c>Model.Save</c>);
+    /// the given model is not changed. Below MaxTrainingPoints, updating with B and then with C gives the density that one
+    /// update with B and C gives (the threshold may differ a little: C's images are then scored by the model that holds B).
     /// A model of the density stage alone (<see cref="RkdeCatalog.RkdeDensity"/>) is updated from a column of features instead.
     /// </summary>
-    /// <param name="catalog">The model catalog of the MLContext the new model is loaded in.</param>
+    /// <param name="catalog">The model catalog the model is read with (and, for a density model, the new one loaded in).</param>
     /// <param name="model">The fitted R-KDE model.</param>
     /// <param name="newNormals">Normal images, in the image column the model was fitted with (or the features column, for a density model).</param>
     /// <param name="options">Sampling, unreadable images and progress; null: the defaults.</param>
