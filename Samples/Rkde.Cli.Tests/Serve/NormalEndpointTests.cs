@@ -119,4 +119,48 @@ public sealed class NormalEndpointTests
         var e = Assert.Throws<CliException>(() => (ServeFixture.Options() with { NormalOut = "learned.zip" }).Validate());
         StringAssert.Contains(e.Message, "--normal-out saves what POST /normal learns; give --allow-normal too");
     }
+
+    [TestMethod]
+    public async Task AModelOfAnOlderFormatCannotLearnAndTheAnswerSaysRefit()
+    {
+        string old = Path.Combine(TestData.TempFolder(), "v2.zip");
+        File.Copy(ServeFixture.ModelB, old);
+        StampVersionTwo(old);
+        await using var server = await ServeFixture.StartAsync(ServeFixture.Options(old) with { AllowNormal = true });
+        var response = await server.Client.PostAsync("/normal", new ByteArrayContent(File.ReadAllBytes(Unseen[0])));
+        Assert.AreEqual(HttpStatusCode.Conflict, response.StatusCode);
+        string message = await response.Content.ReadAsStringAsync();
+        StringAssert.Contains(message, "rkde_format_version 2, which scores but does not keep its training sample");
+        StringAssert.Contains(message, "Refit it");
+        Assert.AreEqual(1, server.Service<ModelHolder<ServedModel>>().Version);
+    }
+
+    /// <summary>
+    /// Stamps every R-KDE graph in the .zip as format 2 (one graph without the update state): each "…rkde_format_version" entry's
+    /// one-character value, rewritten in place in the protobuf bytes (the same length, so nothing else moves).
+    /// </summary>
+    private static void StampVersionTwo(string zipPath)
+    {
+        byte[] from = [.. "rkde_format_version"u8, 0x12, 0x01, (byte)'3'], to = [.. "rkde_format_version"u8, 0x12, 0x01, (byte)'2'];
+        using var zip = System.IO.Compression.ZipFile.Open(zipPath, System.IO.Compression.ZipArchiveMode.Update);
+        foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel").ToList())
+        {
+            byte[] bytes;
+            using (var read = new MemoryStream())
+            {
+                using (var stream = entry.Open()) stream.CopyTo(read);
+                bytes = read.ToArray();
+            }
+            int replaced = 0;
+            for (int i = bytes.AsSpan().IndexOf(from); i >= 0; i = bytes.AsSpan().IndexOf(from))
+            {
+                to.CopyTo(bytes, i);
+                replaced++;
+            }
+            Assert.IsGreaterThan(0, replaced);
+            using var write = entry.Open();
+            write.SetLength(0);
+            write.Write(bytes);
+        }
+    }
 }
