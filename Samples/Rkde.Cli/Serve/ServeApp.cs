@@ -14,7 +14,7 @@ namespace Rkde.Cli.Serve;
 /// <summary>
 /// The <c>rkde serve</c> web application: Kestrel on the configured addresses (loopback by default), the endpoints,
 /// and the safety around them. Endpoints: <c>GET /</c> the page (and its script and style), <c>GET /health</c>,
-/// <c>GET /metrics</c>, <c>POST /score</c>. Every error answer is JSON, including those routing makes (404, 405).
+/// <c>GET /metrics</c>, <c>POST /score</c>, <c>POST /normal</c> (with <c>--allow-normal</c>). Every error answer is JSON, including those routing makes (404, 405).
 /// </summary>
 internal static class ServeApp
 {
@@ -45,6 +45,7 @@ internal static class ServeApp
         // Made now, so that uptime and images/s count from the start.
         builder.Services.AddSingleton(new ServeMetrics());
         builder.Services.AddSingleton<ScoreEndpoint>();
+        builder.Services.AddSingleton<NormalEndpoint>();
         builder.Services.AddSingleton<ModelReloader>();
         builder.Services.AddHostedService(s => s.GetRequiredService<ModelReloader>());
         configure?.Invoke(builder);
@@ -61,7 +62,7 @@ internal static class ServeApp
             var context = status.HttpContext;
             string message = context.Response.StatusCode switch
             {
-                404 => $"There is nothing at {context.Request.Path}; the endpoints are GET /, GET /health, GET /metrics and POST /score.",
+                404 => $"There is nothing at {context.Request.Path}; the endpoints are GET /, GET /health, GET /metrics, POST /score and POST /normal.",
                 405 => $"{context.Request.Method} is not allowed on {context.Request.Path}; use {context.Response.Headers.Allow}.",
                 int code => $"The request failed with status {code}.",
             };
@@ -76,6 +77,7 @@ internal static class ServeApp
         app.MapGet("/health", Health);
         app.MapGet("/metrics", Metrics);
         app.MapPost("/score", (HttpContext c, ScoreEndpoint score) => score.Handle(c));
+        app.MapPost("/normal", (HttpContext c, NormalEndpoint normal) => normal.Handle(c));
         return app;
     }
 
