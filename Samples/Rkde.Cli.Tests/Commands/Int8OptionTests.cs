@@ -40,5 +40,8 @@ public sealed class Int8OptionTests
         }
 
         public IImageScorer Load(string modelPath) => throw new NotSupportedException();
+
+        public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress) =>
+            throw new NotSupportedException();
     }
 }

@@ -26,14 +26,16 @@ internal static class ServeCommand
         var workers = new Option<int>("--workers") { Description = "Images scored at the same time, one prediction engine each. Default: the number of CPU cores.", DefaultValueFactory = _ => defaults.Workers };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a worker; one more gets 503 with Retry-After.", DefaultValueFactory = _ => defaults.Queue };
         var timeout = new Option<double>("--timeout") { Description = "Seconds a request may take, upload, waiting and scoring together; longer gets 504 (408 while uploading).", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
-        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold for \"isAnomaly\" (anomalous when the score reaches it), instead of the one the model was fitted with." };
+        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold for \"isAnomaly\" (anomalous when the score reaches it). instead of the one the model was fitted with." };
+        var allowNormal = new Option<bool>("--allow-normal") { Description = "Enable POST /normal: clients add normal images to the served model (an anomaly sent there is learned as normal)." };
+        var normalOut = new Option<string?>("--normal-out") { Description = "With --allow-normal: save each model POST /normal updates here, atomically (may be --model itself). Default: keep it in memory only." };
         var noReload = new Option<bool>("--no-reload") { Description = "Keep the loaded model even when the file at --model is replaced." };
         var cluster = new Option<string?>("--cluster") { Description = "Connection string of an R-KDE Orleans cluster's PostgreSQL database: POST /cameras/{id}/score then scores with that camera's model on the cluster." };
         var clusterId = new Option<string>("--cluster-id") { Description = "The cluster's Orleans cluster id.", DefaultValueFactory = _ => defaults.ClusterId };
         var serviceId = new Option<string>("--service-id") { Description = "The cluster's Orleans service id.", DefaultValueFactory = _ => defaults.ServiceId };
-        var command = new Command("serve", "Serve a fitted model over HTTP: POST /score, GET /health, GET /metrics, and a page at GET / to score dropped images.")
+        var command = new Command("serve", "Serve a fitted model over HTTP: POST /score, GET /health, GET /metrics, POST /normal (with --allow-normal), and a page at GET / to score dropped images.")
         {
-            model, urls, apiKey, maxBody, maxPixels, workers, queue, timeout, threshold, noReload, cluster, clusterId, serviceId,
+            model, urls, apiKey, maxBody, maxPixels, workers, queue, timeout, threshold, noReload, allowNormal, normalOut, cluster, clusterId, serviceId,
         };
         command.SetAction(parse => RkdeCli.Guard(error, () =>
         {
@@ -50,6 +52,8 @@ internal static class ServeCommand
                 Timeout = seconds is > 0 and < 86400 ? TimeSpan.FromSeconds(seconds) : throw new CliException($"--timeout must be between 0 and 86400 seconds (got {seconds})."),
                 Threshold = parse.GetValue(threshold),
                 ReloadOnChange = !parse.GetValue(noReload),
+                AllowNormal = parse.GetValue(allowNormal),
+                NormalOut = parse.GetValue(normalOut),
                 ClusterPostgres = parse.GetValue(cluster),
                 ClusterId = parse.GetValue(clusterId)!,
                 ServiceId = parse.GetValue(serviceId)!,
@@ -73,7 +77,7 @@ internal static class ServeCommand
             ? $"{t.ToString(CultureInfo.InvariantCulture)} ({(options.Threshold is null ? "the model's" : "--threshold")})"
             : "none (isAnomaly is null)";
         output.WriteLine($"rkde serve: listening on {string.Join(", ", addresses)}; model {options.ModelPath}; {options.Workers} worker(s), queue {options.Queue}; threshold {thresholdText}.");
-        output.WriteLine($"rkde serve: page at {addresses.FirstOrDefault()}/ ; POST images to /score{(options.ClusterPostgres is null ? "" : $", or to /cameras/ID/score for cluster '{options.ClusterId}'")}. Ctrl+C stops.");
+        output.WriteLine($"rkde serve: page at {addresses.FirstOrDefault()}/ ; POST images to /score{(options.AllowNormal ? " and normal images to /normal" : "")}{(options.ClusterPostgres is null ? "" : $", or to /cameras/ID/score for cluster '{options.ClusterId}'")}. Ctrl+C stops.");
         var open = options.NonLoopbackUrls.ToList();
         if (open.Count > 0)
         {

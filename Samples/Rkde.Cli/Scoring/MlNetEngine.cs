@@ -50,7 +50,7 @@ internal sealed class MlNetEngine : IRkdeEngine
             SkipUnreadableImages = settings.SkipUnreadableImages,
             Progress = counter,
         };
-        var data = ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = Path.GetFullPath(p) }));
+        var data = Images(ml, images);
         ITransformer model;
         try
         {
@@ -62,8 +62,7 @@ internal sealed class MlNetEngine : IRkdeEngine
             string reason = e.Message[..e.Message.LastIndexOf(" Set ", StringComparison.Ordinal)];
             throw new CliException($"{reason} Leave out --strict to skip unreadable training images with a warning.");
         }
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
-        ml.Model.Save(model, data.Schema, modelPath);
+        AtomicFile.Write(modelPath, stream => ml.Model.Save(model, data.Schema, stream));
         return images.Count - counter.Skipped;
     }
 
@@ -87,6 +86,29 @@ internal sealed class MlNetEngine : IRkdeEngine
         var (model, info) = Checked(modelPath, () => (ml.Model.LoadRkdeModel(modelPath, out _), ml.Model.ReadRkdeModelInfo(modelPath)));
         return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model), info);
     }
+
+    public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress)
+    {
+        var ml = new MLContext();
+        ml.DisableThreadSpinning();
+        var (model, schema) = Checked(modelPath, () => (ml.Model.LoadRkdeModel(modelPath, out var s), s));
+        RkdeUpdateResult result;
+        try
+        {
+            result = ml.Model.UpdateRkde(model, Images(ml, images),
+                new RkdeUpdateOptions { Sampling = settings.Sampling, SkipUnreadableImages = !settings.Strict, Progress = progress });
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CliException($"--model '{modelPath}': {OneLine(e.Message)}");
+        }
+        AtomicFile.Write(outPath, stream => ml.Model.Save(result.Model, schema, stream));
+        return new UpdateSummary(result.ImagesAdded, result.ImagesSkipped, result.RegionsAdded, result.RegionsSeen, result.TrainingPoints,
+            result.ExplainedVariance, result.TrainingExplainedVariance, result.Threshold);
+    }
+
+    private static IDataView Images(MLContext ml, IReadOnlyList<string> images) =>
+        ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = Path.GetFullPath(p) }));
 
     public void Export(string modelPath, string onnxPath, bool batched) =>
         Checked(modelPath, () => { new MLContext().Model.ExportRkdeOnnx(modelPath, onnxPath, batched); return 0; });
@@ -119,9 +141,11 @@ internal sealed class MlNetEngine : IRkdeEngine
         }
         catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
-            throw new CliException($"--model could not be loaded: {e.Message.ReplaceLineEndings(" ").Trim()}");
+            throw new CliException($"--model could not be loaded: {OneLine(e.Message)}");
         }
     }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 
     private sealed class Scorer(PredictionEngine<ImageInput, RkdePrediction> engine, RkdeModelInfo info) : IImageScorer
     {

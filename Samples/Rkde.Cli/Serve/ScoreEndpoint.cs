@@ -11,7 +11,8 @@ namespace Rkde.Cli.Serve;
 /// <c>POST /score</c>: admission (503 when full), the upload read into memory within the body limit (413), the
 /// header checked (415, 400), a worker waited for, then the full decode and the score on the model current at that
 /// moment, all within the request timeout (504). The answer is
-/// <c>{"score", "isAnomaly", "threshold", "boxes": [[x1, y1, x2, y2, s], …]}</c>, boxes as in a <c>rkde score</c> line.
+/// <c>{"score", "isAnomaly", "threshold", "boxes": [[x1, y1, x2, y2, s], …]}</c>, boxes as in a <c>rkde score</c> line; the
+/// threshold is --threshold, else the scoring model's own.
 /// </summary>
 /// <remarks>
 /// With <c>--cluster</c>, <c>POST /cameras/{id}/score</c> goes through the same admission, upload limits and header

@@ -14,7 +14,7 @@ namespace Rkde.Cli.Serve;
 /// <summary>
 /// The <c>rkde serve</c> web application: Kestrel on the configured addresses (loopback by default), the endpoints,
 /// and the safety around them. Endpoints: <c>GET /</c> the page (and its script and style), <c>GET /health</c>,
-/// <c>GET /metrics</c>, <c>POST /score</c>. Every error answer is JSON, including those routing makes (404, 405).
+/// <c>GET /metrics</c>, <c>POST /score</c>, <c>POST /normal</c> (with <c>--allow-normal</c>). Every error answer is JSON, including those routing makes (404, 405).
 /// </summary>
 internal static class ServeApp
 {
@@ -47,6 +47,7 @@ internal static class ServeApp
         if (options.ClusterPostgres is not null)
             builder.Services.AddSingleton(ConnectCluster(options));
         builder.Services.AddSingleton<ScoreEndpoint>();
+        builder.Services.AddSingleton<NormalEndpoint>();
         builder.Services.AddSingleton<ModelReloader>();
         builder.Services.AddHostedService(s => s.GetRequiredService<ModelReloader>());
         configure?.Invoke(builder);
@@ -63,8 +64,8 @@ internal static class ServeApp
             var context = status.HttpContext;
             string message = context.Response.StatusCode switch
             {
-                404 => $"There is nothing at {context.Request.Path}; the endpoints are GET /, GET /health, GET /metrics and POST /score" +
-                       (options.ClusterPostgres is null ? "." : " and POST /cameras/{id}/score."),
+                404 => $"There is nothing at {context.Request.Path}; the endpoints are GET /, GET /health, GET /metrics, POST /score" +
+                       (options.ClusterPostgres is null ? " and POST /normal." : ", POST /normal and POST /cameras/{id}/score."),
                 405 => $"{context.Request.Method} is not allowed on {context.Request.Path}; use {context.Response.Headers.Allow}.",
                 int code => $"The request failed with status {code}.",
             };
@@ -79,6 +80,7 @@ internal static class ServeApp
         app.MapGet("/health", Health);
         app.MapGet("/metrics", Metrics);
         app.MapPost("/score", (HttpContext c, ScoreEndpoint score) => score.Handle(c));
+        app.MapPost("/normal", (HttpContext c, NormalEndpoint normal) => normal.Handle(c));
         if (options.ClusterPostgres is not null)
             app.MapPost("/cameras/{id}/score", (HttpContext c, string id, ScoreEndpoint score) => score.Handle(c, id));
         return app;
