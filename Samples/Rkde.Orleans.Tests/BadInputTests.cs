@@ -18,6 +18,8 @@ public sealed class BadInputTests
         var notFitted = await Assert.ThrowsExactlyAsync<CameraNotFittedException>(() => client.ScoreAsync("cam-new", probe));
         Assert.AreEqual("cam-new", notFitted.CameraId);
         StringAssert.Contains(notFitted.Message, "fit one with its normal images first");
+        var notUpdated = await Assert.ThrowsExactlyAsync<CameraNotFittedException>(() => client.UpdateAsync("cam-new", [probe]));
+        Assert.AreEqual("cam-new", notUpdated.CameraId);
 
         await client.FitAsync("cam-bad", Cameras.Images(0), Cameras.Small);
         var text = await Assert.ThrowsExactlyAsync<ArgumentException>(() => client.ScoreAsync("cam-bad", "not an image"u8.ToArray()));

@@ -81,7 +81,7 @@ public sealed class ClusterFailoverTests
 
     [TestMethod]
     [Timeout(600_000, CooperativeCancellation = true)]
-    public async Task ANewModelFittedThroughOneSiloIsWhatEverySiloScoresWithAfterwards()
+    public async Task ANewModelFittedOrUpdatedThroughOneSiloIsWhatEverySiloScoresWithAfterwards()
     {
         await using var cluster = await ProcessCluster.StartAsync(2, retryFor: TimeSpan.FromMinutes(1));
         var client = cluster.Client;
@@ -99,5 +99,18 @@ public sealed class ClusterFailoverTests
         Assert.IsTrue(second.All(s => s.ModelVersion == 2), "no silo scores with the old model once the new one is stored");
         Assert.IsTrue(second.All(s => Cameras.Same(second[0], s)), "every silo scores the new model alike");
         Assert.IsFalse(Cameras.Same(first[0], second[0]), "the new model scores differently (it was fitted on other scenes)");
+
+        // An update runs on the silo of the camera's grain; the other silo's scoring workers take its model from then on.
+        var updated = await client.UpdateAsync("cam-refit", Cameras.Images(3));
+        Assert.AreEqual(3, updated.Version, "an update stores the next version");
+        Assert.AreEqual(5, updated.ImagesAdded);
+        Assert.AreEqual(5, updated.ImagesFitted, "the fit's count stays");
+        Assert.IsNotNull(updated.Threshold, "the updated model has a threshold");
+        Assert.IsTrue(updated.NewBytesStored < updated.ModelBytes / 4, $"an update stores its own chunks only: {updated.NewBytesStored} of {updated.ModelBytes} bytes");
+        var third = await Cameras.ScoreOnEverySilo(client, "cam-refit", probe, 2);
+        Assert.AreEqual(2, third.Select(s => s.Silo).Distinct().Count(), "both silos scored after the update");
+        Assert.IsTrue(third.All(s => s.ModelVersion == 3 && Cameras.Same(third[0], s)), "every silo scores the updated model alike");
+        Assert.IsFalse(Cameras.Same(second[0], third[0]), "the updated model scores differently (its sample holds the new scenes' regions)");
+        Assert.AreEqual(updated.Threshold, third[0].Threshold);
     }
 }

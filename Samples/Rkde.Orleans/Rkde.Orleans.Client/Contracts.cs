@@ -70,7 +70,7 @@ public sealed record CameraModelInfo
     /// <summary>Images the last fit used (unreadable ones are skipped).</summary>
     [Id(2)] public int ImagesFitted { get; init; }
 
-    /// <summary>Images the last fit skipped as unreadable; <see cref="Warnings"/> names them.</summary>
+    /// <summary>Images the last fit or update skipped as unreadable; <see cref="Warnings"/> names them.</summary>
     [Id(3)] public int ImagesSkipped { get; init; }
 
     [Id(4)] public DateTimeOffset FittedAt { get; init; }
@@ -87,6 +87,12 @@ public sealed record CameraModelInfo
 
     /// <summary>The model's threshold (<c>RkdeModelInfo.Threshold</c>: the held-out score that flags <c>FalsePositiveRate</c> of normal images); null when none.</summary>
     [Id(9)] public float? Threshold { get; init; }
+
+    /// <summary>Images the updates since the last fit added (0 right after a fit).</summary>
+    [Id(10)] public int ImagesAdded { get; init; }
+
+    /// <summary>When the last update since the last fit was stored; null right after a fit.</summary>
+    [Id(11)] public DateTimeOffset? UpdatedAt { get; init; }
 }
 
 /// <summary>One image's score from a camera's model.</summary>

@@ -18,7 +18,16 @@ public interface ICameraGrain : IGrainWithStringKey
     [ResponseTimeout("00:10:00")]
     Task<CameraModelInfo> Fit(byte[][] images, CameraFitSettings settings, Guid request);
 
-    /// <summary>The camera's current model, or null before its first fit. Answers during a fit (with the model before it).</summary>
+    /// <summary>
+    /// Adds normal images to the camera's current model (Rkde.MLNet's UpdateRkde: same proposer, features and projection;
+    /// the new regions in the density's sample; a new threshold) and stores it as the next version: every score after this
+    /// returns uses it, on any silo. A repeat with the same <paramref name="request"/> returns that update's result.
+    /// </summary>
+    /// <exception cref="CameraNotFittedException">The camera has no model to update.</exception>
+    [ResponseTimeout("00:10:00")]
+    Task<CameraModelInfo> Update(byte[][] images, Guid request);
+
+    /// <summary>The camera's current model, or null before its first fit. Answers during a fit or update (with the model before it).</summary>
     [AlwaysInterleave]
     Task<ModelReference?> GetModel();
 

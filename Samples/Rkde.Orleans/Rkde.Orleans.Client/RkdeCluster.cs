@@ -105,6 +105,22 @@ public sealed class RkdeCluster : IAsyncDisposable
         return Call(() => Client.GetGrain<ICameraGrain>(cameraId).Fit(array, settings, request), cancellationToken);
     }
 
+    /// <summary>
+    /// Adds normal images (encoded image files' bytes) to the camera's model without refitting it, and stores the result as
+    /// the camera's next version; every score after this returns uses it, on any silo.
+    /// </summary>
+    /// <exception cref="CameraNotFittedException">The camera has no model yet: fit one first.</exception>
+    public Task<CameraModelInfo> UpdateAsync(string cameraId, IReadOnlyList<byte[]> images, CancellationToken cancellationToken = default)
+    {
+        CheckCamera(cameraId);
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Count == 0)
+            throw new ArgumentException($"No images to update camera '{cameraId}' with: give its new normal images' bytes.", nameof(images));
+        var array = images.ToArray();
+        var request = Guid.NewGuid();
+        return Call(() => Client.GetGrain<ICameraGrain>(cameraId).Update(array, request), cancellationToken);
+    }
+
     /// <summary>Scores one encoded image (PNG, JPEG, … bytes) with the camera's current model, on whichever silo takes it.</summary>
     /// <exception cref="CameraNotFittedException">The camera has no model yet.</exception>
     /// <exception cref="ArgumentException">The bytes are not a readable image.</exception>
