@@ -4,7 +4,10 @@ using System.Text.Json;
 
 namespace Rkde.Orleans.Tests;
 
-/// <summary><c>rkde serve --cluster</c> as a real process: <c>POST /cameras/{id}/score</c> answered by the camera's model on the cluster.</summary>
+/// <summary>
+/// <c>rkde serve --cluster</c> as a real process: <c>POST /cameras/{id}/score</c> answered by the camera's model on the
+/// cluster, <c>POST /cameras/{id}/normal</c> updating it there.
+/// </summary>
 [TestClass]
 public sealed class ServeClusterRouteTests
 {
@@ -32,7 +35,7 @@ public sealed class ServeClusterRouteTests
             Assert.AreEqual(0, code, fitOutput);
 
             using var serve = await RkdeCliProcess.ServeAsync("--model", local, "--cluster", Postgres.ConnectionString,
-                "--cluster-id", cluster.Id, "--service-id", cluster.Id);
+                "--cluster-id", cluster.Id, "--service-id", cluster.Id, "--allow-normal");
             using var http = new HttpClient { BaseAddress = serve.Address, Timeout = TimeSpan.FromMinutes(2) };
 
             using var scored = await Post(http, "/cameras/cam-x/score", probe);
@@ -57,6 +60,27 @@ public sealed class ServeClusterRouteTests
             await AssertJsonError(text, HttpStatusCode.UnsupportedMediaType, "not an image");
             using var truncated = await Post(http, "/cameras/cam-x/score", probe[..400]);
             await AssertJsonError(truncated, HttpStatusCode.BadRequest, "cam-x");
+
+            // Normal images posted for a camera update its model on the cluster: the next version, what it scores with after.
+            using var normal = await Post(http, "/cameras/cam-x/normal", Cameras.Images(5)[0]);
+            string learned = await normal.Content.ReadAsStringAsync();
+            Assert.AreEqual(HttpStatusCode.OK, normal.StatusCode, learned + "\n" + serve.Output);
+            using (var json = JsonDocument.Parse(learned))
+            {
+                Assert.AreEqual(2, json.RootElement.GetProperty("modelVersion").GetInt32());
+                Assert.AreEqual(1, json.RootElement.GetProperty("imagesAdded").GetInt32());
+            }
+            var afterUpdate = await cluster.Client.ScoreAsync("cam-x", probe);
+            Assert.AreEqual(2, afterUpdate.ModelVersion);
+            using var rescored = await Post(http, "/cameras/cam-x/score", probe);
+            Assert.AreEqual("2", rescored.Headers.GetValues("X-Rkde-Model-Version").Single());
+            using (var json = JsonDocument.Parse(await rescored.Content.ReadAsStringAsync()))
+                Assert.AreEqual(afterUpdate.Score, json.RootElement.GetProperty("score").GetSingle(), "the updated model's score");
+            using var noModel = await Post(http, "/cameras/cam-none/normal", probe);
+            await AssertJsonError(noModel, HttpStatusCode.NotFound, "cam-none");
+            using var notImage = await Post(http, "/cameras/cam-x/normal", "not an image"u8.ToArray());
+            await AssertJsonError(notImage, HttpStatusCode.UnsupportedMediaType, "Nothing was learned");
+            Assert.AreEqual(2, (await cluster.Client.GetInfoAsync("cam-x"))!.Version, "a refused upload changes nothing");
 
             // A cluster id no silo has: one line naming it when the connect timeout has passed, not a server that waits on.
             var (wrongCode, wrongOutput) = await RkdeCliProcess.RunAsync(TimeSpan.FromMinutes(2),

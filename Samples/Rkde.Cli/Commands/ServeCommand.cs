@@ -30,7 +30,7 @@ internal static class ServeCommand
         var allowNormal = new Option<bool>("--allow-normal") { Description = "Enable POST /normal: clients add normal images to the served model (an anomaly sent there is learned as normal)." };
         var normalOut = new Option<string?>("--normal-out") { Description = "With --allow-normal: save each model POST /normal updates here, atomically (may be --model itself). Default: keep it in memory only." };
         var noReload = new Option<bool>("--no-reload") { Description = "Keep the loaded model even when the file at --model is replaced." };
-        var cluster = new Option<string?>("--cluster") { Description = "Connection string of an R-KDE Orleans cluster's PostgreSQL database: POST /cameras/{id}/score then scores with that camera's model on the cluster." };
+        var cluster = new Option<string?>("--cluster") { Description = "Connection string of an R-KDE Orleans cluster's PostgreSQL database: POST /cameras/{id}/score then scores with that camera's model on the cluster (and POST /cameras/{id}/normal updates it, with --allow-normal)." };
         var clusterId = new Option<string>("--cluster-id") { Description = "The cluster's Orleans cluster id.", DefaultValueFactory = _ => defaults.ClusterId };
         var serviceId = new Option<string>("--service-id") { Description = "The cluster's Orleans service id.", DefaultValueFactory = _ => defaults.ServiceId };
         var command = new Command("serve", "Serve a fitted model over HTTP: POST /score, GET /health, GET /metrics, POST /normal (with --allow-normal), and a page at GET / to score dropped images.")

@@ -65,7 +65,7 @@ internal static class ServeApp
             string message = context.Response.StatusCode switch
             {
                 404 => $"There is nothing at {context.Request.Path}; the endpoints are GET /, GET /health, GET /metrics, POST /score" +
-                       (options.ClusterPostgres is null ? " and POST /normal." : ", POST /normal and POST /cameras/{id}/score."),
+                       (options.ClusterPostgres is null ? " and POST /normal." : ", POST /normal, POST /cameras/{id}/score and POST /cameras/{id}/normal."),
                 405 => $"{context.Request.Method} is not allowed on {context.Request.Path}; use {context.Response.Headers.Allow}.",
                 int code => $"The request failed with status {code}.",
             };
@@ -82,7 +82,10 @@ internal static class ServeApp
         app.MapPost("/score", (HttpContext c, ScoreEndpoint score) => score.Handle(c));
         app.MapPost("/normal", (HttpContext c, NormalEndpoint normal) => normal.Handle(c));
         if (options.ClusterPostgres is not null)
+        {
             app.MapPost("/cameras/{id}/score", (HttpContext c, string id, ScoreEndpoint score) => score.Handle(c, id));
+            app.MapPost("/cameras/{id}/normal", (HttpContext c, string id, NormalEndpoint normal) => normal.Handle(c, id));
+        }
         return app;
     }
 
