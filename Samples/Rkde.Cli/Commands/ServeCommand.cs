@@ -30,9 +30,12 @@ internal static class ServeCommand
         var allowNormal = new Option<bool>("--allow-normal") { Description = "Enable POST /normal: clients add normal images to the served model (an anomaly sent there is learned as normal)." };
         var normalOut = new Option<string?>("--normal-out") { Description = "With --allow-normal: save each model POST /normal updates here, atomically (may be --model itself). Default: keep it in memory only." };
         var noReload = new Option<bool>("--no-reload") { Description = "Keep the loaded model even when the file at --model is replaced." };
+        var cluster = new Option<string?>("--cluster") { Description = "Connection string of an R-KDE Orleans cluster's PostgreSQL database: POST /cameras/{id}/score then scores with that camera's model on the cluster (and POST /cameras/{id}/normal updates it, with --allow-normal)." };
+        var clusterId = new Option<string>("--cluster-id") { Description = "The cluster's Orleans cluster id.", DefaultValueFactory = _ => defaults.ClusterId };
+        var serviceId = new Option<string>("--service-id") { Description = "The cluster's Orleans service id.", DefaultValueFactory = _ => defaults.ServiceId };
         var command = new Command("serve", "Serve a fitted model over HTTP: POST /score, GET /health, GET /metrics, POST /normal (with --allow-normal), and a page at GET / to score dropped images.")
         {
-            model, urls, apiKey, maxBody, maxPixels, workers, queue, timeout, threshold, noReload, allowNormal, normalOut,
+            model, urls, apiKey, maxBody, maxPixels, workers, queue, timeout, threshold, noReload, allowNormal, normalOut, cluster, clusterId, serviceId,
         };
         command.SetAction(parse => RkdeCli.Guard(error, () =>
         {
@@ -51,6 +54,9 @@ internal static class ServeCommand
                 ReloadOnChange = !parse.GetValue(noReload),
                 AllowNormal = parse.GetValue(allowNormal),
                 NormalOut = parse.GetValue(normalOut),
+                ClusterPostgres = parse.GetValue(cluster),
+                ClusterId = parse.GetValue(clusterId)!,
+                ServiceId = parse.GetValue(serviceId)!,
             };
             Run(options, output, error);
             return 0;
@@ -71,7 +77,7 @@ internal static class ServeCommand
             ? $"{t.ToString(CultureInfo.InvariantCulture)} ({(options.Threshold is null ? "the model's" : "--threshold")})"
             : "none (isAnomaly is null)";
         output.WriteLine($"rkde serve: listening on {string.Join(", ", addresses)}; model {options.ModelPath}; {options.Workers} worker(s), queue {options.Queue}; threshold {thresholdText}.");
-        output.WriteLine($"rkde serve: page at {addresses.FirstOrDefault()}/ ; POST images to /score{(options.AllowNormal ? " and normal images to /normal" : "")}. Ctrl+C stops.");
+        output.WriteLine($"rkde serve: page at {addresses.FirstOrDefault()}/ ; POST images to /score{(options.AllowNormal ? " and normal images to /normal" : "")}{(options.ClusterPostgres is null ? "" : $", or to /cameras/ID/score for cluster '{options.ClusterId}'")}. Ctrl+C stops.");
         var open = options.NonLoopbackUrls.ToList();
         if (open.Count > 0)
         {

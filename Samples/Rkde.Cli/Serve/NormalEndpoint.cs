@@ -21,12 +21,15 @@ namespace Rkde.Cli.Serve;
 /// <remarks>
 /// The model's chain reads image files, so the accepted uploads are written to a private temporary folder for the update
 /// and deleted after it (<c>/score</c> writes nothing to disk).
+/// With <c>--cluster</c>, <c>POST /cameras/{id}/normal</c> takes the same upload and checks, then updates camera id's model
+/// on the R-KDE Orleans cluster (<c>RkdeCluster.UpdateAsync</c>: the next version, which every silo scores with after);
+/// it answers <c>{"imagesAdded", "threshold", "modelVersion"}</c>.
 /// </remarks>
-internal sealed class NormalEndpoint(ServeOptions options, ModelHolder<ServedModel> models, TextWriter log)
+internal sealed class NormalEndpoint(ServeOptions options, ModelHolder<ServedModel> models, TextWriter log, Rkde.Orleans.RkdeCluster? cluster = null)
 {
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
 
-    public async Task Handle(HttpContext context)
+    public async Task Handle(HttpContext context, string? camera = null)
     {
         if (!options.AllowNormal)
         {
@@ -64,6 +67,11 @@ internal sealed class NormalEndpoint(ServeOptions options, ModelHolder<ServedMod
                 return;
             }
             formats.Add(verdict.Format);
+        }
+        if (camera is not null)
+        {
+            await LearnOnCluster(context, camera, images);
+            return;
         }
 
         await _oneAtATime.WaitAsync(context.RequestAborted);
@@ -107,6 +115,48 @@ internal sealed class NormalEndpoint(ServeOptions options, ModelHolder<ServedMod
                 w.WriteString("saved", Path.GetFileName(saved));
             else
                 w.WriteNull("saved");
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>
+    /// Updates the camera's model on the cluster (a camera without a model is 404, images without regions 400, the
+    /// cluster's database unreachable 503). An update takes as long as it takes: only the client leaving ends the wait.
+    /// </summary>
+    private async Task LearnOnCluster(HttpContext context, string camera, List<byte[]> images)
+    {
+        Rkde.Orleans.CameraModelInfo info;
+        try
+        {
+            info = await cluster!.UpdateAsync(camera, images, context.RequestAborted);
+        }
+        catch (Rkde.Orleans.CameraNotFittedException e)
+        {
+            await ServeJson.Error(context, 404, $"{OneLine(e.Message)} Nothing was learned.");
+            return;
+        }
+        catch (InvalidOperationException e)
+        {
+            await ServeJson.Error(context, 400, $"{OneLine(e.Message)} Nothing was learned; the camera's model is unchanged.");
+            return;
+        }
+        catch (Rkde.Orleans.ModelStoreUnavailableException e)
+        {
+            context.Response.Headers.RetryAfter = "5";
+            await ServeJson.Error(context, 503, OneLine(e.Message));
+            return;
+        }
+        log.WriteLine($"rkde serve: camera '{camera}' model version {info.Version} learned {images.Count} normal image(s) on the cluster.");
+        context.Response.Headers[ScoreEndpoint.ModelVersionHeader] = info.Version.ToString(CultureInfo.InvariantCulture);
+        await ServeJson.Write(context, 200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("imagesAdded", images.Count - info.ImagesSkipped);
+            if ((options.Threshold ?? info.Threshold) is float t)
+                w.WriteNumber("threshold", t);
+            else
+                w.WriteNull("threshold");
+            w.WriteNumber("modelVersion", info.Version);
             w.WriteEndObject();
         });
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Rkde.Cli.Evaluate.Metrics;
 using Rkde.Cli.Scoring;
 
 namespace Rkde.Cli.Serve;
@@ -13,18 +14,23 @@ namespace Rkde.Cli.Serve;
 /// <c>{"score", "isAnomaly", "threshold", "boxes": [[x1, y1, x2, y2, s], …]}</c>, boxes as in a <c>rkde score</c> line; the
 /// threshold is --threshold, else the scoring model's own.
 /// </summary>
-internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedModel> models, ScoringGate gate, ServeMetrics metrics)
+/// <remarks>
+/// With <c>--cluster</c>, <c>POST /cameras/{id}/score</c> goes through the same admission, upload limits and header
+/// check, then scores on the R-KDE Orleans cluster with camera id's model instead of the local one.
+/// </remarks>
+internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedModel> models, ScoringGate gate, ServeMetrics metrics,
+    Rkde.Orleans.RkdeCluster? cluster = null)
 {
     /// <summary>The response header that names the version of the model that scored the image (1, then one more per swap).</summary>
     public const string ModelVersionHeader = "X-Rkde-Model-Version";
 
-    public async Task Handle(HttpContext context)
+    public async Task Handle(HttpContext context, string? camera = null)
     {
         long started = Stopwatch.GetTimestamp();
         int status = 500;
         try
         {
-            status = await Score(context);
+            status = await Score(context, camera);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -41,7 +47,7 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
         }
     }
 
-    private async Task<int> Score(HttpContext context)
+    private async Task<int> Score(HttpContext context, string? camera)
     {
         var admission = gate.Admit();
         if (!admission.IsAcquired)
@@ -72,6 +78,8 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
             var inspected = UploadCheck.Inspect(bytes, options.MaxPixels);
             if (!inspected.IsAccepted)
                 return await ServeJson.Error(context, inspected.Status, inspected.Error!);
+            if (camera is not null)
+                return await ScoreOnCluster(context, camera, bytes, timeout.Token);
 
             Task<(UploadVerdict Verdict, ImageScore? Result, int Version, float? Threshold)> work;
             try
@@ -116,6 +124,42 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
         {
             if (!handedOver)
                 admission.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Scores on the cluster (which decodes and scores there; the local workers stay free) within the request timeout:
+    /// a camera without a model is 404, bytes the cluster cannot decode 400, its database down 503.
+    /// </summary>
+    private async Task<int> ScoreOnCluster(HttpContext context, string camera, byte[] bytes, CancellationToken timeout)
+    {
+        try
+        {
+            var s = await cluster!.ScoreAsync(camera, bytes, timeout).WaitAsync(timeout);
+            var boxes = Enumerable.Range(0, s.Boxes.Length / 5)
+                .Select(i => new Detection(new BoundingBox(s.Boxes[5 * i], s.Boxes[5 * i + 1], s.Boxes[5 * i + 2], s.Boxes[5 * i + 3]), s.Boxes[5 * i + 4]))
+                .ToList();
+            context.Response.Headers[ModelVersionHeader] = s.ModelVersion.ToString(CultureInfo.InvariantCulture);
+            await ServeJson.Write(context, 200, w => WriteAnswer(w, new ImageScore(s.Score, boxes), options.Threshold ?? s.Threshold));
+            return 200;
+        }
+        catch (Rkde.Orleans.CameraNotFittedException e)
+        {
+            return await ServeJson.Error(context, 404, e.Message);
+        }
+        catch (ArgumentException e)
+        {
+            return await ServeJson.Error(context, 400, e.Message);
+        }
+        catch (Rkde.Orleans.ModelStoreUnavailableException e)
+        {
+            context.Response.Headers.RetryAfter = "5";
+            return await ServeJson.Error(context, 503, e.Message);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException && !context.RequestAborted.IsCancellationRequested)
+        {
+            return await ServeJson.Error(context, 504,
+                $"Camera '{camera}' was not scored on the cluster within the request timeout of {Seconds(options.Timeout)} (--timeout); try again later.");
         }
     }
 

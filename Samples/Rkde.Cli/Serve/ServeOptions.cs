@@ -42,6 +42,18 @@ internal sealed record ServeOptions
     /// <summary>Whether a new file at <see cref="ModelPath"/> is loaded and swapped in while requests go on.</summary>
     public bool ReloadOnChange { get; init; } = true;
 
+    /// <summary>
+    /// Npgsql connection string of an R-KDE Orleans cluster's database (Samples/Rkde.Orleans); with it,
+    /// <c>POST /cameras/{id}/score</c> scores with camera id's model on the cluster. Null: no such route.
+    /// </summary>
+    public string? ClusterPostgres { get; init; }
+
+    /// <summary>The cluster's Orleans cluster id (<c>--cluster-id</c>), as its silos were started with.</summary>
+    public string ClusterId { get; init; } = "rkde";
+
+    /// <summary>The cluster's Orleans service id (<c>--service-id</c>).</summary>
+    public string ServiceId { get; init; } = "rkde";
+
     public const string DefaultUrls = "http://127.0.0.1:8080";
 
     /// <summary>Throws <see cref="CliException"/> naming the option when a value cannot work.</summary>
