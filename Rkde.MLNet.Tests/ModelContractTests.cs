@@ -96,7 +96,7 @@ public sealed class ModelContractTests
         g.Metadata(OnnxModelContract.FormatVersionKey, "0");
         g.Metadata("rkde_stage", "density");
         var e = Assert.Throws<InvalidDataException>(() => OnnxModelContract.Emitted("density graph", g.ToBytes(), "density"));
-        StringAssert.Contains(e.Message, "rkde_format_version '0'; this Rkde.MLNet reads version 2");
+        StringAssert.Contains(e.Message, "rkde_format_version '0'; this Rkde.MLNet reads version 3");
     }
 
     [TestMethod]

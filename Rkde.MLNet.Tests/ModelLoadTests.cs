@@ -120,11 +120,41 @@ public sealed class ModelLoadTests
     [TestMethod]
     public void AGraphOfAnotherFormatVersionIsNamed()
     {
-        string path = Path.Combine(s_images.Folder, "v3.zip");
+        string path = Path.Combine(s_images.Folder, "v4.zip");
         File.Copy(s_model, path, overwrite: true);
-        string entryName = ZipGraphs.Rewrite(path, "fitted", g => g.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = "3");
+        string entryName = ZipGraphs.Rewrite(path, "fitted", g => g.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = "4");
         string m = LoadFails(path);
-        StringAssert.Contains(m, $"Model '{path}' holds an R-KDE fitted graph of rkde_format_version '3' (entry {entryName}); this Rkde.MLNet reads version 2.");
+        StringAssert.Contains(m, $"Model '{path}' holds an R-KDE fitted graph of rkde_format_version '4' (entry {entryName}); this Rkde.MLNet reads versions 1, 2, 3.");
+    }
+
+    [TestMethod]
+    public void AVersionTwoModelStillLoadsScoresAndExports()
+    {
+        string path = Path.Combine(s_images.Folder, "v2.zip");
+        File.Copy(s_model, path, overwrite: true);
+        ZipGraphs.Rewrite(path, "fitted", AsVersionTwo);
+        var ml = new MLContext();
+        var scored = ml.Model.LoadRkdeModel(path, out _).Transform(ml.Data.LoadFromEnumerable(s_test));
+        var expected = ml.Model.Load(s_model, out _).Transform(ml.Data.LoadFromEnumerable(s_test));
+        Assert.AreEqual(ml.Data.CreateEnumerable<RkdePrediction>(expected, false).Single().Score,
+            ml.Data.CreateEnumerable<RkdePrediction>(scored, false).Single().Score);
+        using var export = new MemoryStream();
+        ml.Model.ExportRkdeOnnx(path, export, batched: false);
+        Assert.IsGreaterThan(0L, export.Length);
+        Assert.AreEqual(ml.Model.ReadRkdeModelInfo(s_model).Threshold, ml.Model.ReadRkdeModelInfo(path).Threshold);
+    }
+
+    /// <summary>
+    /// A fitted graph as format 2 wrote it: every part stamped version 2, without the update state's metadata (the
+    /// initializers its nodes read stay; a version-2 graph held the same values under its own layout).
+    /// </summary>
+    internal static void AsVersionTwo(ModelProto graph)
+    {
+        foreach (var entry in graph.MetadataProps.Where(p => p.Key.EndsWith("rkde_format_version", StringComparison.Ordinal)))
+            entry.Value = "2";
+        foreach (var entry in graph.MetadataProps.Where(p => p.Key is "density/rkde_regions_seen" or "density/rkde_sampler_state"
+            or "density/rkde_max_training_points" or "density/rkde_threshold_scores").ToList())
+            graph.MetadataProps.Remove(entry);
     }
 
     [TestMethod]
@@ -133,7 +163,7 @@ public sealed class ModelLoadTests
         using var zip = ZipFile.OpenRead(s_model);
         var stages = zip.Entries.Where(e => e.Name == "OnnxModel").Select(Metadata)
             .Where(m => m.ContainsKey("rkde_format_version")).Select(m => (m["rkde_stage"], m["rkde_format_version"])).Order().ToArray();
-        CollectionAssert.AreEqual(new[] { ("fitted", "2") }, stages, "one graph, holding the user models, the region filter and the density");
+        CollectionAssert.AreEqual(new[] { ("fitted", "3") }, stages, "one graph, holding the user models, the region filter and the density");
     }
 
     /// <summary>The .zip entry holding the fitted model's one ONNX graph.</summary>

@@ -133,32 +133,11 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
     }
 
     /// <summary>
-    /// The input without rows whose image is unreadable (each reported through Progress), or the input itself when all
-    /// are readable. Throws for the first unreadable image when SkipUnreadableImages is false, and when none is readable.
+    /// The input without rows whose image is unreadable (each reported through Progress), or the input itself when all are
+    /// readable. Throws for the first unreadable image when SkipUnreadableImages is false, and when none is readable.
     /// </summary>
-    private IDataView ReadableImages(IDataView input)
-    {
-        var checks = ImageCheck.CheckColumn(input, _options.ImageColumnName, _options.ImageFolder);
-        var keep = new bool[checks.Count];
-        for (int row = 0; row < checks.Count; row++)
-        {
-            keep[row] = checks[row].IsReadable;
-            if (keep[row])
-                continue;
-            if (!_options.SkipUnreadableImages)
-                throw new InvalidOperationException(
-                    $"Training image at row {row} is unreadable: {checks[row].Message} Set SkipUnreadableImages = true to skip such images.");
-            _options.Progress?.Report($"RkdeAnomaly: skipping training image at row {row}: {checks[row].Message}");
-        }
-        int readable = keep.Count(k => k);
-        if (readable == checks.Count)
-            return input;
-        if (readable == 0)
-            throw new InvalidOperationException(
-                $"None of the {checks.Count} training images is readable (row 0: {checks[0].Message}); fit on a column of decodable image files.");
-        _options.Progress?.Report($"RkdeAnomaly: fitting on {readable} of {checks.Count} training images; {checks.Count - readable} skipped.");
-        return new RowSubset(input, keep);
-    }
+    private IDataView ReadableImages(IDataView input) => Images.ReadableImages.Filter(input, _options.ImageColumnName, _options.ImageFolder,
+        _options.SkipUnreadableImages, _options.Progress, "training image", "fit on", "fitting on", "RkdeAnomaly", nameof(RkdeOptions.SkipUnreadableImages)).Rows;
 
     /// <summary>The default proposer with an INT8 trunk, calibrated on the first <see cref="CalibrationImages"/> training images.</summary>
     private ProposerSlot QuantizedProposer(IDataView input)

@@ -7,8 +7,8 @@ using Rkde.MLNet.Pipeline;
 
 namespace Rkde.MLNet;
 
-/// <summary>Loading and exporting saved R-KDE models on <c>mlContext.Model</c>, with errors that name the file and the fix.</summary>
-public static class RkdeModelCatalog
+/// <summary>Loading, exporting and updating saved R-KDE models on <c>mlContext.Model</c>, with errors that name the file and the fix.</summary>
+public static partial class RkdeModelCatalog
 {
     /// <summary>
     /// Loads a model saved with <c>mlContext.Model.Save</c> after fitting <see cref="RkdeCatalog.RkdeAnomaly"/> (or
@@ -112,8 +112,12 @@ public static class RkdeModelCatalog
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model '{path}' does not exist; fit RkdeAnomaly and save it there with mlContext.Model.Save.", path);
-        CheckGraphs(path);
+        var graphs = CheckGraphs(path);
         var fitted = OnnxGraphs(path).Where(g => Stage(g.Model) == FittedGraph.FittedStage).ToList();
+        if (graphs.FirstOrDefault(g => g.Version == "1") is { Entry: not null } old)
+            throw new InvalidDataException(
+                $"Model '{path}' holds an R-KDE {old.Stage} graph of rkde_format_version '1' (entry {old.Entry}): version 1 models are chains of four ONNX stages " +
+                "with no threshold, from before the fitted model was one graph; they load and score, but fit and save the model again with this version to export it or read its threshold.");
         if (fitted.Count != 1)
             throw new InvalidDataException(
                 $"Model '{path}' holds {(fitted.Count == 0 ? "no" : fitted.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))} fitted R-KDE graph " +
@@ -124,17 +128,17 @@ public static class RkdeModelCatalog
     private static string? Stage(ModelProto model) => model.MetadataProps.FirstOrDefault(p => p.Key == OnnxModelContract.StageKey)?.Value;
 
     /// <summary>Checks the R-KDE graphs in the .zip: there is a fitted or density graph, and every one has our format version.</summary>
-    private static void CheckGraphs(string path)
+    private static List<(string Entry, string Stage, string Version)> CheckGraphs(string path)
     {
         var graphs = EmittedGraphs(path);
-        foreach (var (entry, stage, version) in graphs.Where(g => g.Version != OnnxModelContract.FormatVersion))
+        foreach (var (entry, stage, version) in graphs.Where(g => !OnnxModelContract.ReadableFormatVersions.Contains(g.Version)))
             throw new InvalidDataException(
-                $"Model '{path}' holds an R-KDE {stage} graph of rkde_format_version '{version}' (entry {entry}); this Rkde.MLNet reads version " +
-                $"{OnnxModelContract.FormatVersion}" + (version == "1" ? " (version 1 models are chains of four ONNX stages with no threshold, from before the fitted model was one graph)" : "") +
-                ". Fit and save the model again with this version, or score it with the version that saved it.");
+                $"Model '{path}' holds an R-KDE {stage} graph of rkde_format_version '{version}' (entry {entry}); this Rkde.MLNet reads versions " +
+                $"{string.Join(", ", OnnxModelContract.ReadableFormatVersions)}. Fit and save the model again with this version, or score it with the version that saved it.");
         if (!graphs.Any(g => g.Stage is FittedGraph.FittedStage or FittedGraph.DensityStage))
             throw new InvalidDataException(
                 $"Model '{path}' is not an R-KDE model: it holds no fitted R-KDE graph. Give the .zip saved after fitting RkdeAnomaly, or load other models with mlContext.Model.Load.");
+        return graphs;
     }
 
     /// <summary>The graphs carrying "rkde_format_version" (user models do not).</summary>

@@ -165,9 +165,60 @@ public sealed class DensityGraphTests
         const int d = 5;
         var model = Fit(Enumerable.Range(0, 30 * d).Select(_ => (float)random.NextDouble()).ToArray(), d, 2, FeatureScalingMethod.Scale);
         using var run = new OnnxRun(DensityGraph.Build(model, new DensityGraphNames("F", "B", "L", "S")));
-        Assert.AreEqual("2", run.Metadata.CustomMetadataMap["rkde_format_version"]);
+        Assert.AreEqual("3", run.Metadata.CustomMetadataMap["rkde_format_version"]);
         Assert.AreEqual("density", run.Metadata.CustomMetadataMap["rkde_stage"]);
         var o = run.Run(("F", new float[2 * d], [1, 2, d]));
         CollectionAssert.AreEquivalent(new[] { "B", "L", "S" }, o.Keys.ToArray());
+    }
+
+    [TestMethod]
+    [DataRow(FeatureScalingMethod.Scale)]
+    [DataRow(FeatureScalingMethod.Norm)]
+    public void TheStateReadBackFromTheGraphIsTheModel(FeatureScalingMethod scaling)
+    {
+        var random = new Random(5);
+        const int d = 12, k = 4;
+        var rows = Enumerable.Range(0, 80 * d).Select(_ => (float)random.NextDouble()).ToArray();
+        var model = Fit(rows, d, k, scaling);
+        var read = DensityGraph.Read(global::Onnx.ModelProto.Parser.ParseFrom(DensityGraph.Build(model)));
+        Assert.AreEqual(scaling, read.Scaling);
+        CollectionAssert.AreEqual(model.Mean, read.Mean);
+        CollectionAssert.AreEqual(model.Components, read.Components);
+        Assert.AreEqual(model.MaxLength, read.MaxLength);
+        CollectionAssert.AreEqual(model.Sample, read.Sample);
+        CollectionAssert.AreEqual(model.BandwidthTransform, read.BandwidthTransform);
+        Assert.AreEqual(model.LogNormaliser, read.LogNormaliser);
+        Assert.AreEqual(model.History, read.History);
+        Assert.AreEqual(80L, read.History.RegionsSeen);
+        for (int i = 0; i < model.Points.Length; i++)
+            Assert.AreEqual(model.Points[i], read.Points[i], 1e-12 * Math.Max(1, Math.Abs(model.Points[i])), $"point value {i}");
+    }
+
+    [TestMethod]
+    public void TheScoringTensorsFoldIntoConstantsWhenOnnxRuntimeLoadsTheGraph()
+    {
+        // The graph stores the state once and derives the kernel points from the sample; ORT must fold that derivation at
+        // load time (as ML.NET's OnnxTransformer creates its session, with default options), or every run would redo it.
+        var random = new Random(6);
+        const int d = 16, k = 4;
+        var model = Fit(Enumerable.Range(0, 300 * d).Select(_ => (float)random.NextDouble()).ToArray(), d, k, FeatureScalingMethod.Scale);
+        byte[] graph = DensityGraph.Build(model);
+        Assert.IsTrue(global::Onnx.ModelProto.Parser.ParseFrom(graph).Graph.Node.Any(n => n.Input.Contains(DensityGraph.State.Sample)));
+        string optimized = Path.Combine(Path.GetTempPath(), $"rkde-density-optimized-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions { OptimizedModelFilePath = optimized })
+            using (new OnnxRun(graph, options)) { }
+            var folded = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized)).Graph;
+            string[] state = [DensityGraph.State.Sample, DensityGraph.State.Components, DensityGraph.State.BandwidthTransform, DensityGraph.State.Mean];
+            var reading = folded.Node.Where(n => n.Input.Any(state.Contains)).Select(n => n.OpType).ToArray();
+            Assert.IsEmpty(reading, "nodes still computing from the state at run time: " + string.Join(", ", reading));
+            // What remains per run: one row-side projection MatMul and the kernel MatMul, nothing of size n × k × k.
+            Assert.IsLessThanOrEqualTo(2, folded.Node.Count(n => n.OpType is "MatMul" or "Gemm" or "FusedMatMul"));
+        }
+        finally
+        {
+            File.Delete(optimized);
+        }
     }
 }

@@ -65,7 +65,7 @@ public sealed class DensityModelTests
         using var reservoir = new Reservoir(capacity, dim, seed: 9);
         for (int r = 0; r < rows; r++) reservoir.Add(data.AsSpan(r * dim, dim));
         var options = new RkdeDensityOptions { PcaComponents = 4, MaxTrainingPoints = capacity };
-        var streamed = KdeDensityModel.Fit(reservoir.Rows(), options, seed: 9, progress: null);
+        var streamed = KdeDensityModel.Fit(reservoir.RowsOldestFirst(), options, seed: 9, progress: null);
         var buffered = KdeDensityModel.Fit(data, rows, dim, options, seed: 9);
         CollectionAssert.AreEqual(streamed.Points, buffered.Points);
     }

@@ -76,7 +76,8 @@ public sealed class FittedGraphTests
     {
         var composed = ModelProto.Parser.ParseFrom(FittedGraph.Compose(Front(), Density(3)));
         var initializers = composed.Graph.Initializer.Select(i => i.Name).ToHashSet();
-        foreach (var name in new[] { "points", "points_t", "projection", "projection_bias", DensityGraph.ThresholdInitializer })
+        foreach (var name in new[] { DensityGraph.State.Mean, DensityGraph.State.Components, DensityGraph.State.Sample, DensityGraph.State.BandwidthTransform,
+                     DensityGraph.State.LogNormaliser, DensityGraph.ThresholdInitializer })
             Assert.Contains(FittedGraph.DensityPrefix + name, initializers);
         var meta = FittedGraph.Metadata(composed);
         Assert.AreEqual("fitted", meta["rkde_stage"]);
@@ -125,6 +126,6 @@ public sealed class FittedGraphTests
         var old = ModelProto.Parser.ParseFrom(density);
         old.MetadataProps.Single(p => p.Key == "rkde_format_version").Value = "1";
         e = Assert.Throws<InvalidDataException>(() => FittedGraph.Compose(front, old.ToByteArray()));
-        StringAssert.Contains(e.Message, "The density graph carries rkde_format_version '1'; this Rkde.MLNet reads version 2");
+        StringAssert.Contains(e.Message, "The density graph carries rkde_format_version '1'; this Rkde.MLNet composes version 3");
     }
 }

@@ -139,7 +139,7 @@ public sealed class OnnxExportTests
     {
         using var session = new InferenceSession(s_onnx);
         var meta = session.ModelMetadata.CustomMetadataMap;
-        Assert.AreEqual("2", meta["rkde_format_version"]);
+        Assert.AreEqual("3", meta["rkde_format_version"]);
         Assert.AreEqual("export", meta["rkde_stage"]);
         Assert.AreEqual($"{TinyModels.Width}x{TinyModels.Height}", meta["rkde_input_size"]);
         StringAssert.Contains(meta["rkde_resize"], "nearest neighbour");

@@ -120,7 +120,7 @@ public sealed class RegionFilterGraphTests
     public void GraphCarriesFormatMetadataAndRejectsBadSizes()
     {
         using var run = new OnnxRun(RegionFilterGraph.Build(new RegionFilterOptions(), 360, 240));
-        Assert.AreEqual("2", run.Metadata.CustomMetadataMap["rkde_format_version"]);
+        Assert.AreEqual("3", run.Metadata.CustomMetadataMap["rkde_format_version"]);
         Assert.AreEqual("regions", run.Metadata.CustomMetadataMap["rkde_stage"]);
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => RegionFilterGraph.Build(new RegionFilterOptions(), 0, 240));
         StringAssert.Contains(e.Message, "width = 0");

@@ -1,3 +1,5 @@
+using System.Globalization;
+using Onnx;
 using Rkde.MLNet.Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 
@@ -18,9 +20,16 @@ internal sealed record DensityGraphNames(
 
 /// <summary>
 /// Emits a fitted <see cref="KdeDensityModel"/> as an ONNX graph, so that stock ML.NET's OnnxTransformer scores
-/// with it and persists it (initializers hold the fitted state) through Model.Save / Model.Load.
+/// with it and persists it (initializers hold the fitted state) through Model.Save / Model.Load, and reads that state
+/// back (<see cref="Read"/>) so that a saved model can be updated.
 /// </summary>
 /// <remarks>
+/// The initializers named in <see cref="State"/> hold the model's state once: the projection (mean, components, the
+/// Scale divisor), the kept sample of projected, scaled rows, the bandwidth transform L and the log normaliser; the
+/// sample's history is in the metadata (<see cref="HistoryKeys"/>). Everything scoring needs beyond that (the
+/// projection folded with L, the kernel points, their transposed float copy) is computed by nodes from initializers
+/// only, which ONNX Runtime folds into constants when it loads the graph, so it costs nothing per run and nothing in
+/// the file.
 /// The projection runs in double; under Scale, PCA, the 1/MaxLength scaling and the bandwidth transform are one
 /// D × (k+1) matrix whose last column (0, with bias 1) appends a 1 to each row: z₁ = [z, 1].
 /// The KDE's log-sum-exp splits into an exact part and a bounded part:
@@ -40,8 +49,43 @@ internal static class DensityGraph
     /// <summary>Score of the padding points that fill the last block: far below any real s_i, and finite (no inf − inf).</summary>
     private const float PaddingScore = -1e30f;
 
+    /// <summary>The first <c>rkde_format_version</c> whose density graph holds the state an update needs.</summary>
+    public const int FirstUpdatableVersion = 3;
+
     /// <summary>Name of the initializer holding the threshold (graphs built with one).</summary>
     public const string ThresholdInitializer = "threshold";
+
+    /// <summary>Names of the initializers that hold the fitted state (stable: <see cref="Read"/> and model tools find them by name).</summary>
+    public static class State
+    {
+        /// <summary>float [D]: the training mean.</summary>
+        public const string Mean = "mean";
+
+        /// <summary>float [D, k]: the principal directions.</summary>
+        public const string Components = "components";
+
+        /// <summary>double scalar, Scale only: the largest norm of the projected training rows.</summary>
+        public const string MaxLength = "max_length";
+
+        /// <summary>double [n, k]: the kept sample, projected and scaled, oldest first.</summary>
+        public const string Sample = "sample";
+
+        /// <summary>double [k, k]: the bandwidth transform L.</summary>
+        public const string BandwidthTransform = "bandwidth_transform";
+
+        /// <summary>double scalar: the log normaliser.</summary>
+        public const string LogNormaliser = "log_normaliser";
+    }
+
+    /// <summary>Metadata keys of the sample's history and the scaling (values in invariant culture).</summary>
+    public static class HistoryKeys
+    {
+        public const string Scaling = "rkde_feature_scaling";
+        public const string RegionsSeen = "rkde_regions_seen";
+        public const string RandomState = "rkde_sampler_state";
+        public const string Capacity = "rkde_max_training_points";
+        public const string ExplainedVariance = "rkde_explained_variance";
+    }
 
     public static byte[] Build(KdeDensityModel model, DensityGraphNames? names = null, ImageThreshold? threshold = null)
     {
@@ -51,70 +95,69 @@ internal static class DensityGraph
 
         var g = new OnnxGraphBuilder("rkde_density", opset: 18);
         OnnxModelContract.Stamp(g, "density");
+        var history = model.History;
+        g.Metadata(HistoryKeys.Scaling, model.Scaling.ToString());
+        g.Metadata(HistoryKeys.RegionsSeen, history.RegionsSeen.ToString(CultureInfo.InvariantCulture));
+        g.Metadata(HistoryKeys.RandomState, history.RandomState.ToString(CultureInfo.InvariantCulture));
+        g.Metadata(HistoryKeys.Capacity, history.Capacity.ToString(CultureInfo.InvariantCulture));
+        g.Metadata(HistoryKeys.ExplainedVariance, history.ExplainedVariance.ToString("R", CultureInfo.InvariantCulture));
         foreach (var (key, value) in threshold?.Metadata() ?? [])
             g.Metadata(key, value);
+
         string features = g.Input(names.Features, DataType.Float, 1L, "N", (long)d);
         string x = g.Node("Cast", [g.Node("Squeeze", [features, g.Int64s(0)])], ("to", (long)DataType.Double));
 
+        // The state.
+        string mean = Double(g, g.Initializer(State.Mean, model.Mean, d));
+        string components = Double(g, g.Initializer(State.Components, model.Components, d, k));
+        string sample = g.Initializer(State.Sample, model.Sample, n, k);
+        string bandwidth = g.Initializer(State.BandwidthTransform, model.BandwidthTransform, k, k);
+        string logNormaliser = g.Initializer(State.LogNormaliser, [model.LogNormaliser]);
+
         // z₁ = [z, 1] (N × (k+1), double), z = scale((x − mean)·Components)·L.
-        double[] bandwidth = model.BandwidthTransform;
         var one = new double[k1];
         one[k] = 1;
+        string oneColumn = g.Initializer("one", one, k1);
         string z1;
         if (model.Scaling == FeatureScalingMethod.Scale)
         {
             // W = Components·L / MaxLength with a zero last column; bias = −mean·W, plus the 1.
-            double inverse = model.MaxLength > 0 ? 1 / model.MaxLength : 1;
-            var w = new double[(long)d * k1];
-            var bias = (double[])one.Clone();
-            for (int r = 0; r < d; r++)
-            {
-                for (int c = 0; c < k; c++)
-                {
-                    double sum = 0;
-                    for (int a = 0; a < k; a++) sum += model.Components[r * k + a] * bandwidth[a * k + c];
-                    w[(long)r * k1 + c] = sum * inverse;
-                    bias[c] -= model.Mean[r] * w[(long)r * k1 + c];
-                }
-            }
-            z1 = g.Node("Add", [g.Node("MatMul", [x, g.Initializer("projection", w, d, k1)]), g.Initializer("projection_bias", bias, k1)]);
+            string maxLength = g.Initializer(State.MaxLength, [model.MaxLength]);
+            string w = AppendColumn(g, g.Node("Div", [g.Node("MatMul", [components, bandwidth]), maxLength]), d, 0.0);
+            string bias = g.Node("Sub", [oneColumn, g.Node("MatMul", [mean, w])]);
+            z1 = g.Node("Add", [g.Node("MatMul", [x, w]), bias]);
         }
         else
         {
             // Centred exactly (a row equal to the mean projects to 0), then each row divided by its L2 norm; a zero row stays zero.
-            string mean = g.Initializer("mean", model.Mean.Select(v => (double)v).ToArray(), d);
-            string components = g.Initializer("components", model.Components.Select(v => (double)v).ToArray(), d, k);
             string y = g.Node("MatMul", [g.Node("Sub", [x, mean]), components]);
             string norm = g.Node("Sqrt", [g.Node("ReduceSumSquare", [y, g.Int64s(1)], ("keepdims", 1L))]);
             y = g.Node("Div", [y, g.Node("Where", [g.Node("Equal", [norm, g.Scalar(0.0)]), g.Scalar(1.0), norm])]);
-            var l1 = new double[k * k1];
-            for (int a = 0; a < k; a++) bandwidth.AsSpan(a * k, k).CopyTo(l1.AsSpan(a * k1, k));
-            z1 = g.Node("Add", [g.Node("MatMul", [y, g.Initializer("bandwidth_transform", l1, k, k1)]), g.Initializer("one", one, k1)]);
+            z1 = g.Node("Add", [g.Node("MatMul", [y, AppendColumn(g, bandwidth, k, 0.0)]), oneColumn]);
         }
 
         // Rows with NaN/±∞ features (exactly the rows whose z₁ is not finite) are scored as the origin, then overridden.
         string total = g.Node("ReduceSum", [z1, g.Int64s(1)], ("keepdims", 1L));
         string bad = g.Node("Or", [g.Node("IsNaN", [total]), g.Node("IsInf", [total])]);
-        z1 = g.Node("Where", [bad, g.Initializer("origin", one, k1), z1]);
+        z1 = g.Node("Where", [bad, oneColumn, z1]);
+
+        // The kernel points p = (sample − its mean)·L (n × k), as GaussianKde maps them.
+        string points = g.Node("MatMul", [g.Node("Sub", [sample, g.Node("ReduceMean", [sample, g.Int64s(0)], ("keepdims", 1L))]), bandwidth]);
 
         // s_i = z·p_i − ½‖p_i‖² for all points, padded to nb blocks of bs, in float. z₁ is clipped so that rows beyond
         // float range (finite inputs up to ±3.4e38) give no inf − inf: there the exact distance dominates and the correction is ~0.
         int bs = (int)Math.Ceiling(Math.Sqrt(n)), nb = (n + bs - 1) / bs, padded = nb * bs;
-        double[] points = model.Points;
-        var scoring = new float[(long)k1 * padded];
-        for (int i = 0; i < padded; i++)
+        string halfSquares = g.Node("Mul", [g.Node("ReduceSumSquare", [points, g.Int64s(1)], ("keepdims", 1L)), g.Scalar(-0.5)]);
+        string scoring = g.Node("Transpose", [g.Node("Concat", [points, halfSquares], ("axis", 1L))], ("perm", new long[] { 1, 0 }));
+        if (padded > n)
         {
-            double sum = 0;
-            for (int c = 0; c < k && i < n; c++)
-            {
-                double p = points[i * k + c];
-                scoring[(long)c * padded + i] = (float)p;
-                sum += p * p;
-            }
-            scoring[(long)k * padded + i] = i < n ? (float)(-0.5 * sum) : PaddingScore;
+            var padding = new double[k1 * (padded - n)];
+            padding.AsSpan(k * (padded - n)).Fill(PaddingScore);
+            scoring = g.Node("Concat", [scoring, g.Initializer("padding", padding, k1, padded - n)], ("axis", 1L));
         }
+        string pointsT = g.Node("Cast", [scoring], ("to", (long)DataType.Float));
         string zf = g.Node("Cast", [g.Node("Clip", [z1, g.Scalar(-1e15), g.Scalar(1e15)])], ("to", (long)DataType.Float));
-        string s = g.Node("MatMul", [zf, g.Initializer("points_t", scoring, k1, padded)]);
+        string s = g.Node("MatMul", [zf, pointsT]);
 
         // t_i = s_i − log Σ exp(s): max t = −log Σ_i exp(s_i − s_j) = −correction, argmax t = j.
         string t = g.Node("Reshape", [g.Node("LogSoftmax", [s], ("axis", 1L)), g.Int64s(0, nb, bs)]);
@@ -126,18 +169,13 @@ internal static class DensityGraph
         string nearest = g.Node("Add", [g.Node("Mul", [block, g.Int64s(bs)]), offset]);
 
         // Exact ½‖z − p_j‖² in double (the appended 1s cancel).
-        var points1 = new double[(long)n * k1];
-        for (int i = 0; i < n; i++)
-        {
-            points.AsSpan(i * k, k).CopyTo(points1.AsSpan(i * k1, k));
-            points1[(long)i * k1 + k] = 1;
-        }
-        string pj = g.Node("Gather", [g.Initializer("points", points1, n, k1), g.Node("Squeeze", [nearest, g.Int64s(1)])], ("axis", 0L));
+        string points1 = AppendColumn(g, points, n, 1.0);
+        string pj = g.Node("Gather", [points1, g.Node("Squeeze", [nearest, g.Int64s(1)])], ("axis", 0L));
         string halfDistance = g.Node("Mul", [g.Node("ReduceSumSquare", [g.Node("Sub", [z1, pj]), g.Int64s(1)], ("keepdims", 0L)), g.Scalar(0.5)]);
 
         // log-density = LogNormaliser − ½‖z − p_j‖² + correction; −∞ for non-finite rows.
         string correction = g.Node("Neg", [g.Node("Cast", [negativeCorrection], ("to", (long)DataType.Double))]);
-        string logDensity = g.Node("Add", [g.Node("Sub", [g.Scalar(model.LogNormaliser), halfDistance]), correction]);
+        string logDensity = g.Node("Add", [g.Node("Sub", [logNormaliser, halfDistance]), correction]);
         logDensity = g.Node("Where", [g.Node("Squeeze", [bad, g.Int64s(1)]), g.Scalar(double.NegativeInfinity), logDensity]);
 
         // Anomaly probability 1 / (1 + exp(0.05·(ld − 12))) = sigmoid(0.6 − 0.05·ld): 1 at ld = −∞.
@@ -158,5 +196,53 @@ internal static class DensityGraph
             g.Output(names.IsAnomaly, reaches, DataType.Bool, 1L);
         }
         return g.ToBytes();
+    }
+
+    private static string Double(OnnxGraphBuilder g, string tensor) => g.Node("Cast", [tensor], ("to", (long)DataType.Double));
+
+    /// <summary>A rows × c double matrix with a column of <paramref name="value"/> appended (rows × (c+1)).</summary>
+    private static string AppendColumn(OnnxGraphBuilder g, string matrix, long rows, double value) =>
+        g.Node("Concat", [matrix, g.Node("Expand", [g.Scalar(value), g.Int64s(rows, 1)])], ("axis", 1L));
+
+    /// <summary>The threshold a density graph carries (with its held-out scores from format 3 on), or null when it has none.</summary>
+    public static ImageThreshold? ReadThreshold(ModelProto graph) =>
+        ImageThreshold.Read(graph.MetadataProps.ToDictionary(p => p.Key, p => p.Value));
+
+    /// <summary>
+    /// The fitted model a density graph holds, read from its initializers and metadata. Throws
+    /// <see cref="InvalidDataException"/> for a graph that is not R-KDE's density graph, and for one of a format version
+    /// before <see cref="FirstUpdatableVersion"/>, which scores but does not keep its sample; the message says what
+    /// the graph lacks, for the caller to name the file.
+    /// </summary>
+    public static KdeDensityModel Read(ModelProto graph)
+    {
+        var meta = graph.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
+        if (meta.GetValueOrDefault(OnnxModelContract.StageKey) != "density")
+            throw new InvalidDataException("it holds no R-KDE density graph");
+        string version = meta.GetValueOrDefault(OnnxModelContract.FormatVersionKey) ?? "(none)";
+        if (!int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out int v) || v < FirstUpdatableVersion)
+            throw new InvalidDataException(
+                $"its density graph is of rkde_format_version {version}, which scores but does not keep its training sample, so it cannot be updated");
+        var tensors = graph.Graph.Initializer.ToDictionary(i => i.Name);
+        TensorProto Tensor(string name) => tensors.GetValueOrDefault(name) ?? throw new InvalidDataException($"its density graph lacks the initializer '{name}'");
+        string Meta(string key) => meta.GetValueOrDefault(key) ?? throw new InvalidDataException($"its density graph lacks the metadata '{key}'");
+
+        var scaling = Enum.Parse<FeatureScalingMethod>(Meta(HistoryKeys.Scaling));
+        var componentsTensor = Tensor(State.Components);
+        int d = (int)componentsTensor.Dims[0], k = (int)componentsTensor.Dims[1];
+        float[] mean = OnnxTensors.ToFloats(Tensor(State.Mean));
+        float[] components = OnnxTensors.ToFloats(componentsTensor);
+        double[] sample = OnnxTensors.ToDoubles(Tensor(State.Sample));
+        double[] bandwidth = OnnxTensors.ToDoubles(Tensor(State.BandwidthTransform));
+        double logNormaliser = OnnxTensors.ToDoubles(Tensor(State.LogNormaliser))[0];
+        double maxLength = scaling == FeatureScalingMethod.Scale ? OnnxTensors.ToDoubles(Tensor(State.MaxLength))[0] : 1;
+        if (mean.Length != d || sample.Length % k != 0 || bandwidth.Length != k * k)
+            throw new InvalidDataException("its density graph's state tensors have inconsistent shapes");
+        var history = new SampleHistory(
+            long.Parse(Meta(HistoryKeys.RegionsSeen), CultureInfo.InvariantCulture),
+            ulong.Parse(Meta(HistoryKeys.RandomState), CultureInfo.InvariantCulture),
+            int.Parse(Meta(HistoryKeys.Capacity), CultureInfo.InvariantCulture),
+            double.Parse(Meta(HistoryKeys.ExplainedVariance), CultureInfo.InvariantCulture));
+        return new KdeDensityModel(d, k, scaling, mean, components, maxLength, bandwidth, logNormaliser, sample, history);
     }
 }

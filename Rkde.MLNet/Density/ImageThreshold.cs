@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using Rkde.MLNet.Onnx;
@@ -15,6 +16,15 @@ namespace Rkde.MLNet.Density;
 /// <param name="FalsePositives">How many of those reach it (their share is at most <paramref name="FalsePositiveRate"/>).</param>
 internal sealed record ImageThreshold(float Value, double FalsePositiveRate, int Images, int FalsePositives)
 {
+    /// <summary>The held-out scores the threshold was chosen from, oldest first; kept with the model so an update can pool them with its new images' scores.</summary>
+    public IReadOnlyList<float> Scores { get; init; } = [];
+
+    /// <summary>How the scores were obtained (the <see cref="MethodKey"/> value).</summary>
+    public string How { get; init; } = Method;
+
+    /// <summary>The most held-out scores a model keeps (the newest): enough to place a threshold for any rate of 1/1,000 or more.</summary>
+    public const int MaxScores = 10_000;
+
     /// <summary>The share of the training images' scores at or above the threshold.</summary>
     public double TrainingFalsePositiveRate => Images == 0 ? 0 : (double)FalsePositives / Images;
 
@@ -39,7 +49,38 @@ internal sealed record ImageThreshold(float Value, double FalsePositiveRate, int
         if (value <= below)
             value = MathF.BitIncrement(below);
         int reached = sorted.Count(s => s >= value);
-        return new ImageThreshold(value, falsePositiveRate, m, reached);
+        return new ImageThreshold(value, falsePositiveRate, m, reached) { Scores = [.. scores.Skip(Math.Max(0, m - MaxScores))] };
+    }
+
+    /// <summary>
+    /// The threshold after an update: the kept scores and <paramref name="newScores"/> (the new normal images' scores under the
+    /// model before it absorbed them, so held out too) pooled, the newest <see cref="MaxScores"/> kept, the same rate.
+    /// </summary>
+    public ImageThreshold Pooled(IEnumerable<float> newScores)
+    {
+        var pooled = Scores.Concat(newScores).ToList();
+        if (pooled.Count > MaxScores)
+            pooled.RemoveRange(0, pooled.Count - MaxScores);
+        return FromScores(pooled, FalsePositiveRate) with { How = Method + UpdatedMethod };
+    }
+
+    /// <summary>The threshold a density graph's metadata describes, or null when it carries none.</summary>
+    /// <exception cref="InvalidDataException">An entry is missing or unreadable; the message completes "its density graph …".</exception>
+    public static ImageThreshold? Read(IReadOnlyDictionary<string, string> metadata)
+    {
+        if (!metadata.TryGetValue(ValueKey, out var value))
+            return null;
+        string Entry(string key) => metadata.TryGetValue(key, out var text) ? text
+            : throw new InvalidDataException($"its density graph has a threshold but no metadata '{key}'");
+        double Number(string key) => double.Parse(Entry(key), NumberStyles.Float, CultureInfo.InvariantCulture);
+        var bytes = Convert.FromBase64String(metadata.GetValueOrDefault(ScoresKey) ?? "");
+        var scores = new float[bytes.Length / sizeof(float)];
+        for (int i = 0; i < scores.Length; i++)
+            scores[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * sizeof(float)));
+        int images = (int)Number(ImagesKey);
+        return new ImageThreshold((float)double.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture), Number(FalsePositiveRateKey), images,
+            (int)Math.Round(Number(TrainingFalsePositiveRateKey) * images))
+        { Scores = scores, How = metadata.GetValueOrDefault(MethodKey) ?? Method };
     }
 
     /// <summary>Metadata keys under which a density graph carries its threshold.</summary>
@@ -48,6 +89,11 @@ internal sealed record ImageThreshold(float Value, double FalsePositiveRate, int
     public const string ImagesKey = "rkde_threshold_images";
     public const string TrainingFalsePositiveRateKey = "rkde_threshold_training_false_positive_rate";
     public const string MethodKey = "rkde_threshold_method";
+
+    /// <summary>The held-out scores (<see cref="Scores"/>): float32 little-endian, base64.</summary>
+    public const string ScoresKey = "rkde_threshold_scores";
+
+    private const string UpdatedMethod = "; updates pool those with their new images' scores under the model before it absorbed them (the newest 10,000 scores kept)";
 
     /// <summary>How the scores behind the threshold were obtained (the <see cref="MethodKey"/> value).</summary>
     public static readonly string Method = string.Create(CultureInfo.InvariantCulture,
@@ -60,8 +106,17 @@ internal sealed record ImageThreshold(float Value, double FalsePositiveRate, int
         (FalsePositiveRateKey, FalsePositiveRate.ToString("R", CultureInfo.InvariantCulture)),
         (ImagesKey, Images.ToString(CultureInfo.InvariantCulture)),
         (TrainingFalsePositiveRateKey, TrainingFalsePositiveRate.ToString("R", CultureInfo.InvariantCulture)),
-        (MethodKey, Method),
+        (MethodKey, How),
+        (ScoresKey, Convert.ToBase64String(ScoreBytes())),
     ];
+
+    private byte[] ScoreBytes()
+    {
+        var bytes = new byte[Scores.Count * sizeof(float)];
+        for (int i = 0; i < Scores.Count; i++)
+            BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), Scores[i]);
+        return bytes;
+    }
 }
 
 /// <summary>
@@ -150,4 +205,42 @@ internal static class HeldOutScores
 
     private static unsafe void Copy(FeatureRows rows, int row, Span<float> destination) =>
         new ReadOnlySpan<float>(rows.Row(row), rows.Dimension).CopyTo(destination);
+}
+
+/// <summary>
+/// Scores images through a density graph as a saved model does (the highest box probability, 0 without regions): for the
+/// held-out scores of an update's new images under the model before it absorbs them.
+/// </summary>
+internal sealed class DensityImageScorer : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly SessionOptions _options;
+    private readonly string _input;
+    private readonly int _dimension;
+
+    /// <summary>A session over <paramref name="densityGraph"/> (input [1, N, D] features, output "image_score").</summary>
+    public DensityImageScorer(byte[] densityGraph, int dimension)
+    {
+        _options = OnnxSessions.NonSpinning();
+        _session = new InferenceSession(densityGraph, _options);
+        _input = _session.InputNames.Single();
+        _dimension = dimension;
+    }
+
+    /// <summary>The image score of one image's <paramref name="count"/> regions (row-major, D values each).</summary>
+    public float Score(ReadOnlySpan<float> regions, int count)
+    {
+        if (count == 0) return 0;
+        var features = regions[..(count * _dimension)].ToArray();
+        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, features.AsMemory(), [1, count, _dimension]);
+        using var run = new RunOptions();
+        using var output = _session.Run(run, [_input], [input], [new DensityGraphNames().ImageScore]);
+        return output[0].GetTensorDataAsSpan<float>()[0];
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _options.Dispose();
+    }
 }

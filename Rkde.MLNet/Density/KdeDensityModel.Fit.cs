@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics.Tensors;
 using Rkde.MLNet.Checks;
 
 namespace Rkde.MLNet.Density;
@@ -43,11 +44,12 @@ internal sealed partial class KdeDensityModel
     }
 
     /// <summary>
-    /// Fits on the rows of <paramref name="all"/>, which stay pinned for the call and are finite (the public overload checks
+    /// Fits on the rows of <paramref name="all"/>, oldest first, which stay pinned for the call and are finite (the public overload checks
     /// them; RkdeDensityEstimator rejects non-finite regions, naming image and region, while it samples them).
+    /// <paramref name="regionsSeen"/>: how many regions the rows are a uniform sample of (default: the rows themselves).
     /// </summary>
     internal static unsafe KdeDensityModel Fit(FeatureRows all, RkdeDensityOptions options, int seed,
-        IProgress<string>? progress, PcaSolver solver = PcaSolver.Auto)
+        IProgress<string>? progress, PcaSolver solver = PcaSolver.Auto, long? regionsSeen = null)
     {
         int rowCount = all.Count, featureDimension = all.Dimension;
         CheckOptionsAndRowCount(options, rowCount);
@@ -55,6 +57,8 @@ internal sealed partial class KdeDensityModel
         int k = Math.Min(options.PcaComponents, featureDimension);
 
         int[]? sample = Reservoir.Sample(rowCount, options.MaxTrainingPoints, seed);
+        if (sample is not null)
+            Array.Sort(sample); // oldest first, as RkdeDensityEstimator fits its reservoir's rows (Reservoir.RowsOldestFirst)
         var training = sample is null ? all : all.Subset(sample);
         progress?.Report(sample is null
             ? $"R-KDE density: fitting on all {rowCount} training regions ({featureDimension}-d, {k} components)"
@@ -64,6 +68,7 @@ internal sealed partial class KdeDensityModel
         progress?.Report($"R-KDE density: PCA solved {pca.Solved}");
         int n = training.Count;
         double[] scaled = pca.Projections;
+        double explained = ExplainedVariance.Share(TensorPrimitives.SumOfSquares<double>(scaled), ExplainedVariance.CentredSquares(training, pca.Mean));
         double maxLength = 1;
         if (options.FeatureScaling == FeatureScalingMethod.Scale)
         {
@@ -80,9 +85,11 @@ internal sealed partial class KdeDensityModel
         }
 
         var kde = GaussianKde.Fit(scaled, n, k);
-        progress?.Report($"R-KDE density: KDE fitted on {n} points");
+        progress?.Report(string.Create(CultureInfo.InvariantCulture,
+            $"R-KDE density: KDE fitted on {n} points; the {k} components explain {explained:P1} of the training regions' variance"));
+        var history = new SampleHistory(regionsSeen ?? rowCount, SplitMix64.FromSeed(seed), options.MaxTrainingPoints, explained);
         return new KdeDensityModel(featureDimension, k, options.FeatureScaling, pca.Mean, pca.Components,
-            maxLength, kde.BandwidthTransform, kde.Points, kde.LogNormaliser);
+            maxLength, kde.BandwidthTransform, kde.LogNormaliser, scaled, history);
     }
 
     private static void CheckOptionsAndRowCount(RkdeDensityOptions options, int rowCount)

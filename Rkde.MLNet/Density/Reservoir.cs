@@ -19,6 +19,9 @@ internal sealed unsafe class Reservoir : IDisposable
     private readonly Random _random;
     private readonly List<nint> _chunks = [];
 
+    /// <summary>For each held row, its position in the stream (replaced rows take the newcomer's).</summary>
+    private readonly List<long> _arrivals = [];
+
     /// <summary>An empty reservoir of up to <paramref name="capacity"/> rows; <paramref name="chunkRows"/> overrides the chunk size (about 4 MB).</summary>
     public Reservoir(int capacity, int dimension, int seed, int? chunkRows = null)
     {
@@ -61,9 +64,12 @@ internal sealed unsafe class Reservoir : IDisposable
     /// </summary>
     public int Add(ReadOnlySpan<float> row)
     {
+        long arrival = Seen;
         long slot = Slot(_random, Seen, _capacity);
         Seen++;
         if (slot >= _capacity) return -1;
+        if (slot == _arrivals.Count) _arrivals.Add(arrival);
+        else _arrivals[(int)slot] = arrival;
         int chunk = (int)(slot / _chunkRows);
         if (chunk == _chunks.Count)
             _chunks.Add((nint)NativeMemory.Alloc((nuint)_chunkRows * (nuint)Dimension, sizeof(float)));
@@ -77,11 +83,32 @@ internal sealed unsafe class Reservoir : IDisposable
     /// <summary>The held rows as a view, valid until Dispose.</summary>
     public FeatureRows Rows() => new([.. _chunks], _chunkRows, Count, Dimension);
 
+    /// <summary>
+    /// The held rows as a view, oldest first (the order they were offered in; <see cref="Rows"/> holds them in slot order,
+    /// which replacements shuffle), valid until Dispose. A fit keeps its sample in this order, so that an update in Window
+    /// mode drops the oldest rows first.
+    /// </summary>
+    public FeatureRows RowsOldestFirst()
+    {
+        var order = OldestFirst();
+        return order is null ? Rows() : Rows().Subset(order);
+    }
+
+    /// <summary>The held rows' slots oldest first (what <see cref="RowsOldestFirst"/> lists); null when that is slot order.</summary>
+    public int[]? OldestFirst()
+    {
+        if (Seen <= _capacity) return null;
+        var order = Enumerable.Range(0, Count).ToArray();
+        Array.Sort(_arrivals.ToArray(), order);
+        return order;
+    }
+
     /// <summary>Frees the rows.</summary>
     public void Dispose()
     {
         foreach (nint chunk in _chunks) NativeMemory.Free((void*)chunk);
         _chunks.Clear();
+        _arrivals.Clear();
         Seen = 0;
     }
 }

@@ -81,10 +81,13 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
                 "Use more or larger images, or lower RoiScoreThreshold / MinBoxSize.");
         Report(string.Create(CultureInfo.InvariantCulture,
             $"RkdeDensity: {reservoir.Seen} regions from {images} images; fitting PCA ({_options.PcaComponents} components) and KDE on {reservoir.Count} of them."));
-        var model = KdeDensityModel.Fit(reservoir.Rows(), _options, seed, _options.Progress);
+        var order = reservoir.OldestFirst();
+        var rows = order is null ? reservoir.Rows() : reservoir.Rows().Subset(order);
+        var model = KdeDensityModel.Fit(rows, _options, seed, _options.Progress, regionsSeen: reservoir.Seen);
         if (falsePositiveRate is not double rate)
             return (model, null);
-        var scores = HeldOutScores.Scores(reservoir.Rows(), imageOfRow!, (int)images, _options, seed, _options.Progress);
+        IReadOnlyList<int> imageOfHeldRow = order is null ? imageOfRow! : [.. order.Select(slot => imageOfRow![slot])];
+        var scores = HeldOutScores.Scores(rows, imageOfHeldRow, (int)images, _options, seed, _options.Progress);
         var threshold = ImageThreshold.FromScores(scores, rate);
         Report(string.Create(CultureInfo.InvariantCulture,
             $"RkdeDensity: threshold {threshold.Value:G6} for a false-positive rate of {rate:P1}, from the held-out scores of {threshold.Images} training images ({threshold.FalsePositives} reach it)."));
@@ -98,74 +101,19 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
 
     /// <summary>
     /// One cursor pass offering every region to <paramref name="reservoir"/>; rejects non-finite features. Returns the image count.
-    /// With <paramref name="imageOfRow"/>, records for each held row the input row (image) it came from.
+    /// With <paramref name="imageOfRow"/>, records for each held slot the input row (image) its region came from.
     /// </summary>
-    private long Sample(IDataView input, int d, Reservoir reservoir, Action<string> report, List<int>? imageOfRow)
-    {
-        long images = 0;
-        var column = input.Schema[_options.FeaturesColumnName];
-        using var cursor = input.GetRowCursor([column]);
-        var getter = cursor.GetGetter<VBuffer<float>>(column);
-        VBuffer<float> buffer = default;
-        float[] dense = [];
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (cursor.MoveNext())
+    private long Sample(IDataView input, int d, Reservoir reservoir, Action<string> report, List<int>? imageOfRow) =>
+        RegionFeatureColumn.Read(input, _options.FeaturesColumnName, d, (image, regions, count) =>
         {
-            getter(ref buffer);
-            int length = buffer.Length;
-            if (length % d != 0)
-                throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                    $"Row {images} of column '{_options.FeaturesColumnName}' has {length} values, not a multiple of the feature length {d}."));
-            if (dense.Length < length)
-                dense = new float[length];
-            Densify(buffer, dense);
-            for (int r = 0; r < length / d; r++)
+            for (int r = 0; r < count; r++)
             {
-                var row = dense.AsSpan(r * d, d);
-                int bad = IndexOfNonFinite(row);
-                if (bad >= 0)
-                    throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                        $"Column '{_options.FeaturesColumnName}' holds {row[bad]} at row {images}, region {r}, dimension {bad}: the feature model produced a non-finite value. Check that model's inputs (RGB 0–1 pixels, boxes in input pixels) and its numerics."));
-                int slot = reservoir.Add(row);
-                if (imageOfRow is not null && slot >= 0)
-                {
-                    if (slot == imageOfRow.Count) imageOfRow.Add((int)images);
-                    else imageOfRow[slot] = (int)images;
-                }
+                int slot = reservoir.Add(regions.Slice(r * d, d));
+                if (imageOfRow is null || slot < 0) continue;
+                if (slot == imageOfRow.Count) imageOfRow.Add((int)image);
+                else imageOfRow[slot] = (int)image;
             }
-            images++;
-            if (clock.Elapsed.TotalSeconds >= 5)
-            {
-                report(string.Create(CultureInfo.InvariantCulture, $"RkdeDensity: read {images} images, {reservoir.Seen} regions."));
-                clock.Restart();
-            }
-        }
-        return images;
-    }
-
-    private static void Densify(in VBuffer<float> buffer, float[] dense)
-    {
-        if (buffer.IsDense)
-        {
-            buffer.GetValues().CopyTo(dense);
-            return;
-        }
-        Array.Clear(dense, 0, buffer.Length);
-        var indices = buffer.GetIndices();
-        var values = buffer.GetValues();
-        for (int i = 0; i < indices.Length; i++)
-            dense[indices[i]] = values[i];
-    }
-
-    private static int IndexOfNonFinite(ReadOnlySpan<float> row)
-    {
-        for (int i = 0; i < row.Length; i++)
-        {
-            if (!float.IsFinite(row[i]))
-                return i;
-        }
-        return -1;
-    }
+        }, images => report(string.Create(CultureInfo.InvariantCulture, $"RkdeDensity: read {images} images, {reservoir.Seen} regions.")));
 
     private void FeatureDimension(SchemaShape inputSchema)
     {

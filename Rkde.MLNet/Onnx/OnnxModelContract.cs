@@ -71,7 +71,15 @@ internal sealed class OnnxModelContract
     }
 
     public const string FormatVersionKey = "rkde_format_version";
-    public const string FormatVersion = "2";
+    /// <summary>
+    /// The version every graph R-KDE emits, one number per saved shape: 1, a chain of four ONNX stages (no threshold);
+    /// 2, one fitted graph (proposer, filter, features, density) with a held-out threshold; 3, that graph with the density's
+    /// update state (projection apart from the kept sample, regions seen, sampler state, the threshold's held-out scores).
+    /// </summary>
+    public const string FormatVersion = "3";
+
+    /// <summary>The versions a saved model may carry and still be loaded and scored; only <see cref="FormatVersion"/> can be updated.</summary>
+    public static readonly IReadOnlyList<string> ReadableFormatVersions = ["1", "2", FormatVersion];
     public const string StageKey = "rkde_stage";
 
     /// <summary>Writes the metadata every graph R-KDE emits: <see cref="FormatVersion"/> and the stage it implements.</summary>

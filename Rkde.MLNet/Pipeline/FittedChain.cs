@@ -39,7 +39,7 @@ internal sealed record ChainColumns(string ImagePath, string? ImageFolder, strin
 /// the stored threshold (an ML.NET Expression) → internal columns dropped. Every part is a stock ML.NET transformer, so the
 /// chain saves and loads with ML.NET alone.
 /// </summary>
-internal static class FittedChain
+internal static partial class FittedChain
 {
     private const string ImageColumn = InternalColumns.Prefix + "image";
 

@@ -143,8 +143,8 @@ internal static class FittedGraph
     /// <summary>Joins a front and a density graph into the fitted model's graph (see the class).</summary>
     public static byte[] Compose(byte[] front, byte[] density)
     {
-        var f = Parse(front, "front graph", FrontStage);
-        var d = Parse(density, "density graph", DensityStage);
+        var f = Parse(front, "front graph", FrontStage, currentOnly: true);
+        var d = Parse(density, "density graph", DensityStage, currentOnly: true);
         int opset = Math.Max(MinimumOpset, Math.Max(OnnxOpsetUpgrade.DefaultOpset(f), OnnxOpsetUpgrade.DefaultOpset(d)));
         f = OnnxOpsetUpgrade.Upgrade(f, opset, "The front graph");
         d = OnnxOpsetUpgrade.Upgrade(d, opset, "The density graph");
@@ -268,8 +268,9 @@ internal static class FittedGraph
             ? (float)double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture)
             : null;
 
-    /// <summary>The graph, checked to be R-KDE's of this format and of <paramref name="stage"/>.</summary>
-    public static ModelProto Parse(byte[] bytes, string what, string stage)
+    /// <summary>The graph, checked to be R-KDE's of a readable format version and of <paramref name="stage"/>.</summary>
+    /// <remarks>Reading (split, chain, export) takes every readable version; composing takes only the current one (<paramref name="currentOnly"/>), so a composed graph is never stamped with a version its parts do not have.</remarks>
+    public static ModelProto Parse(byte[] bytes, string what, string stage, bool currentOnly = false)
     {
         ModelProto model;
         try
@@ -281,9 +282,11 @@ internal static class FittedGraph
             throw new InvalidDataException($"The {what} is not a readable ONNX model: {e.Message}", e);
         }
         var meta = Metadata(model);
-        if (!meta.TryGetValue(OnnxModelContract.FormatVersionKey, out var version) || version != OnnxModelContract.FormatVersion)
+        IReadOnlyList<string> versions = currentOnly ? [OnnxModelContract.FormatVersion] : OnnxModelContract.ReadableFormatVersions;
+        if (!meta.TryGetValue(OnnxModelContract.FormatVersionKey, out var version) || !versions.Contains(version))
             throw new InvalidDataException(
-                $"The {what} carries rkde_format_version '{version ?? "(none)"}'; this Rkde.MLNet reads version {OnnxModelContract.FormatVersion}.");
+                $"The {what} carries rkde_format_version '{version ?? "(none)"}'; this Rkde.MLNet " + (currentOnly ? "composes" : "reads") +
+                $" version{(versions.Count > 1 ? "s" : "")} {string.Join(", ", versions)}.");
         if (!meta.TryGetValue(OnnxModelContract.StageKey, out var s) || s != stage)
             throw new InvalidDataException($"The {what} carries rkde_stage '{s ?? "(none)"}'; expected '{stage}'.");
         return model;

@@ -117,7 +117,27 @@ internal sealed class FakeEngine(Func<string, int, int, ImageScore> score) : IRk
         return images.Count;
     }
 
-    public IImageScorer Load(string modelPath) => new Scorer(score, 1, BatchCalls);
+    public IImageScorer Load(string modelPath)
+    {
+        Loaded.Add(modelPath);
+        return new Scorer(score, 1, BatchCalls);
+    }
+
+    /// <summary>The models loaded for scoring, in order.</summary>
+    public List<string> Loaded { get; } = [];
+
+    /// <summary>Each update: the model it read, the images, the settings and where it saved.</summary>
+    public List<(string Model, string[] Images, UpdateSettings Settings, string Out)> Updates { get; } = [];
+
+    /// <summary>"Updates" by recording the call and writing the model's lines plus the images to <paramref name="outPath"/>.</summary>
+    public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress)
+    {
+        Updates.Add((modelPath, [.. images], settings, outPath));
+        string[] before = File.ReadAllLines(modelPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        File.WriteAllLines(outPath, [.. before, .. images]);
+        return new UpdateSummary(images.Count, 0, 5L * images.Count, 5L * (before.Length + images.Count), 5 * (before.Length + images.Count), 0.5, 0.75, 0.5f);
+    }
 
     /// <summary>"Exported" scoring: the same rule, <paramref name="batch"/> images per call of the list overload.</summary>
     public IImageScorer LoadExported(string modelPath, int batch) => new Scorer(score, batch, BatchCalls);

@@ -11,21 +11,26 @@ namespace Rkde.Cli;
 /// </summary>
 internal static class RkdeCli
 {
-    /// <summary>The command tree; fit, score, evaluate and export run on <paramref name="engine"/>.</summary>
-    public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine) => new("R-KDE region anomaly detection: fit, score, evaluate, export, serve, make-scenes.")
+    /// <summary>The command tree; fit, update, score, evaluate and export run on <paramref name="engine"/>.</summary>
+    public static RootCommand Build(TextWriter output, TextWriter error, IRkdeEngine engine, CancellationToken stop = default) =>
+        new("R-KDE region anomaly detection: fit, update, score, evaluate, export, serve, make-scenes.")
     {
         FitCommand.Create(engine, output, error),
-        ScoreCommand.Create(engine, output, error),
+        UpdateCommand.Create(engine, output, error),
+        ScoreCommand.Create(engine, output, error, stop),
         EvaluateCommand.Create(engine, output, error),
         ExportCommand.Create(engine, output, error),
         ServeCommand.Create(output, error),
         MakeScenesCommand.Create(output, error),
     };
 
-    /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error, IRkdeEngine engine)
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>; returns the process exit code. <paramref name="stop"/> ends a running
+    /// <c>score --watch</c> as Ctrl+C does.
+    /// </summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error, IRkdeEngine engine, CancellationToken stop = default)
     {
-        var root = Build(output, error, engine);
+        var root = Build(output, error, engine, stop);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
         {

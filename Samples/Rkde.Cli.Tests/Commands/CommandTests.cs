@@ -37,7 +37,7 @@ public sealed class CommandTests
     [TestMethod]
     public void HelpWorksOnEveryCommand()
     {
-        foreach (string command in new[] { "fit", "score", "evaluate", "export", "make-scenes" })
+        foreach (string command in new[] { "fit", "update", "score", "evaluate", "export", "make-scenes" })
         {
             var r = CliRunner.Run(command, "--help");
             Assert.AreEqual(0, r.Code, command);
@@ -172,6 +172,8 @@ public sealed class CommandTests
         public int Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress) =>
             throw new InvalidOperationException("Fit found too few regions: 3 < 16 PCA components.\nUse more images.");
         public IImageScorer Load(string modelPath) => throw new NotSupportedException();
+        public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress) =>
+            throw new NotSupportedException();
     }
 
     [TestMethod]

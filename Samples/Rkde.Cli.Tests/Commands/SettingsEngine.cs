@@ -14,4 +14,7 @@ internal sealed class SettingsEngine : IRkdeEngine
     }
 
     public IImageScorer Load(string modelPath) => throw new NotSupportedException();
+
+    public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress) =>
+        throw new NotSupportedException();
 }

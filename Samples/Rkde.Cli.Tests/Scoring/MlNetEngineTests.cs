@@ -4,7 +4,7 @@ using Rkde.MLNet;
 
 namespace Rkde.Cli.Tests.Scoring;
 
-/// <summary>fit, score and evaluate end to end on the real pipeline with its embedded default models.</summary>
+/// <summary>fit, score, update, score --watch and evaluate end to end on the real pipeline with its embedded default models.</summary>
 [TestClass]
 public sealed class MlNetEngineTests
 {
@@ -42,6 +42,44 @@ public sealed class MlNetEngineTests
         Assert.AreEqual(0, score.Code, score.Err);
         StringAssert.Contains(score.Out, extra.Contains("--threshold") ? "at or above threshold 0;" : "(chosen for a false-positive rate of 1%)");
         return File.ReadAllLines(results).Select(ResultLine.Parse).ToList();
+    }
+
+    [TestMethod]
+    public void UpdateAndWatchRunOnTheFittedModel()
+    {
+        // update: the test/good scenes join the model, so they score lower with the updated model; --out replaces it whole.
+        var engine = new MlNetEngine();
+        var lines = Score("before-update.jsonl");
+        string good = Path.Combine(s_root, "test", "good");
+        var before = lines.Where(l => l.Image.StartsWith("good/", StringComparison.Ordinal)).ToDictionary(l => l.Image[5..], l => l.Result!.Score);
+        string updated = Path.Combine(s_root, "out", "updated.zip");
+        var update = CliRunner.Run(engine, "update", "--model", s_model, "--train", good, "--out", updated);
+        Assert.AreEqual(0, update.Code, update.Err);
+        StringAssert.Contains(update.Out, "Added 2 images");
+        string goodResults = Path.Combine(s_root, "out", "good.jsonl");
+        Assert.AreEqual(0, CliRunner.Run(engine, "score", "--model", updated, "--images", good, "--out", goodResults).Code);
+        foreach (var line in File.ReadAllLines(goodResults).Select(ResultLine.Parse))
+            Assert.IsLessThan(before[line.Image], line.Result!.Score, $"{line.Image} after the update");
+        var twice = CliRunner.Run(engine, "update", "--model", updated, "--train", good, "--out", updated, "--mode", "window");
+        Assert.AreEqual(0, twice.Code, twice.Err);
+        Assert.AreEqual(0, CliRunner.Run(engine, "score", "--model", updated, "--images", good, "--out", goodResults).Code, "the model replaced in place loads");
+        CliRunner.AssertOneLineError(CliRunner.Run(engine, "update", "--model", Path.Combine(s_root, "out", "before-update.jsonl"), "--train", good, "--out", updated),
+            "--model could not be loaded");
+
+        // score --watch with the real engine: an image renamed into the folder gets its line.
+        string drop = Path.Combine(s_root, "drop");
+        Directory.CreateDirectory(drop);
+        string watched = Path.Combine(s_root, "out", "watched.jsonl");
+        var watch = CliRunner.Start(engine, CancellationToken.None, "score", "--model", s_model, "--watch", drop, "--out", watched, "--max-images", "1");
+        watch.WaitForErr("Watching", TimeSpan.FromMinutes(1));
+        string first = Directory.GetFiles(good).Order(StringComparer.Ordinal).First();
+        File.Copy(first, Path.Combine(drop, "frame.png.tmp"));
+        File.Move(Path.Combine(drop, "frame.png.tmp"), Path.Combine(drop, "frame.png"));
+        Assert.IsTrue(watch.Task.Wait(TimeSpan.FromMinutes(2)), "the watch did not score the image");
+        Assert.AreEqual(0, watch.Task.Result.Code, watch.Task.Result.Err);
+        var frame = ResultLine.Parse(File.ReadAllLines(watched).Single());
+        Assert.AreEqual("frame.png", frame.Image);
+        Assert.AreEqual(before[Path.GetFileName(first)], frame.Result!.Score, 1e-6f, "the same score as rkde score gives");
     }
 
     [TestMethod]
@@ -96,7 +134,10 @@ public sealed class MlNetEngineTests
         StringAssert.Contains(warnings[0], "broken.png");
         StringAssert.Contains(fit.Out, "Fitted on 4 images");
 
-        CliRunner.AssertOneLineError(CliRunner.Run(engine, ["fit", "--train", folder, "--model", Path.Combine(folder, "s.zip"), "--strict", .. Small]), "broken.png");
+        var strict = CliRunner.Run(engine, ["fit", "--train", folder, "--model", Path.Combine(folder, "s.zip"), "--strict", .. Small]);
+        CliRunner.AssertOneLineError(strict, "broken.png");
+        CliRunner.AssertOneLineError(strict, "Leave out --strict");
+        Assert.DoesNotContain("SkipUnreadableImages", strict.Err, "the CLI's fix, not the library option");
         Assert.IsFalse(File.Exists(Path.Combine(folder, "s.zip")));
     }
 

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Microsoft.ML;
+using Rkde.MLNet;
 using Rkde.Cli.Scoring;
 using Rkde.Cli.Serve;
 using SkiaSharp;
@@ -98,14 +100,19 @@ public sealed class ScoreEndpointTests
     }
 
     [TestMethod]
-    public async Task WithoutAThresholdTheVerdictIsNull()
+    public async Task WithoutAThresholdTheModelsOwnDecides()
     {
+        float own = new MLContext().Model.ReadRkdeModelInfo(ServeFixture.ModelA).Threshold;
+        Assert.IsTrue(float.IsFinite(own), "the fitted model stores a threshold");
         await using var server = await ServeFixture.StartAsync(ServeFixture.Options());
         var response = await server.Client.PostAsync("/score", new ByteArrayContent(File.ReadAllBytes(ServeFixture.DemoTestImages[0])));
         using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.AreEqual(JsonValueKind.Null, answer.RootElement.GetProperty("isAnomaly").ValueKind);
-        Assert.AreEqual(JsonValueKind.Null, answer.RootElement.GetProperty("threshold").ValueKind);
+        float score = answer.RootElement.GetProperty("score").GetSingle();
+        Assert.AreEqual(own, answer.RootElement.GetProperty("threshold").GetSingle());
+        Assert.AreEqual(score >= own, answer.RootElement.GetProperty("isAnomaly").GetBoolean());
         CollectionAssert.AreEqual(new[] { "score", "isAnomaly", "threshold", "boxes" }, answer.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
+        using var health = JsonDocument.Parse(await server.Client.GetStringAsync("/health"));
+        Assert.AreEqual(own, health.RootElement.GetProperty("threshold").GetSingle());
     }
 
     [TestMethod]

@@ -14,7 +14,7 @@ public sealed partial class ServeCommandTests
     {
         var r = CliRunner.Run("serve", "--help");
         Assert.AreEqual(0, r.Code, r.Err);
-        foreach (string option in new[] { "--model", "--urls", "--api-key", "--max-body-bytes", "--max-pixels", "--workers", "--queue", "--timeout", "--threshold", "--no-reload" })
+        foreach (string option in new[] { "--model", "--urls", "--api-key", "--max-body-bytes", "--max-pixels", "--workers", "--queue", "--timeout", "--threshold", "--no-reload", "--allow-normal", "--normal-out", "--cluster", "--cluster-id", "--service-id" })
             StringAssert.Contains(r.Out, option);
         StringAssert.Contains(r.Out, "http://127.0.0.1:8080");
         StringAssert.Contains(CliRunner.Run("--help").Out, "serve");

@@ -26,11 +26,16 @@ internal static class ServeCommand
         var workers = new Option<int>("--workers") { Description = "Images scored at the same time, one prediction engine each. Default: the number of CPU cores.", DefaultValueFactory = _ => defaults.Workers };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a worker; one more gets 503 with Retry-After.", DefaultValueFactory = _ => defaults.Queue };
         var timeout = new Option<double>("--timeout") { Description = "Seconds a request may take, upload, waiting and scoring together; longer gets 504 (408 while uploading).", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
-        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold for \"isAnomaly\" (anomalous when the score reaches it). Without it, isAnomaly and threshold are null." };
+        var threshold = new Option<float?>("--threshold") { Description = "Decision threshold for \"isAnomaly\" (anomalous when the score reaches it). instead of the one the model was fitted with." };
+        var allowNormal = new Option<bool>("--allow-normal") { Description = "Enable POST /normal: clients add normal images to the served model (an anomaly sent there is learned as normal)." };
+        var normalOut = new Option<string?>("--normal-out") { Description = "With --allow-normal: save each model POST /normal updates here, atomically (may be --model itself). Default: keep it in memory only." };
         var noReload = new Option<bool>("--no-reload") { Description = "Keep the loaded model even when the file at --model is replaced." };
-        var command = new Command("serve", "Serve a fitted model over HTTP: POST /score, GET /health, GET /metrics, and a page at GET / to score dropped images.")
+        var cluster = new Option<string?>("--cluster") { Description = "Connection string of an R-KDE Orleans cluster's PostgreSQL database: POST /cameras/{id}/score then scores with that camera's model on the cluster (and POST /cameras/{id}/normal updates it, with --allow-normal)." };
+        var clusterId = new Option<string>("--cluster-id") { Description = "The cluster's Orleans cluster id.", DefaultValueFactory = _ => defaults.ClusterId };
+        var serviceId = new Option<string>("--service-id") { Description = "The cluster's Orleans service id.", DefaultValueFactory = _ => defaults.ServiceId };
+        var command = new Command("serve", "Serve a fitted model over HTTP: POST /score, GET /health, GET /metrics, POST /normal (with --allow-normal), and a page at GET / to score dropped images.")
         {
-            model, urls, apiKey, maxBody, maxPixels, workers, queue, timeout, threshold, noReload,
+            model, urls, apiKey, maxBody, maxPixels, workers, queue, timeout, threshold, noReload, allowNormal, normalOut, cluster, clusterId, serviceId,
         };
         command.SetAction(parse => RkdeCli.Guard(error, () =>
         {
@@ -47,6 +52,11 @@ internal static class ServeCommand
                 Timeout = seconds is > 0 and < 86400 ? TimeSpan.FromSeconds(seconds) : throw new CliException($"--timeout must be between 0 and 86400 seconds (got {seconds})."),
                 Threshold = parse.GetValue(threshold),
                 ReloadOnChange = !parse.GetValue(noReload),
+                AllowNormal = parse.GetValue(allowNormal),
+                NormalOut = parse.GetValue(normalOut),
+                ClusterPostgres = parse.GetValue(cluster),
+                ClusterId = parse.GetValue(clusterId)!,
+                ServiceId = parse.GetValue(serviceId)!,
             };
             Run(options, output, error);
             return 0;
@@ -62,9 +72,12 @@ internal static class ServeCommand
         using var app = ServeApp.Build(options, error);
         app.Start();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-        string thresholdText = options.Threshold is float t ? t.ToString(CultureInfo.InvariantCulture) : "none (isAnomaly is null)";
+        var served = app.Services.GetRequiredService<ModelHolder<ServedModel>>().Current;
+        string thresholdText = (options.Threshold ?? served.Threshold) is float t
+            ? $"{t.ToString(CultureInfo.InvariantCulture)} ({(options.Threshold is null ? "the model's" : "--threshold")})"
+            : "none (isAnomaly is null)";
         output.WriteLine($"rkde serve: listening on {string.Join(", ", addresses)}; model {options.ModelPath}; {options.Workers} worker(s), queue {options.Queue}; threshold {thresholdText}.");
-        output.WriteLine($"rkde serve: page at {addresses.FirstOrDefault()}/ ; POST images to /score. Ctrl+C stops.");
+        output.WriteLine($"rkde serve: page at {addresses.FirstOrDefault()}/ ; POST images to /score{(options.AllowNormal ? " and normal images to /normal" : "")}{(options.ClusterPostgres is null ? "" : $", or to /cameras/ID/score for cluster '{options.ClusterId}'")}. Ctrl+C stops.");
         var open = options.NonLoopbackUrls.ToList();
         if (open.Count > 0)
         {

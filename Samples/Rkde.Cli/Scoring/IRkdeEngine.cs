@@ -18,6 +18,12 @@ internal interface IRkdeEngine
     /// <summary>Loads a saved model for scoring.</summary>
     IImageScorer Load(string modelPath);
 
+    /// <summary>
+    /// Adds <paramref name="images"/> (all normal) to the model at <paramref name="modelPath"/> and saves the result to
+    /// <paramref name="outPath"/> (which may be the same file), replacing it only once the new model is complete.
+    /// </summary>
+    UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress);
+
     /// <summary>Writes a saved model as one self-contained ONNX file (batched: input [B, H, W, 3] at the model input size).</summary>
     void Export(string modelPath, string onnxPath, bool batched) =>
         throw new NotSupportedException("This engine cannot export models.");
@@ -26,6 +32,13 @@ internal interface IRkdeEngine
     IImageScorer LoadExported(string modelPath, int batch) =>
         throw new NotSupportedException("This engine cannot score through the exported graph.");
 }
+
+/// <summary>How <c>rkde update</c> adds images: the sampling mode, and whether an unreadable image stops it.</summary>
+internal sealed record UpdateSettings(UpdateSampling Sampling = UpdateSampling.Reservoir, bool Strict = false);
+
+/// <summary>What an update did (see Rkde.MLNet's RkdeUpdateResult).</summary>
+internal sealed record UpdateSummary(int ImagesAdded, int ImagesSkipped, long RegionsAdded, long RegionsSeen, int TrainingPoints,
+    double ExplainedVariance, double TrainingExplainedVariance, float Threshold);
 
 /// <summary>Scores single images with a loaded model.</summary>
 internal interface IImageScorer : IDisposable

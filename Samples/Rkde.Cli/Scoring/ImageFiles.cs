@@ -13,7 +13,7 @@ internal static class ImageFiles
             throw new CliException($"{optionName}: folder '{folder}' does not exist.");
         }
         var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
-            .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Where(IsImage)
             .OrderBy(f => Relative(folder, f), StringComparer.Ordinal)
             .ToList();
         if (files.Count == 0)
@@ -22,6 +22,9 @@ internal static class ImageFiles
         }
         return files;
     }
+
+    /// <summary>Whether <paramref name="path"/> has one of the image extensions.</summary>
+    public static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
     /// <summary>The training folder: <c>DIR/train/good</c> for an MVTec AD category root, else DIR itself.</summary>
     public static string TrainingFolder(string dir)

@@ -16,6 +16,9 @@ internal sealed class MlNetEngine : IRkdeEngine
     /// <summary>How Rkde.MLNet's Progress warning for a training image it skips begins.</summary>
     internal const string SkipWarningPrefix = "RkdeAnomaly: skipping training image";
 
+    /// <summary>How Rkde.MLNet's error for an unreadable training image begins when skipping is off.</summary>
+    private const string StrictErrorPrefix = "Training image at row";
+
     /// <summary>
     /// Fits with Rkde.MLNet, which checks each training image once (decoding it completely) and skips or rejects the
     /// unreadable ones; its warnings go to <paramref name="progress"/> as they come.
@@ -51,10 +54,19 @@ internal sealed class MlNetEngine : IRkdeEngine
             SkipUnreadableImages = settings.SkipUnreadableImages,
             Progress = counter,
         };
-        var data = ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = Path.GetFullPath(p) }));
-        var model = ml.Transforms.RkdeAnomaly(options).Fit(data);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
-        ml.Model.Save(model, data.Schema, modelPath);
+        var data = Images(ml, images);
+        ITransformer model;
+        try
+        {
+            model = ml.Transforms.RkdeAnomaly(options).Fit(data);
+        }
+        catch (InvalidOperationException e) when (!settings.SkipUnreadableImages && e.Message.StartsWith(StrictErrorPrefix, StringComparison.Ordinal))
+        {
+            // The library's fix names its option; the CLI user's fix is the flag they gave.
+            string reason = e.Message[..e.Message.LastIndexOf(" Set ", StringComparison.Ordinal)];
+            throw new CliException($"{reason} Leave out --strict to skip unreadable training images with a warning.");
+        }
+        AtomicFile.Write(modelPath, stream => ml.Model.Save(model, data.Schema, stream));
         return images.Count - counter.Skipped;
     }
 
@@ -78,6 +90,29 @@ internal sealed class MlNetEngine : IRkdeEngine
         var (model, info) = Checked(modelPath, () => (ml.Model.LoadRkdeModel(modelPath, out _), ml.Model.ReadRkdeModelInfo(modelPath)));
         return new Scorer(ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(model), info);
     }
+
+    public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress)
+    {
+        var ml = new MLContext();
+        ml.DisableThreadSpinning();
+        var (model, schema) = Checked(modelPath, () => (ml.Model.LoadRkdeModel(modelPath, out var s), s));
+        RkdeUpdateResult result;
+        try
+        {
+            result = ml.Model.UpdateRkde(model, Images(ml, images),
+                new RkdeUpdateOptions { Sampling = settings.Sampling, SkipUnreadableImages = !settings.Strict, Progress = progress });
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CliException($"--model '{modelPath}': {OneLine(e.Message)}");
+        }
+        AtomicFile.Write(outPath, stream => ml.Model.Save(result.Model, schema, stream));
+        return new UpdateSummary(result.ImagesAdded, result.ImagesSkipped, result.RegionsAdded, result.RegionsSeen, result.TrainingPoints,
+            result.ExplainedVariance, result.TrainingExplainedVariance, result.Threshold);
+    }
+
+    private static IDataView Images(MLContext ml, IReadOnlyList<string> images) =>
+        ml.Data.LoadFromEnumerable(images.Select(p => new ImageInput { ImagePath = Path.GetFullPath(p) }));
 
     public void Export(string modelPath, string onnxPath, bool batched) =>
         Checked(modelPath, () => { new MLContext().Model.ExportRkdeOnnx(modelPath, onnxPath, batched); return 0; });
@@ -110,9 +145,11 @@ internal sealed class MlNetEngine : IRkdeEngine
         }
         catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
-            throw new CliException($"--model could not be loaded: {e.Message.ReplaceLineEndings(" ").Trim()}");
+            throw new CliException($"--model could not be loaded: {OneLine(e.Message)}");
         }
     }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 
     private sealed class Scorer(PredictionEngine<ImageInput, RkdePrediction> engine, RkdeModelInfo info) : IImageScorer
     {

@@ -51,6 +51,10 @@ internal static class ScoreRunner
         return (lines, clock.Elapsed);
     }
 
+    /// <summary>The line for <paramref name="file"/> (named relative to <paramref name="root"/>), given its <paramref name="check"/>.</summary>
+    public static ResultLine ScoreOne(IImageScorer scorer, string root, string file, ImageCheckResult check) =>
+        check.IsReadable ? ScoreOne(scorer, root, file, check.Width, check.Height) : new ResultLine(ImageFiles.Relative(root, file), null, check.Message);
+
     private static ResultLine ScoreOne(IImageScorer scorer, string root, string file, int width, int height)
     {
         try

@@ -14,7 +14,7 @@ namespace Rkde.Cli.Serve;
 /// <summary>
 /// The <c>rkde serve</c> web application: Kestrel on the configured addresses (loopback by default), the endpoints,
 /// and the safety around them. Endpoints: <c>GET /</c> the page (and its script and style), <c>GET /health</c>,
-/// <c>GET /metrics</c>, <c>POST /score</c>. Every error answer is JSON, including those routing makes (404, 405).
+/// <c>GET /metrics</c>, <c>POST /score</c>, <c>POST /normal</c> (with <c>--allow-normal</c>). Every error answer is JSON, including those routing makes (404, 405).
 /// </summary>
 internal static class ServeApp
 {
@@ -44,7 +44,10 @@ internal static class ServeApp
         builder.Services.AddSingleton(new ScoringGate(options.Workers, options.Queue));
         // Made now, so that uptime and images/s count from the start.
         builder.Services.AddSingleton(new ServeMetrics());
+        if (options.ClusterPostgres is not null)
+            builder.Services.AddSingleton(ConnectCluster(options));
         builder.Services.AddSingleton<ScoreEndpoint>();
+        builder.Services.AddSingleton<NormalEndpoint>();
         builder.Services.AddSingleton<ModelReloader>();
         builder.Services.AddHostedService(s => s.GetRequiredService<ModelReloader>());
         configure?.Invoke(builder);
@@ -61,7 +64,8 @@ internal static class ServeApp
             var context = status.HttpContext;
             string message = context.Response.StatusCode switch
             {
-                404 => $"There is nothing at {context.Request.Path}; the endpoints are GET /, GET /health, GET /metrics and POST /score.",
+                404 => $"There is nothing at {context.Request.Path}; the endpoints are GET /, GET /health, GET /metrics, POST /score" +
+                       (options.ClusterPostgres is null ? " and POST /normal." : ", POST /normal, POST /cameras/{id}/score and POST /cameras/{id}/normal."),
                 405 => $"{context.Request.Method} is not allowed on {context.Request.Path}; use {context.Response.Headers.Allow}.",
                 int code => $"The request failed with status {code}.",
             };
@@ -76,7 +80,34 @@ internal static class ServeApp
         app.MapGet("/health", Health);
         app.MapGet("/metrics", Metrics);
         app.MapPost("/score", (HttpContext c, ScoreEndpoint score) => score.Handle(c));
+        app.MapPost("/normal", (HttpContext c, NormalEndpoint normal) => normal.Handle(c));
+        if (options.ClusterPostgres is not null)
+        {
+            app.MapPost("/cameras/{id}/score", (HttpContext c, string id, ScoreEndpoint score) => score.Handle(c, id));
+            app.MapPost("/cameras/{id}/normal", (HttpContext c, string id, NormalEndpoint normal) => normal.Handle(c, id));
+        }
         return app;
+    }
+
+    /// <summary>Connects to the R-KDE Orleans cluster that <c>--cluster</c> names; a database that cannot be reached, or no silo with those ids, is a CLI error.</summary>
+    private static Rkde.Orleans.RkdeCluster ConnectCluster(ServeOptions options)
+    {
+        var settings = new Rkde.Orleans.RkdeClusterSettings
+        {
+            PostgresConnectionString = options.ClusterPostgres!,
+            ClusterId = options.ClusterId,
+            ServiceId = options.ServiceId,
+            // Within the request timeout: a retry past it would answer nobody.
+            RetryFor = options.Timeout,
+        };
+        try
+        {
+            return Rkde.Orleans.RkdeCluster.ConnectAsync(settings).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is Rkde.Orleans.ModelStoreUnavailableException or TimeoutException or ArgumentException or global::Orleans.Runtime.OrleansException)
+        {
+            throw new CliException($"--cluster: cannot connect to cluster '{options.ClusterId}': {e.Message.ReplaceLineEndings(" ").Trim()}");
+        }
     }
 
     /// <summary>Headers on every answer: no sniffing of our content types, no framing, the page's resources from this server only.</summary>
@@ -143,7 +174,7 @@ internal static class ServeApp
                 w.WriteString("reloadError", error.Replace(current.Path, Path.GetFileName(current.Path), StringComparison.Ordinal));
             else
                 w.WriteNull("reloadError");
-            if (options.Threshold is float t)
+            if ((options.Threshold ?? current.Threshold) is float t)
                 w.WriteNumber("threshold", t);
             else
                 w.WriteNull("threshold");

@@ -30,11 +30,29 @@ internal sealed record ServeOptions
     /// <summary>The longest a request may take, upload, queue and scoring together; longer gets 504.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The decision threshold behind <c>isAnomaly</c>; without one, <c>isAnomaly</c> and <c>threshold</c> are null.</summary>
+    /// <summary>The decision threshold behind <c>isAnomaly</c>, overriding the model's own; without either, <c>isAnomaly</c> and <c>threshold</c> are null.</summary>
     public float? Threshold { get; init; }
+
+    /// <summary>Whether <c>POST /normal</c> may add images to the served model; off, it answers 403.</summary>
+    public bool AllowNormal { get; init; }
+
+    /// <summary>Where <c>POST /normal</c> saves each updated model (atomically; may be <see cref="ModelPath"/>); null: kept in memory only.</summary>
+    public string? NormalOut { get; init; }
 
     /// <summary>Whether a new file at <see cref="ModelPath"/> is loaded and swapped in while requests go on.</summary>
     public bool ReloadOnChange { get; init; } = true;
+
+    /// <summary>
+    /// Npgsql connection string of an R-KDE Orleans cluster's database (Samples/Rkde.Orleans); with it,
+    /// <c>POST /cameras/{id}/score</c> scores with camera id's model on the cluster. Null: no such route.
+    /// </summary>
+    public string? ClusterPostgres { get; init; }
+
+    /// <summary>The cluster's Orleans cluster id (<c>--cluster-id</c>), as its silos were started with.</summary>
+    public string ClusterId { get; init; } = "rkde";
+
+    /// <summary>The cluster's Orleans service id (<c>--service-id</c>).</summary>
+    public string ServiceId { get; init; } = "rkde";
 
     public const string DefaultUrls = "http://127.0.0.1:8080";
 
@@ -53,6 +71,10 @@ internal sealed record ServeOptions
             throw new CliException($"--timeout must be more than 0 seconds (got {Timeout.TotalSeconds}).");
         if (Threshold is float t && !float.IsFinite(t))
             throw new CliException($"--threshold must be a finite number (got {t}).");
+        if (NormalOut is not null && !AllowNormal)
+            throw new CliException("--normal-out saves what POST /normal learns; give --allow-normal too, or leave --normal-out out.");
+        if (NormalOut is { Length: 0 })
+            throw new CliException("--normal-out is empty; give a file path for the updated model, or leave the option out.");
         if (ApiKey is { Length: 0 })
             throw new CliException("--api-key is empty; give a secret or leave the option out.");
         if (UrlList.Count == 0)

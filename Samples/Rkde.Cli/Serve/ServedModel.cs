@@ -27,19 +27,37 @@ internal sealed class ServedModel : IDisposable
     private readonly ObjectPool<PredictionEngine<UploadedImage, RkdePrediction>> _engines;
     private int _disposed;
 
-    private ServedModel(string path, (long, DateTime) stamp, ITransformer model, ObjectPool<PredictionEngine<UploadedImage, RkdePrediction>> engines)
+    private ServedModel(string path, (long, DateTime) stamp, ITransformer model, DataViewSchema inputSchema, string imageColumn, float? threshold,
+        ObjectPool<PredictionEngine<UploadedImage, RkdePrediction>> engines)
     {
         Path = path;
+        Threshold = threshold;
         FileStamp = stamp;
         _model = model;
+        InputSchema = inputSchema;
+        ImagePathColumn = imageColumn;
         _engines = engines;
         LoadedAt = DateTimeOffset.UtcNow;
     }
+
+    /// <summary>The loaded chain, for <c>POST /normal</c> to update (read-only use; requests score through their own engines).</summary>
+    public ITransformer Model => _model;
+
+    /// <summary>The model's input schema, as saved with it.</summary>
+    public DataViewSchema InputSchema { get; }
+
+    private const string PathColumnKey = "rkde_option_ImageColumnName", DefaultPathColumn = "ImagePath";
+
+    /// <summary>The input column of image paths the model's first stage reads (the model records it).</summary>
+    public string ImagePathColumn { get; }
 
     /// <summary>The file it was loaded from.</summary>
     public string Path { get; }
 
     public DateTimeOffset LoadedAt { get; }
+
+    /// <summary>The threshold the model was fitted with (<c>IsAnomaly</c>'s, moved by updates); null for a model without one (format 1, or never anomalous).</summary>
+    public float? Threshold { get; }
 
     /// <summary>The file's length and last write time when it was loaded: a reload happens only when they change.</summary>
     public (long Length, DateTime WrittenUtc) FileStamp { get; }
@@ -68,6 +86,29 @@ internal sealed class ServedModel : IDisposable
         {
             throw new CliException($"--model could not be loaded: {e.Message.ReplaceLineEndings(" ").Trim()}");
         }
+        float? threshold = null;
+        string pathColumn = DefaultPathColumn;
+        try
+        {
+            var info = ml.Model.ReadRkdeModelInfo(path);
+            // +∞ (fitted on too few images to hold any out) decides nothing, as no threshold does.
+            threshold = float.IsFinite(info.Threshold) ? info.Threshold : null;
+            pathColumn = info.Metadata.GetValueOrDefault(PathColumnKey) ?? DefaultPathColumn;
+        }
+        catch (InvalidDataException)
+        {
+            // A model of format 1 records neither.
+        }
+        return Create(ml, path, stamp, model, inputSchema, pathColumn, threshold, engines);
+    }
+
+    /// <summary>
+    /// Serves <paramref name="model"/> (which it then owns) as if loaded from <paramref name="path"/> with file stamp
+    /// <paramref name="stamp"/>: for a model updated in memory by <c>POST /normal</c>.
+    /// </summary>
+    public static ServedModel Create(MLContext ml, string path, (long, DateTime) stamp, ITransformer model, DataViewSchema inputSchema, string pathColumn,
+        float? threshold, int engines)
+    {
         if (model is not TransformerChain<ITransformer> chain || chain.FirstOrDefault() is not ImageLoadingTransformer loader)
         {
             (model as IDisposable)?.Dispose();
@@ -81,7 +122,7 @@ internal sealed class ServedModel : IDisposable
         // For a disposable type the provider makes a pool that disposes the engines it drops or holds when disposed.
         var pool = new DefaultObjectPoolProvider { MaximumRetained = engines }.Create(
             new EnginePolicy(() => ml.Model.CreatePredictionEngine<UploadedImage, RkdePrediction>(afterLoading, options)));
-        var served = new ServedModel(path, stamp, model, pool);
+        var served = new ServedModel(path, stamp, model, inputSchema, pathColumn, threshold, pool);
         try
         {
             served.Score(WarmUpImage.Value);

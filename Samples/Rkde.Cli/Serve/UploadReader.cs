@@ -19,14 +19,27 @@ internal static class UploadReader
     /// <summary>The image bytes, or the status and message that refuse the request.</summary>
     public static async Task<(byte[]? Bytes, int Status, string? Error)> ReadAsync(HttpRequest request, long maxBodyBytes, CancellationToken cancel)
     {
+        var (images, status, error) = await ReadAsync(request, maxBodyBytes, all: false, cancel);
+        return (images?[0], status, error);
+    }
+
+    /// <summary>
+    /// Every image of the upload: the body, or each multipart field <c>image</c> in order (the body limit counts them all);
+    /// or the status and message that refuse the request.
+    /// </summary>
+    public static Task<(List<byte[]>? Images, int Status, string? Error)> ReadAllAsync(HttpRequest request, long maxBodyBytes, CancellationToken cancel) =>
+        ReadAsync(request, maxBodyBytes, all: true, cancel);
+
+    private static async Task<(List<byte[]>? Images, int Status, string? Error)> ReadAsync(HttpRequest request, long maxBodyBytes, bool all, CancellationToken cancel)
+    {
         if (request.ContentLength > maxBodyBytes)
             return (null, 413, TooLarge(maxBodyBytes, string.Create(CultureInfo.InvariantCulture, $"Content-Length {request.ContentLength:N0}")));
         try
         {
             if (MediaTypeHeaderValue.TryParse(request.ContentType, out var type) && type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
-                return await ReadMultipartAsync(request, type, maxBodyBytes, cancel);
+                return await ReadMultipartAsync(request, type, maxBodyBytes, all, cancel);
             var bytes = await ReadLimitedAsync(request.Body, maxBodyBytes, cancel);
-            return bytes is null ? (null, 413, TooLarge(maxBodyBytes, "the body")) : (bytes, 200, null);
+            return bytes is null ? (null, 413, TooLarge(maxBodyBytes, "the body")) : ([bytes], 200, null);
         }
         catch (BadHttpRequestException e)
         {
@@ -39,30 +52,32 @@ internal static class UploadReader
         }
     }
 
-    private static async Task<(byte[]?, int, string?)> ReadMultipartAsync(HttpRequest request, MediaTypeHeaderValue type, long maxBodyBytes, CancellationToken cancel)
+    private static async Task<(List<byte[]>?, int, string?)> ReadMultipartAsync(HttpRequest request, MediaTypeHeaderValue type, long maxBodyBytes, bool all,
+        CancellationToken cancel)
     {
         string boundary = HeaderUtilities.RemoveQuotes(type.Boundary).Value ?? "";
         if (boundary.Length is 0 or > 200)
             return (null, 400, "The multipart/form-data Content-Type has no usable boundary.");
         var reader = new MultipartReader(boundary, request.Body) { BodyLengthLimit = maxBodyBytes, HeadersCountLimit = 16, HeadersLengthLimit = 16 * 1024 };
         long left = maxBodyBytes;
+        var images = new List<byte[]>();
         while (await reader.ReadNextSectionAsync(cancel) is { } section)
         {
             bool isImage = ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
                            && disposition.DispositionType.Equals("form-data")
                            && HeaderUtilities.RemoveQuotes(disposition.Name).Equals(FieldName, StringComparison.Ordinal);
+            // Other fields are read past (within the same limit) and dropped.
+            if (await ReadLimitedAsync(section.Body, left, cancel) is not { } bytes)
+                return (null, 413, TooLarge(maxBodyBytes, "the multipart body"));
+            left -= bytes.Length;
             if (!isImage)
-            {
-                // Other fields are read past (within the same limit) and dropped.
-                if (await ReadLimitedAsync(section.Body, left, cancel) is not { } skipped)
-                    return (null, 413, TooLarge(maxBodyBytes, "the multipart body"));
-                left -= skipped.Length;
                 continue;
-            }
-            var bytes = await ReadLimitedAsync(section.Body, left, cancel);
-            return bytes is null ? (null, 413, TooLarge(maxBodyBytes, "the multipart body")) : (bytes, 200, null);
+            images.Add(bytes);
+            if (!all)
+                break;
         }
-        return (null, 400, $"The multipart/form-data body has no field '{FieldName}'; send the image as the field '{FieldName}' or as the whole body.");
+        return images.Count > 0 ? (images, 200, null)
+            : (null, 400, $"The multipart/form-data body has no field '{FieldName}'; send the image as the field '{FieldName}' or as the whole body.");
     }
 
     /// <summary>Everything <paramref name="stream"/> holds, or null as soon as it holds more than <paramref name="limit"/> bytes.</summary>

@@ -32,7 +32,7 @@ test('Node scores every demo image as the ML.NET .zip does', { skip }, async t =
 
 test('the file carries its threshold, and is_anomaly is score at or above it', { skip }, async () => {
   const meta = onnxMetadata(fs.readFileSync(model));
-  assert.equal(meta.rkde_format_version, '2');
+  assert.equal(meta.rkde_format_version, '3');
   assert.equal(meta.rkde_input_size, '360x240');
   assert.equal(meta.rkde_threshold_false_positive_rate, '0.01');
   assert.match(meta.rkde_weights_licence, /^MIT/);

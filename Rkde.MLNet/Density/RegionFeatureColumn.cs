@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Rkde.MLNet.Density;
+
+/// <summary>
+/// Reads a column of region features image by image, as fitting and updating the density stage take them: each row holds
+/// its image's regions, D values each. Rejects a row whose length is not a multiple of D and a non-finite value, naming the
+/// column, row, region and dimension.
+/// </summary>
+internal static class RegionFeatureColumn
+{
+    /// <summary>Receives one image's regions: <paramref name="count"/> rows of D values in <paramref name="regions"/>.</summary>
+    public delegate void ImageRegions(long row, ReadOnlySpan<float> regions, int count);
+
+    /// <summary>
+    /// One cursor pass over <paramref name="column"/>, handing each image's regions to <paramref name="onImage"/>;
+    /// <paramref name="heartbeat"/> sees the images read so far about every 5 seconds. Returns the image count.
+    /// </summary>
+    public static long Read(IDataView input, string column, int d, ImageRegions onImage, Action<long>? heartbeat = null)
+    {
+        long images = 0;
+        var features = input.Schema[column];
+        using var cursor = input.GetRowCursor([features]);
+        var getter = cursor.GetGetter<VBuffer<float>>(features);
+        VBuffer<float> buffer = default;
+        float[] dense = [];
+        var clock = Stopwatch.StartNew();
+        while (cursor.MoveNext())
+        {
+            getter(ref buffer);
+            int length = buffer.Length;
+            if (length % d != 0)
+                throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                    $"Row {images} of column '{column}' has {length} values, not a multiple of the feature length {d}."));
+            if (dense.Length < length)
+                dense = new float[length];
+            Densify(buffer, dense);
+            for (int r = 0; r < length / d; r++)
+            {
+                var row = dense.AsSpan(r * d, d);
+                int bad = IndexOfNonFinite(row);
+                if (bad >= 0)
+                    throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                        $"Column '{column}' holds {row[bad]} at row {images}, region {r}, dimension {bad}: the feature model produced a non-finite value. Check that model's inputs (RGB 0–1 pixels, boxes in input pixels) and its numerics."));
+            }
+            onImage(images, dense.AsSpan(0, length), length / d);
+            images++;
+            if (heartbeat is not null && clock.Elapsed.TotalSeconds >= 5)
+            {
+                heartbeat(images);
+                clock.Restart();
+            }
+        }
+        return images;
+    }
+
+    private static void Densify(in VBuffer<float> buffer, float[] dense)
+    {
+        if (buffer.IsDense)
+        {
+            buffer.GetValues().CopyTo(dense);
+            return;
+        }
+        Array.Clear(dense, 0, buffer.Length);
+        var indices = buffer.GetIndices();
+        var values = buffer.GetValues();
+        for (int i = 0; i < indices.Length; i++)
+            dense[indices[i]] = values[i];
+    }
+
+    private static int IndexOfNonFinite(ReadOnlySpan<float> row)
+    {
+        for (int i = 0; i < row.Length; i++)
+        {
+            if (!float.IsFinite(row[i]))
+                return i;
+        }
+        return -1;
+    }
+}
