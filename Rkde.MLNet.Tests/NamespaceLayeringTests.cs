@@ -9,11 +9,11 @@ namespace Rkde.MLNet.Tests;
 
 /// <summary>
 /// The namespaces of Rkde.MLNet follow its folders and must not cycle: Checks ← Onnx ← DefaultModel ← Regions ← Features,
-/// Checks ← Images, Checks ← Onnx ← Density, Pipeline (the fitted model as one graph, and its chain) above those, and the
-/// root namespace (the public entry points) above them all. Checked on the compiled assembly, so a reference counts wherever
-/// it hides: in a signature, a base type, an attribute, a local, a catch clause or an instruction of a method body, and also
-/// when C# resolves a parent namespace's type without a using. A compiler-generated nested type (a lambda's closure, an
-/// iterator) counts for the type it is nested in.
+/// DefaultModel ← NanoDet, Checks ← Images, Checks ← Onnx ← Density, Pipeline (the fitted model as one graph, and its chain)
+/// above those, and the root namespace (the public entry points) above them all. Checked on the compiled assembly, so a
+/// reference counts wherever it hides: in a signature, a base type, an attribute, a local, a catch clause or an instruction
+/// of a method body, and also when C# resolves a parent namespace's type without a using. A compiler-generated nested type
+/// (a lambda's closure, an iterator) counts for the type it is nested in.
 /// </summary>
 [TestClass]
 public sealed class NamespaceLayeringTests
@@ -28,6 +28,7 @@ public sealed class NamespaceLayeringTests
         ["DefaultModel"] = ["Onnx", "Checks"],
         ["Regions"] = ["DefaultModel", "Onnx", "Checks"],
         ["Features"] = ["Regions", "DefaultModel", "Onnx", "Checks"],
+        ["NanoDet"] = ["DefaultModel", "Onnx", "Checks"],
         ["Density"] = ["Onnx", "Checks"],
         ["Images"] = ["Checks"],
         ["Pipeline"] = ["Features", "Regions", "DefaultModel", "Density", "Images", "Onnx", "Checks"],

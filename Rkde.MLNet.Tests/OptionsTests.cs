@@ -24,6 +24,24 @@ public sealed class OptionsTests
     }
 
     [TestMethod]
+    public void AnomalibPresetHoldsTheReferenceDefaults()
+    {
+        // The stage options hold anomalib's defaults (DefaultsAreAnomalibs); the preset passes them on whatever RkdeOptions' own defaults are.
+        var a = RkdeOptions.Anomalib();
+        var (region, density) = (new RegionFilterOptions(), new RkdeDensityOptions());
+        Assert.AreEqual((region.RoiScoreThreshold, region.MinBoxSize, region.IouThreshold, region.MaxDetectionsPerImage),
+            (a.RoiScoreThreshold, a.MinBoxSize, a.IouThreshold, a.MaxDetectionsPerImage));
+        Assert.AreEqual((density.PcaComponents, density.FeatureScaling, density.MaxTrainingPoints), (a.ResolvedPcaComponents, a.FeatureScaling, a.MaxTrainingPoints));
+        Assert.AreEqual(RoiStage.Rcnn, a.RoiStage);
+        Assert.IsFalse(a.TrainsOnOtherRegions, "anomalib fits the density on the regions it scores");
+        a.Validate();
+        // The tuned default differs from it with the embedded models, and each call is a fresh instance.
+        Assert.AreNotEqual(a.ResolvedPcaComponents, new RkdeOptions().ResolvedPcaComponents);
+        a.PcaComponents = 8;
+        Assert.AreEqual(16, RkdeOptions.Anomalib().PcaComponents);
+    }
+
+    [TestMethod]
     public void PcaComponentsDefaultDependsOnTheFeatureModel()
     {
         Assert.AreEqual(DefaultModels.PcaComponents, new RkdeOptions().ResolvedPcaComponents);

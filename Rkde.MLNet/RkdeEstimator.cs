@@ -8,6 +8,7 @@ using Rkde.MLNet.Pipeline;
 using Rkde.MLNet.Regions;
 using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Checks;
+using Rkde.MLNet.NanoDet;
 
 namespace Rkde.MLNet;
 
@@ -39,10 +40,13 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         _options = options;
         _columns = new ChainColumns(options.ImageColumnName, options.ImageFolder, options.BoxesColumnName, options.BoxScoresColumnName,
             options.ScoreColumnName, options.IsAnomalyColumnName);
-        _proposer = ProposerSlot.Load(options.ProposerModelPath, options.ProposerModelBytes, options.ImageWidth, options.ImageHeight, options.RoiStage,
-            nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes));
-        _features = FeatureSlot.Load(options.FeatureModelPath, options.FeatureModelBytes, options.ImageWidth, options.ImageHeight,
-            nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes));
+        bool nanoDet = options.BuiltInModel == RkdeBuiltInModel.NanoDet;
+        int width = options.ImageWidth, height = options.ImageHeight;
+        _proposer = ProposerSlot.Load(options.ProposerModelPath, options.ProposerModelBytes, width, height, options.RoiStage,
+            nameof(options.ProposerModelPath), nameof(options.ProposerModelBytes),
+            nanoDet ? () => NanoDetModels.CachedProposer(width, height, options.NanoDetPackagePath, options.ModelCacheFolder, options.Progress) : null);
+        _features = FeatureSlot.Load(options.FeatureModelPath, options.FeatureModelBytes, width, height,
+            nameof(options.FeatureModelPath), nameof(options.FeatureModelBytes), nanoDet ? () => NanoDetModels.CachedFeatureExtractor(width, height) : null);
         if (_proposer.IsValueCreated && _features.IsValueCreated)
             _features.Value.CheckAgainst(_proposer.Value);
         foreach (var model in new[] { _proposer.IsValueCreated ? _proposer.Value.Contract : null, _features.IsValueCreated ? _features.Value.Contract : null })
@@ -74,7 +78,11 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         int? device = _device.Value;
 
         byte[] front = FittedGraph.Front(proposer, o.RegionFilter, features, o.ImageWidth, o.ImageHeight, Describe(proposer, features));
-        var regions = FittedChain.Front(_catalog, _columns, o.ImageWidth, o.ImageHeight, front, device, o.FallbackToCpu).Fit(readable).Transform(readable);
+        // The density is fitted on the training filter's regions; the fitted graph scores with the scoring filter's.
+        byte[] trainingFront = o.TrainsOnOtherRegions
+            ? FittedGraph.Front(proposer, o.TrainingRegionFilter, features, o.ImageWidth, o.ImageHeight, [])
+            : front;
+        var regions = FittedChain.Front(_catalog, _columns, o.ImageWidth, o.ImageHeight, trainingFront, device, o.FallbackToCpu).Fit(readable).Transform(readable);
         var density = new RkdeDensityEstimator(_catalog, new RkdeDensityOptions
         {
             FeaturesColumnName = FittedGraph.Features,
@@ -98,17 +106,20 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         foreach (var (name, value) in _options.Describe())
             yield return (FittedGraph.OptionPrefix + name, value);
         yield return ("rkde_pca_components", _options.ResolvedPcaComponents.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        bool nanoDet = _options.BuiltInModel == RkdeBuiltInModel.NanoDet;
         yield return ("rkde_proposer_model", ModelDescription(proposer.Contract, _options.ProposerModelPath, _options.ProposerModelBytes,
-            _options.QuantizeBackbone ? "the embedded default proposer (ResNet18 layer2/layer3 objectness), backbone in INT8"
+            nanoDet ? $"the built-in NanoDet proposer (COCO detector from npm {NanoDetModels.PackageName} {NanoDetModels.PackageVersion}, class-agnostic scores)"
+            : _options.QuantizeBackbone ? "the embedded default proposer (ResNet18 layer2/layer3 objectness), backbone in INT8"
                 : "the embedded default proposer (ResNet18 layer2/layer3 objectness)"));
         yield return ("rkde_feature_model", ModelDescription(features.Contract, _options.FeatureModelPath, _options.FeatureModelBytes,
-            $"the embedded default feature extractor (RoIAlign of ResNet18 layer3, 2 × 2 grid, {features.FeatureDimension} values, unit length)"));
-        bool defaults = _options.ProposerModelPath is null && _options.ProposerModelBytes is null
-            && _options.FeatureModelPath is null && _options.FeatureModelBytes is null;
-        yield return ("rkde_weights_licence", defaults
-            ? $"MIT: ImageNet ResNet18 weights from the NuGet package {ResNet18Package.PackageId} {ResNet18Package.PackageVersion}"
-            : "user models: see the licences of the models given" + (_options.ProposerModelPath is null && _options.ProposerModelBytes is null
-                ? $"; the proposer's ResNet18 weights come from {ResNet18Package.PackageId} {ResNet18Package.PackageVersion} (MIT)" : ""));
+            nanoDet ? $"the built-in NanoDet feature extractor (RoIAlign of its stride-8 and stride-16 backbone maps, {features.FeatureDimension} values)"
+                : $"the embedded default feature extractor (RoIAlign of ResNet18 layer3, 2 × 2 grid, {features.FeatureDimension} values, unit length)"));
+        bool builtInProposer = _options.ProposerModelPath is null && _options.ProposerModelBytes is null;
+        bool builtIn = builtInProposer && _options.FeatureModelPath is null && _options.FeatureModelBytes is null;
+        string builtInLicence = nanoDet ? NanoDetModels.Licence
+            : $"MIT: ImageNet ResNet18 weights from the NuGet package {ResNet18Package.PackageId} {ResNet18Package.PackageVersion}";
+        yield return ("rkde_weights_licence", builtIn ? builtInLicence
+            : "user models: see the licences of the models given" + (builtInProposer ? "; the built-in proposer's weights: " + builtInLicence : ""));
     }
 
     private static string ModelDescription(OnnxModelContract model, string? path, byte[]? bytes, string defaultModel)

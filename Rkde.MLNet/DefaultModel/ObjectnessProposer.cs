@@ -31,14 +31,17 @@ internal static class ObjectnessProposer
     public const float MaxAspect = 3f;
 
     /// <summary>Builds the objectness head on the trunk's layer2/layer3 maps; returns the "boxes" and "scores" tensors.</summary>
-    public static (string Boxes, string Scores) AddTo(OnnxGraphBuilder b, ResNet18Features trunk)
+    public static (string Boxes, string Scores) AddTo(OnnxGraphBuilder b, ResNet18Features trunk) => AddTo(b, trunk, out _);
+
+    /// <summary>As <see cref="AddTo(OnnxGraphBuilder, ResNet18Features)"/>; <paramref name="saliency"/> names the [1, 1, h, w] saliency map on the stride-8 grid.</summary>
+    public static (string Boxes, string Scores) AddTo(OnnxGraphBuilder b, ResNet18Features trunk, out string saliency)
     {
         var (h, w) = trunk.MapSize(Stride);
         string s2 = Saliency(b, trunk.Layer2, "layer2", h * w > 512);
         var (h3, w3) = trunk.MapSize(16);
         string s3 = Saliency(b, trunk.Layer3, "layer3", h3 * w3 > 512);
         string s3Up = b.Node("Resize", [s3, "", "", b.Int64s(1, 1, h, w)], ("mode", "linear"), ("coordinate_transformation_mode", "half_pixel"));
-        string saliency = b.Node("Mul", [s2, s3Up]);
+        saliency = b.Node("Mul", [s2, s3Up]);
 
         // Integral image with a zero first row and column, flattened: [(h+1)·(w+1)].
         string padded = b.Node("Pad", [saliency, b.Int64s(0, 0, 1, 1, 0, 0, 0, 0)]);

@@ -5,8 +5,8 @@ using Rkde.MLNet.Checks;
 namespace Rkde.MLNet.DefaultModel;
 
 /// <summary>
-/// Grafts the pretrained ResNet18 trunk (stem to layer3; layer4 and the classifier are left out — layer4 features
-/// separated anomalous items worse, see DefaultModels) of <see cref="ResNet18Package"/> onto a graph,
+/// Grafts the pretrained ResNet18 trunk (stem to layer3, or to layer4 on request; the classifier is left out — layer4
+/// features separated anomalous items worse, see DefaultModels) of <see cref="ResNet18Package"/> onto a graph,
 /// reading an RGB image in [0, 1]. The surgery: the package's preprocessing (RGB→BGR, ×255, minus the per-channel mean)
 /// is folded in (mean subtracted from the image, channel swap and ×255 folded into the stem's weights — exact, padding
 /// included); BatchNormalization loses opset 8's <c>spatial</c> attribute so the graph runs at opset ≥ 16; stride-2
@@ -16,9 +16,10 @@ namespace Rkde.MLNet.DefaultModel;
 internal static class ResNet18Trunk
 {
     private const string PackageInput = "Input247";
-    private const string Layer2Output = "ReLU315_Output_0", Layer3Output = "ReLU347_Output_0";
+    private const string Layer2Output = "ReLU315_Output_0", Layer3Output = "ReLU347_Output_0", Layer4Output = "ReLU393_Output_0";
 
-    public static ResNet18Features AddTo(OnnxGraphBuilder builder, string image, int width, int height, string prefix = "resnet18_")
+    public static ResNet18Features AddTo(OnnxGraphBuilder builder, string image, int width, int height, string prefix = "resnet18_",
+        bool throughLayer4 = false)
     {
         CheckSize(width, height);
         var model = ResNet18Package.LoadModel();
@@ -30,7 +31,8 @@ internal static class ResNet18Trunk
         var renamed = new Dictionary<string, string> { [PackageInput] = centred };
         string Rename(string name) => renamed.TryGetValue(name, out var n) ? n : prefix + name;
 
-        var lastNeeded = graph.Node.Select((n, i) => (n, i)).Single(p => p.n.Output.Contains(Layer3Output)).i;
+        string last = throughLayer4 ? Layer4Output : Layer3Output;
+        var lastNeeded = graph.Node.Select((n, i) => (n, i)).Single(p => p.n.Output.Contains(last)).i;
         var used = new HashSet<string>();
         string? stemWeights = null;
         foreach (var source in graph.Node.Take(lastNeeded + 1))
@@ -61,7 +63,7 @@ internal static class ResNet18Trunk
             copy.Name = Rename(tensor.Name);
             builder.Initializer(copy);
         }
-        return new ResNet18Features(Rename(Layer2Output), Rename(Layer3Output), width, height);
+        return new ResNet18Features(Rename(Layer2Output), Rename(Layer3Output), width, height, throughLayer4 ? Rename(Layer4Output) : null);
     }
 
     /// <summary>The smallest input the default models take: 32 pixels a side (layer3 is then 2 × 2).</summary>

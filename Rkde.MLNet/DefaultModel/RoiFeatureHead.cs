@@ -5,9 +5,11 @@ namespace Rkde.MLNet.DefaultModel;
 
 /// <summary>
 /// One trunk map the feature head pools from: its graph input name, channels, stride, the RoIAlign grid (Grid × Grid
-/// cells, kept as spatial layout) and the samples per cell side.
+/// cells, kept as spatial layout) and the samples per cell side. With <paramref name="WeightName"/> (a [1, 1, h, w] map of
+/// non-negative weights on the same grid, e.g. the proposer's saliency) each cell is the weighted mean of the map instead of
+/// the plain mean: pooling favours what the weights say is object over background.
 /// </summary>
-internal sealed record RoiFeatureSource(string InputName, int Channels, int Stride, int Grid, int SamplingRatio)
+internal sealed record RoiFeatureSource(string InputName, int Channels, int Stride, int Grid, int SamplingRatio, string? WeightName = null)
 {
     public int Dimension => Channels * Grid * Grid;
 }
@@ -28,9 +30,13 @@ internal static class RoiFeatureHead
         var parts = new List<string>();
         foreach (var source in sources)
         {
-            string aligned = b.Node("RoiAlign", [source.InputName, rois, batchIndices],
+            string Align(string map) => b.Node("RoiAlign", [map, rois, batchIndices],
                 ("mode", "avg"), ("output_height", (long)source.Grid), ("output_width", (long)source.Grid),
                 ("sampling_ratio", (long)source.SamplingRatio), ("spatial_scale", 1f / source.Stride), ("coordinate_transformation_mode", "half_pixel"));
+            // Weighted: RoIAlign's average of map·w over its average of w, per cell (the same samples in both).
+            string aligned = source.WeightName is null
+                ? Align(source.InputName)
+                : b.Node("Div", [Align(b.Node("Mul", [source.InputName, source.WeightName])), b.Node("Add", [Align(source.WeightName), b.Scalar(1e-6f)])]);
             string pooled = b.Node("Flatten", [aligned], ("axis", 1L));
             parts.Add(L2Normalise(b, pooled));
         }

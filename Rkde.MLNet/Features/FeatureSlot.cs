@@ -20,12 +20,13 @@ internal sealed class FeatureSlot
 
     /// <summary>
     /// The feature extractor from <paramref name="path"/> or <paramref name="bytes"/>, checked at once so that a wrong model
-    /// fails when the estimator is built; with neither, the built-in default, built on first use.
+    /// fails when the estimator is built; with neither, <paramref name="builtIn"/> (default: the embedded ResNet18 extractor), built on first use.
     /// </summary>
-    public static Lazy<FeatureSlot> Load(string? path, byte[]? bytes, int width, int height, string pathOption, string bytesOption)
+    public static Lazy<FeatureSlot> Load(string? path, byte[]? bytes, int width, int height, string pathOption, string bytesOption,
+        Func<byte[]>? builtIn = null)
     {
         var slot = new Lazy<FeatureSlot>(() => new FeatureSlot(
-            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.CachedFeatureExtractor(width, height)), width, height));
+            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, builtIn ?? (() => DefaultModels.CachedFeatureExtractor(width, height))), width, height));
         if (path is not null || bytes is not null)
             _ = slot.Value;
         return slot;

@@ -22,12 +22,13 @@ internal sealed class ProposerSlot
 
     /// <summary>
     /// The proposer from <paramref name="path"/> or <paramref name="bytes"/>, checked at once so that a wrong model fails
-    /// when the estimator is built; with neither, the built-in default, built on first use.
+    /// when the estimator is built; with neither, <paramref name="builtIn"/> (default: the embedded ResNet18 proposer), built on first use.
     /// </summary>
-    public static Lazy<ProposerSlot> Load(string? path, byte[]? bytes, int width, int height, RoiStage stage, string pathOption, string bytesOption)
+    public static Lazy<ProposerSlot> Load(string? path, byte[]? bytes, int width, int height, RoiStage stage, string pathOption, string bytesOption,
+        Func<byte[]>? builtIn = null)
     {
         var slot = new Lazy<ProposerSlot>(() => new ProposerSlot(
-            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, () => DefaultModels.CachedProposer(width, height)), width, height, stage));
+            OnnxModelContract.Load(SlotName, pathOption, path, bytesOption, bytes, builtIn ?? (() => DefaultModels.CachedProposer(width, height))), width, height, stage));
         if (path is not null || bytes is not null)
             _ = slot.Value;
         return slot;

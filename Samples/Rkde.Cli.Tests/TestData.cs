@@ -8,11 +8,31 @@ namespace Rkde.Cli.Tests;
 /// <summary>Temporary folders, a tiny synthetic Fashion-MNIST, and a fake engine for the command tests.</summary>
 internal static class TestData
 {
+    private static readonly System.Collections.Concurrent.ConcurrentBag<string> Folders = [];
+
+    /// <summary>A new empty folder under the system's temporary folder, deleted when the test run ends (<see cref="DeleteTempFolders"/>).</summary>
     public static string TempFolder()
     {
         string path = Path.Combine(Path.GetTempPath(), "rkde-cli-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(path);
+        Folders.Add(path);
         return path;
+    }
+
+    /// <summary>Deletes every folder <see cref="TempFolder"/> made in this run (generated scene sets add up to hundreds of MB).</summary>
+    public static void DeleteTempFolders()
+    {
+        foreach (string folder in Folders)
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A file still open (e.g. by a model an engine holds) keeps its folder; the next cleanup of the temp folder takes it.
+            }
+        }
     }
 
     /// <summary>The repository's demo set (assets/demo, an MVTec AD layout), found above the test program's folder.</summary>

@@ -204,6 +204,44 @@ public sealed class CommandTests
     }
 
     [TestMethod]
+    public void EvaluateBootstrapsIntervalsAndMetricsOnlySkipsTheExtras()
+    {
+        // Scores that rank one normal scene above every anomalous one: AUROC 1 − 1/6 · 1/6 … an interval of some width.
+        var truth = SceneBoxes.Load(Path.Combine(_scenes, "boxes.json")).Images.ToDictionary(i => i.Image);
+        var engine = new FakeEngine((path, _, _) =>
+        {
+            string image = Path.GetRelativePath(_scenes, path).Replace('\\', '/');
+            var objects = truth[image].Objects;
+            var boxes = objects.Select((o, k) => new Detection(new BoundingBox(o.Box[0], o.Box[1], o.Box[2], o.Box[3]),
+                o.Anomalous ? 0.5f + 0.05f * k : image.EndsWith("good/000.png") ? 0.95f : 0.1f + 0.01f * k)).OrderByDescending(d => d.Score).ToList();
+            return new ImageScore(boxes.Max(b => b.Score), boxes);
+        });
+        string report = Path.Combine(TestData.TempFolder(), "report");
+        var r = CliRunner.Run(engine, "evaluate", "--data", _scenes, "--out", report, "--bootstrap", "300", "--metrics-only");
+        Assert.AreEqual(0, r.Code, r.Err);
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
+        var root = json.RootElement;
+        double auroc = root.GetProperty("imageAuroc").GetDouble();
+        Assert.AreEqual(1 - 1.0 / 6, auroc, 1e-12);
+        var intervals = root.GetProperty("intervals");
+        Assert.AreEqual(300, intervals.GetProperty("replicates").GetInt32());
+        foreach (var (metric, estimate) in new[] { ("imageAuroc", auroc), ("boxApIou30", root.GetProperty("boxApIou30").GetDouble()), ("pixelAuroc", root.GetProperty("pixelAuroc").GetDouble()) })
+        {
+            double low = intervals.GetProperty(metric)[0].GetDouble(), high = intervals.GetProperty(metric)[1].GetDouble();
+            Assert.IsTrue(low <= estimate && estimate <= high && low < high, $"{metric}: {estimate} outside [{low}, {high}]");
+        }
+        using var replicates = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "bootstrap.json")));
+        Assert.AreEqual(300, replicates.RootElement.GetProperty("imageAuroc").GetArrayLength());
+        Assert.AreEqual(300, replicates.RootElement.GetProperty("pixelAuroc").GetArrayLength());
+        StringAssert.Contains(r.Out, "bootstrap interval");
+
+        Assert.IsFalse(Directory.Exists(Path.Combine(report, "overlays")));
+        Assert.IsFalse(File.Exists(Path.Combine(report, "roc.png")));
+        Assert.AreEqual(JsonValueKind.Null, root.GetProperty("trainPercentile99Threshold").ValueKind);
+        CliRunner.AssertOneLineError(CliRunner.Run(engine, "evaluate", "--data", _scenes, "--out", report, "--bootstrap", "-1"), "--bootstrap -1");
+    }
+
+    [TestMethod]
     public void EvaluateFindsBoxesFromMasksWithoutBoxesJson()
     {
         // Copy the data set without boxes.json: ground-truth boxes become the masks' connected regions.

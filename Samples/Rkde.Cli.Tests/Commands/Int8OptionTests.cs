@@ -28,20 +28,4 @@ public sealed class Int8OptionTests
         File.WriteAllBytes(proposer, [1]);
         CliRunner.AssertOneLineError(CliRunner.Run("fit", "--train", folder, "--model", Path.Combine(folder, "m.zip"), "--int8", "--proposer", proposer), "--int8");
     }
-
-    private sealed class SettingsEngine : IRkdeEngine
-    {
-        public FitSettings? Settings { get; private set; }
-
-        public int Fit(IReadOnlyList<string> images, FitSettings settings, string modelPath, IProgress<string> progress)
-        {
-            Settings = settings;
-            return images.Count;
-        }
-
-        public IImageScorer Load(string modelPath) => throw new NotSupportedException();
-
-        public UpdateSummary Update(string modelPath, IReadOnlyList<string> images, UpdateSettings settings, string outPath, IProgress<string> progress) =>
-            throw new NotSupportedException();
-    }
 }

@@ -75,6 +75,6 @@ public sealed class AnomalyMetricsTests
         Assert.AreEqual(1f, AnomalyMetrics.Percentile([4f, 1f, 3f, 2f], 0));
         Assert.AreEqual(7f, AnomalyMetrics.Percentile([7f], 99));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => AnomalyMetrics.Percentile([1f], 101));
-        Assert.ThrowsExactly<ArgumentException>(() => AnomalyMetrics.Percentile([], 50));
+        Assert.ThrowsExactly<ArgumentException>(() => AnomalyMetrics.Percentile(Array.Empty<float>(), 50));
     }
 }

@@ -23,17 +23,19 @@ internal static class MakeScenesCommand
         var testAnomalous = new Option<int>("--test-anomalous") { Description = "Number of anomalous test scenes, spread evenly over the anomaly classes.", DefaultValueFactory = _ => defaults.TestAnomalousCount };
         var normalItems = new Option<string>("--items") { Description = "Range of the number of items per scene.", DefaultValueFactory = _ => $"{defaults.MinNormalItems}-{defaults.MaxNormalItems}" };
         var anomalousItems = new Option<string>("--anomalous-items") { Description = "Range of the number of held-out-class items in an anomalous scene (the rest are normal).", DefaultValueFactory = _ => $"{defaults.MinAnomalousItems}-{defaults.MaxAnomalousItems}" };
-        var background = new Option<BackgroundKind>("--background") { Description = "texture (photos), plain (a colour), or mixed.", DefaultValueFactory = _ => defaults.Background };
-        var backgrounds = new Option<string?>("--backgrounds") { Description = $"Folder of background photos (.png/.jpg); default: grass, gravel and brick from {FashionScenesOptions.SkimageDataFolder} (Debian's python3-skimage)." };
+        var background = new Option<BackgroundKind>("--background") { Description = "texture (grass, gravel, brick photos), photo (crops of real photographs at random scales: clutter), plain (a colour), or mixed (texture or plain).", DefaultValueFactory = _ => defaults.Background };
+        var backgrounds = new Option<string?>("--backgrounds") { Description = $"Folder of background photos (.png/.jpg) for texture/photo; default: from {FashionScenesOptions.SkimageDataFolder} (Debian's python3-skimage), {string.Join(", ", FashionScenesOptions.DefaultTextures)} (texture) or {string.Join(", ", FashionScenesOptions.DefaultPhotos)} (photo)." };
+        var opacity = new Option<ItemOpacity>("--opacity") { Description = "How items are blended: opaque (shaded by their intensity), intensity (alpha is the item's intensity: low contrast), faint (alpha 0.4). Boxes and masks are the same in every mode.", DefaultValueFactory = _ => defaults.Opacity };
+        var tint = new Option<ItemTint>("--tint") { Description = "Item colours: saturated (any hue), grey (no colour), natural (clothing colours: black, white, navy, denim, beige …). The tint changes no other random choice.", DefaultValueFactory = _ => defaults.Tint };
         var mnist = new Option<string>("--fashion-mnist") { Description = "Folder with the four Fashion-MNIST .gz files (Debian's dataset-fashion-mnist).", DefaultValueFactory = _ => defaults.FashionMnistFolder };
         var format = new Option<string>("--format") { Description = "Scene file format: png (lossless) or jpg (quality 92, smaller); masks are always PNG.", DefaultValueFactory = _ => "png" };
         format.AcceptOnlyFromAmong("png", "jpg");
         var force = new Option<bool>("--force") { Description = "Replace an existing data set in --out." };
 
-        var command = new Command("make-scenes", "Generate the FashionScenes benchmark: Fashion-MNIST items on texture photos, MVTec AD layout, ground-truth masks and boxes.json.")
+        var command = new Command("make-scenes", "Generate the FashionScenes benchmark: Fashion-MNIST items on texture photos, photographs or plain backgrounds, MVTec AD layout, ground-truth masks and boxes.json.")
         {
             outDir, seed, width, height, itemSize, normal, anomaly, train, testGood, testAnomalous, normalItems, anomalousItems,
-            background, backgrounds, mnist, format, force,
+            background, backgrounds, opacity, tint, mnist, format, force,
         };
         command.SetAction(parse => RkdeCli.Guard(error, () =>
         {
@@ -58,6 +60,8 @@ internal static class MakeScenesCommand
                 MaxAnomalousItems = anomalies.Max,
                 Background = parse.GetValue(background),
                 BackgroundFolder = parse.GetValue(backgrounds),
+                Opacity = parse.GetValue(opacity),
+                Tint = parse.GetValue(tint),
                 FashionMnistFolder = parse.GetValue(mnist)!,
                 Jpeg = parse.GetValue(format) == "jpg",
             };

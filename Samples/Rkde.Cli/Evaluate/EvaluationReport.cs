@@ -41,7 +41,33 @@ internal sealed record EvaluationReport
     public double? FitImagesPerSecond { get; init; }
     public double ScoreSeconds { get; init; }
     public double ScoreImagesPerSecond { get; init; }
-    public string RocCurve { get; init; } = "roc.png";
+    /// <summary>Bootstrap 95 % intervals (evaluate --bootstrap N); null without.</summary>
+    public BootstrapIntervals? Intervals { get; init; }
+    /// <summary>The ROC plot's file; null with --metrics-only.</summary>
+    public string? RocCurve { get; init; } = "roc.png";
     public string Results { get; init; } = "results.jsonl";
-    public string Overlays { get; init; } = "overlays";
+    /// <summary>The overlays' folder; null with --metrics-only.</summary>
+    public string? Overlays { get; init; } = "overlays";
+}
+
+/// <summary>95 % percentile intervals, [low, high], of the metrics over bootstrap resamples of the test images.</summary>
+internal sealed record BootstrapIntervals
+{
+    public int Replicates { get; init; }
+    public double Level { get; init; } = 0.95;
+    public double[] ImageAuroc { get; init; } = [];
+    /// <summary>Null without ground-truth boxes.</summary>
+    public double[]? BoxApIou30 { get; init; }
+    /// <summary>Null without masks.</summary>
+    public double[]? PixelAuroc { get; init; }
+}
+
+/// <summary>bootstrap.json: every replicate of each metric, in draw order (replicate i of every metric comes from the same draw).</summary>
+internal sealed record BootstrapReplicates
+{
+    public int Replicates { get; init; }
+    public int Seed { get; init; }
+    public double[] ImageAuroc { get; init; } = [];
+    public double[]? BoxApIou30 { get; init; }
+    public double[]? PixelAuroc { get; init; }
 }

@@ -5,8 +5,8 @@ using SkiaSharp;
 namespace Rkde.Cli.Scenes;
 
 /// <summary>
-/// Writes the FashionScenes benchmark: Fashion-MNIST items, upscaled and tinted, composited on texture photos or
-/// plain backgrounds, in MVTec AD layout (train/good, test/good, test/&lt;kind&gt;, ground_truth/&lt;kind&gt;/NNN_mask.png)
+/// Writes the FashionScenes benchmark: Fashion-MNIST items, upscaled, tinted and blended (opaque, see-through by their
+/// intensity, or faint), composited on texture photos, crops of real photographs or plain backgrounds, in MVTec AD layout (train/good, test/good, test/&lt;kind&gt;, ground_truth/&lt;kind&gt;/NNN_mask.png)
 /// plus <c>boxes.json</c>. Training scenes draw items from Fashion-MNIST's training split and test scenes from its
 /// test split. Every scene has its own random stream derived from (seed, folder, index), so output is
 /// byte-identical for a seed, and changing one count leaves the other folders' scenes unchanged.
@@ -81,6 +81,8 @@ internal sealed class FashionScenesGenerator
                 NormalItems = new[] { _o.MinNormalItems, _o.MaxNormalItems },
                 AnomalousItems = new[] { _o.MinAnomalousItems, _o.MaxAnomalousItems },
                 Background = _o.Background.ToString().ToLowerInvariant(),
+                Opacity = _o.Opacity.ToString().ToLowerInvariant(),
+                Tint = _o.Tint.ToString().ToLowerInvariant(),
                 Format = _o.Jpeg ? "jpg" : "png",
                 Textures = _textures.Select(t => t.Name).ToArray(),
                 Train = _o.TrainCount,
@@ -117,18 +119,27 @@ internal sealed class FashionScenesGenerator
             int item = rng.Next(0, source.Count(label));
             int size = rng.Next(_o.MinItemSize, _o.MaxItemSize + 1);
             bool flip = rng.NextDouble() < 0.5;
-            var (r, g, b) = Hsv(rng.Uniform(0, 360), rng.Uniform(0.45, 0.9), rng.Uniform(0.75, 1.0));
+            var (r, g, b) = Tint(rng);
             float[] value = Upscale(source.Item(label, item), size, flip);
 
-            // Alpha from the item's intensity; the tight box is that of the pixels at least half opaque.
+            // The item's shape (a steep ramp of its intensity) gives its tight box and mask: the pixels at least half
+            // inside. How opaque it is drawn is the opacity mode's, so every mode has the same ground truth.
+            float[] shape = new float[size * size];
             float[] alpha = new float[size * size];
             int bx1 = size, by1 = size, bx2 = -1, by2 = -1;
             for (int y = 0; y < size; y++)
             {
                 for (int x = 0; x < size; x++)
                 {
-                    float a = Math.Clamp((value[y * size + x] - 0.04f) / 0.2f, 0f, 1f);
-                    alpha[y * size + x] = a;
+                    float v = value[y * size + x];
+                    float a = Math.Clamp((v - 0.04f) / 0.2f, 0f, 1f);
+                    shape[y * size + x] = a;
+                    alpha[y * size + x] = _o.Opacity switch
+                    {
+                        ItemOpacity.Intensity => a > 0f ? v : 0f,
+                        ItemOpacity.Faint => FaintAlpha * a,
+                        _ => a,
+                    };
                     if (a >= 0.5f)
                     {
                         bx1 = Math.Min(bx1, x); by1 = Math.Min(by1, y);
@@ -177,7 +188,7 @@ internal sealed class FashionScenesGenerator
                     canvas[o] = canvas[o] * (1 - a) + r * shade * a;
                     canvas[o + 1] = canvas[o + 1] * (1 - a) + g * shade * a;
                     canvas[o + 2] = canvas[o + 2] * (1 - a) + b * shade * a;
-                    if (isAnomaly && a >= 0.5f)
+                    if (isAnomaly && shape[y * size + x] >= 0.5f)
                     {
                         mask[cy * w + cx] = 255;
                     }
@@ -207,7 +218,7 @@ internal sealed class FashionScenesGenerator
     {
         int w = _o.Width, h = _o.Height;
         float[] rgb = new float[w * h * 3];
-        bool texture = _o.Background == BackgroundKind.Texture ||
+        bool texture = _o.Background is BackgroundKind.Texture or BackgroundKind.Photo ||
                        _o.Background == BackgroundKind.Mixed && rng.NextDouble() < 0.5;
         if (!texture)
         {
@@ -222,8 +233,9 @@ internal sealed class FashionScenesGenerator
 
         var t = _textures[rng.Next(0, _textures.Count)];
         // A random crop of the photo at a random zoom (same aspect as the scene), flipped at random, with a
-        // random brightness and a faint colour cast.
-        double zoom = rng.Uniform(0.6, 1.0);
+        // random brightness and a faint colour cast. Photographs are cropped at a wider range of scales (from a fifth of
+        // the photo's side up), so their objects appear at sizes from much larger than an item to about one.
+        double zoom = _o.Background == BackgroundKind.Photo ? rng.Uniform(0.2, 1.0) : rng.Uniform(0.6, 1.0);
         double cw = Math.Min(t.Width, t.Height * (double)w / h) * zoom, ch = cw * h / w;
         double x0 = rng.Uniform(0, t.Width - cw), y0 = rng.Uniform(0, t.Height - ch);
         bool flipX = rng.NextDouble() < 0.5, flipY = rng.NextDouble() < 0.5;
@@ -279,6 +291,42 @@ internal sealed class FashionScenesGenerator
         return result;
     }
 
+    /// <summary>Alpha of <see cref="ItemOpacity.Faint"/> items where the item is fully present.</summary>
+    private const float FaintAlpha = 0.4f;
+
+    /// <summary>
+    /// Clothing colours for <see cref="ItemTint.Natural"/> as (hue, saturation, value): black, white, navy, denim, grey,
+    /// beige, khaki, olive, brown, burgundy.
+    /// </summary>
+    private static readonly (double H, double S, double V)[] NaturalColours =
+    [
+        (0, 0, 0.18), (40, 0.04, 0.95), (225, 0.65, 0.35), (212, 0.45, 0.62), (0, 0, 0.55),
+        (38, 0.25, 0.85), (50, 0.35, 0.66), (75, 0.45, 0.42), (25, 0.6, 0.4), (345, 0.7, 0.42),
+    ];
+
+    /// <summary>An item's colour. Every tint draws three numbers, so the tint changes no other random choice of a scene.</summary>
+    private (float R, float G, float B) Tint(SceneRandom rng)
+    {
+        switch (_o.Tint)
+        {
+            case ItemTint.Grey:
+            {
+                rng.NextDouble();
+                rng.NextDouble();
+                float grey = (float)(rng.Uniform(0.45, 1.0) * 255);
+                return (grey, grey, grey);
+            }
+            case ItemTint.Natural:
+            {
+                var c = NaturalColours[rng.Next(0, NaturalColours.Length)];
+                double hue = (c.H + 360 + rng.Uniform(-8, 8)) % 360;
+                return Hsv(hue, c.S, Math.Min(1, c.V * rng.Uniform(0.88, 1.12)));
+            }
+            default:
+                return Hsv(rng.Uniform(0, 360), rng.Uniform(0.45, 0.9), rng.Uniform(0.75, 1.0));
+        }
+    }
+
     private static (float R, float G, float B) Hsv(double hue, double saturation, double value)
     {
         double c = value * saturation, hp = hue / 60.0, x = c * (1 - Math.Abs(hp % 2 - 1)), m = value - c;
@@ -301,12 +349,13 @@ internal sealed class FashionScenesGenerator
         IEnumerable<string> files;
         if (_o.BackgroundFolder is null)
         {
-            files = FashionScenesOptions.DefaultTextures.Select(f => Path.Combine(FashionScenesOptions.SkimageDataFolder, f));
+            var names = _o.Background == BackgroundKind.Photo ? FashionScenesOptions.DefaultPhotos : FashionScenesOptions.DefaultTextures;
+            files = names.Select(f => Path.Combine(FashionScenesOptions.SkimageDataFolder, f));
             if (!files.All(File.Exists))
             {
                 throw new CliException(
-                    $"Texture photos not found in {FashionScenesOptions.SkimageDataFolder}: install Debian's python3-skimage, " +
-                    "pass --backgrounds DIR with your own photos, or use --background plain.");
+                    $"Background photos ({string.Join(", ", names)}) not found in {FashionScenesOptions.SkimageDataFolder}: install Debian's " +
+                    "python3-skimage, pass --backgrounds DIR with your own photos, or use --background plain.");
             }
         }
         else

@@ -81,18 +81,41 @@ internal sealed record ImageScore(float Score, IReadOnlyList<Detection> Boxes)
     }
 }
 
-/// <summary>Every R-KDE setting <c>rkde fit</c> exposes; defaults as in RkdeOptions (anomalib's).</summary>
+/// <summary>Every R-KDE setting <c>rkde fit</c> exposes; defaults as in <c>new RkdeOptions()</c> (the tuned preset).</summary>
 internal sealed record FitSettings
 {
+    /// <summary>The settings of a preset: <c>new RkdeOptions()</c> or <see cref="RkdeOptions.Anomalib"/>.</summary>
+    public static FitSettings From(RkdeOptions o) => new()
+    {
+        Stage = o.RoiStage,
+        Width = o.ImageWidth,
+        Height = o.ImageHeight,
+        RoiScoreThreshold = o.RoiScoreThreshold,
+        MinBoxSize = o.MinBoxSize,
+        IouThreshold = o.IouThreshold,
+        MaxDetectionsPerImage = o.MaxDetectionsPerImage,
+        TrainingIouThreshold = o.TrainingIouThreshold,
+        MaxTrainingDetectionsPerImage = o.MaxTrainingDetectionsPerImage,
+        PcaComponents = o.PcaComponents,
+        FeatureScaling = o.FeatureScaling,
+        MaxTrainingPoints = o.MaxTrainingPoints,
+        Seed = o.Seed,
+        QuantizeBackbone = o.QuantizeBackbone,
+    };
+
     public RoiStage Stage { get; init; } = RoiStage.Rcnn;
     public string? ProposerModel { get; init; }
     public string? FeatureModel { get; init; }
+    public RkdeBuiltInModel BuiltInModel { get; init; } = RkdeBuiltInModel.ResNet18;
+    public string? NanoDetPackage { get; init; }
     public int Width { get; init; } = 360;
     public int Height { get; init; } = 240;
     public float RoiScoreThreshold { get; init; } = 0.001f;
     public float MinBoxSize { get; init; } = 25;
     public float IouThreshold { get; init; } = 0.3f;
     public int MaxDetectionsPerImage { get; init; } = 100;
+    public float? TrainingIouThreshold { get; init; }
+    public int? MaxTrainingDetectionsPerImage { get; init; }
     public int? PcaComponents { get; init; }
     public FeatureScalingMethod FeatureScaling { get; init; } = FeatureScalingMethod.Scale;
     public int MaxTrainingPoints { get; init; } = 40000;

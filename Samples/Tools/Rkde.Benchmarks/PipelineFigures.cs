@@ -19,12 +19,15 @@ public static class PipelineFigures
 {
     private const int Width = 360, Height = 240;
 
-    /// <summary>The figure <c>e2e</c> (FP32 backbone) or <c>e2e.int8</c> (see the class).</summary>
-    public static void EndToEnd(bool int8)
+    /// <summary>
+    /// The figure <c>e2e</c> (FP32 backbone), <c>e2e.int8</c> or <c>e2e.nanodet</c>, fitted with <paramref name="options"/> (see
+    /// the class).
+    /// </summary>
+    public static void EndToEnd(string name, RkdeOptions options)
     {
-        string name = int8 ? "e2e.int8" : "e2e";
-        using var oneGraph = FittedModel.Create(int8);
-        using var fourStages = FittedModel.CreateFourStages(int8);
+        bool int8 = options.QuantizeBackbone;
+        using var oneGraph = FittedModel.Create(name, options);
+        using var fourStages = FittedModel.CreateFourStages(name, options);
         var test = DemoData.Test;
 
         double engineRate = 0, engineCpuMs = double.MaxValue;
@@ -58,7 +61,9 @@ public static class PipelineFigures
             $"; sum {stages.Sum(s => s.Ms):0.0} ({stages.Sum(s => s.MedianMs):0.0}) vs best one-graph PredictionEngine {1000 / engineRate:0.0} ms per image");
 
         // INT8 graphs: QLinearConv multiply-adds are counted like FP32 ones, against the FP32 peak (VNNI's int8 peak is 4× higher).
-        var flops = OnnxFlops.Count(fourStages.Graph("proposer"), Pixels(test[..1])[0]);
+        var counted = OnnxFlops.Count(fourStages.Graph("proposer"), Pixels(test[..1])[0]);
+        // NanoDet's graph is all backbone (its decoding is a few small nodes).
+        var flops = counted.Backbone > 0 ? counted : (Backbone: counted.Total, counted.Total);
         double proposerMs = stages.Single(s => s.Stage == "proposer").Ms;
         var peak = ProcessorPeak.Estimate();
         Figures.Print(name + " FLOPs", $"{flops.Backbone / 1e9:0.00} GFLOP/image backbone Conv/MatMul ({flops.Total / 1e9:0.00} whole proposer graph); " +

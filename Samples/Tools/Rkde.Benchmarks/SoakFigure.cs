@@ -18,7 +18,7 @@ public static class SoakFigure
     {
         int total = int.TryParse(Environment.GetEnvironmentVariable("RKDE_SOAK_IMAGES"), out var n) && n > WarmUp ? n : 5_000;
         double start = RssMb();
-        using var saved = FittedModel.Create(int8: false);
+        using var saved = FittedModel.Create("soak", new RkdeOptions());
         var ml = new MLContext();
         ml.DisableThreadSpinning();
         var engine = ml.Model.CreatePredictionEngine<ImageInput, RkdePrediction>(ml.Model.Load(saved.Path, out _));

@@ -78,23 +78,34 @@ public static class AnomalyMetrics
     /// </summary>
     public static float Percentile(ReadOnlySpan<float> scores, double percentile)
     {
-        if (scores.IsEmpty)
+        double[] values = new double[scores.Length];
+        for (int i = 0; i < values.Length; i++)
         {
-            throw new ArgumentException("Percentile needs at least one score.", nameof(scores));
+            values[i] = scores[i];
+        }
+        return (float)Percentile(values, percentile);
+    }
+
+    /// <summary>The <paramref name="percentile"/>-th percentile (0–100) of <paramref name="values"/>, as the float overload.</summary>
+    public static double Percentile(ReadOnlySpan<double> values, double percentile)
+    {
+        if (values.IsEmpty)
+        {
+            throw new ArgumentException("Percentile needs at least one score.", nameof(values));
         }
         if (!(percentile >= 0 && percentile <= 100))
         {
             throw new ArgumentOutOfRangeException(nameof(percentile), percentile, "Use a percentile between 0 and 100.");
         }
-        float[] sorted = scores.ToArray();
-        if (sorted.Any(float.IsNaN))
+        double[] sorted = values.ToArray();
+        if (sorted.Any(double.IsNaN))
         {
-            throw new ArgumentException("Scores contain NaN.", nameof(scores));
+            throw new ArgumentException("Scores contain NaN.", nameof(values));
         }
         Array.Sort(sorted);
         double rank = percentile / 100 * (sorted.Length - 1);
         int lo = (int)Math.Floor(rank), hi = Math.Min(lo + 1, sorted.Length - 1);
-        return (float)(sorted[lo] + (rank - lo) * ((double)sorted[hi] - sorted[lo]));
+        return sorted[lo] + (rank - lo) * (sorted[hi] - sorted[lo]);
     }
 
     internal readonly record struct Group(float Score, long Positives, long Negatives);
@@ -145,6 +156,18 @@ internal sealed class ScoreCounts
         _counts.TryGetValue(score, out var c);
         _counts[score] = positive ? (c.Positives + count, c.Negatives) : (c.Positives, c.Negatives + count);
         if (positive) Positives += count; else Negatives += count;
+    }
+
+    /// <summary>Adds every count of <paramref name="other"/>, <paramref name="times"/> times.</summary>
+    public void Add(ScoreCounts other, long times)
+    {
+        foreach (var (score, c) in other._counts)
+        {
+            _counts.TryGetValue(score, out var mine);
+            _counts[score] = (mine.Positives + times * c.Positives, mine.Negatives + times * c.Negatives);
+        }
+        Positives += times * other.Positives;
+        Negatives += times * other.Negatives;
     }
 
     public void RequireBothClasses()

@@ -36,6 +36,14 @@ public sealed class PixelAuroc
         }
     }
 
+    /// <summary>Adds every pixel counted by <paramref name="other"/>, <paramref name="times"/> times (a bootstrap sample draws an image several times).</summary>
+    public void Add(PixelAuroc other, long times = 1)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        ArgumentOutOfRangeException.ThrowIfNegative(times);
+        _counts.Add(other._counts, times);
+    }
+
     /// <summary>Adds one normal image (no anomalous pixel) of <paramref name="map"/>.</summary>
     public void AddNormal(ReadOnlySpan<float> map) => Add(map, new byte[map.Length]);
 
