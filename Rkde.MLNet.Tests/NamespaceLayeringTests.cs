@@ -10,7 +10,7 @@ namespace Rkde.MLNet.Tests;
 /// <summary>
 /// The namespaces of Rkde.MLNet follow its folders and must not cycle: Checks ← Onnx ← DefaultModel ← Regions ← Features,
 /// DefaultModel ← NanoDet, Checks ← Images, Checks ← Onnx ← Density, Pipeline (the fitted model as one graph, and its chain)
-/// above those, and the root namespace (the public entry points) above them all. Checked on the compiled assembly, so a
+/// above those, Files (atomic writes) below every one, and the root namespace (the public entry points) above them all. Checked on the compiled assembly, so a
 /// reference counts wherever it hides: in a signature, a base type, an attribute, a local, a catch clause or an instruction
 /// of a method body, and also when C# resolves a parent namespace's type without a using. A compiler-generated nested type
 /// (a lambda's closure, an iterator) counts for the type it is nested in.
@@ -23,15 +23,16 @@ public sealed class NamespaceLayeringTests
     /// <summary>Each namespace (without the root's prefix) and the namespaces it may use; the root may use all.</summary>
     private static readonly Dictionary<string, string[]> MayUse = new()
     {
+        ["Files"] = [],
         ["Checks"] = [],
-        ["Onnx"] = ["Checks"],
-        ["DefaultModel"] = ["Onnx", "Checks"],
-        ["Regions"] = ["DefaultModel", "Onnx", "Checks"],
-        ["Features"] = ["Regions", "DefaultModel", "Onnx", "Checks"],
-        ["NanoDet"] = ["DefaultModel", "Onnx", "Checks"],
-        ["Density"] = ["Onnx", "Checks"],
-        ["Images"] = ["Checks"],
-        ["Pipeline"] = ["Features", "Regions", "DefaultModel", "Density", "Images", "Onnx", "Checks"],
+        ["Onnx"] = ["Checks", "Files"],
+        ["DefaultModel"] = ["Onnx", "Checks", "Files"],
+        ["Regions"] = ["DefaultModel", "Onnx", "Checks", "Files"],
+        ["Features"] = ["Regions", "DefaultModel", "Onnx", "Checks", "Files"],
+        ["NanoDet"] = ["DefaultModel", "Onnx", "Checks", "Files"],
+        ["Density"] = ["Onnx", "Checks", "Files"],
+        ["Images"] = ["Checks", "Files"],
+        ["Pipeline"] = ["Features", "Regions", "DefaultModel", "Density", "Images", "Onnx", "Checks", "Files"],
     };
 
     [TestMethod]

@@ -4,6 +4,7 @@ using Microsoft.ML;
 using Onnx;
 using Rkde.MLNet.Onnx;
 using Rkde.MLNet.Pipeline;
+using Rkde.MLNet.Files;
 
 namespace Rkde.MLNet;
 
@@ -53,18 +54,7 @@ public static partial class RkdeModelCatalog
     {
         ArgumentNullException.ThrowIfNull(onnxPath);
         byte[] bytes = ExportBytes(catalog, modelPath, batched);
-        string full = Path.GetFullPath(onnxPath);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temporary = full + $".{Environment.ProcessId}.tmp";
-        try
-        {
-            File.WriteAllBytes(temporary, bytes);
-            File.Move(temporary, full, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
+        AtomicFile.Write(onnxPath, bytes);
     }
 
     /// <summary>The single-image export (<see cref="ExportRkdeOnnx(ModelOperationsCatalog, string, string, bool)"/> with batched false).</summary>

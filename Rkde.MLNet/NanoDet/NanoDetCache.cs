@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Rkde.MLNet.Files;
 
 namespace Rkde.MLNet.NanoDet;
 
@@ -61,17 +62,7 @@ internal sealed class NanoDetCache(NpmPackage package, string root, string? sour
     private static void Write(string path, byte[] bytes)
     {
         string folder = Path.GetDirectoryName(path)!;
-        Directory.CreateDirectory(folder);
-        string temp = path + $".{Guid.NewGuid():N}.tmp";
-        try
-        {
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+        AtomicFile.Write(path, bytes);
         string stem = Path.GetFileName(path)[..^(Build.Length + ".onnx".Length)];
         foreach (var stale in Directory.GetFiles(folder, stem + "*.onnx").Where(f => f != path))
         {

