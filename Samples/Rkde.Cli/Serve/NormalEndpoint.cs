@@ -5,6 +5,7 @@ using Microsoft.ML.Data;
 using Rkde.Cli.Scoring;
 using Rkde.MLNet;
 using SkiaSharp;
+using Rkde.MLNet.Files;
 
 namespace Rkde.Cli.Serve;
 
