@@ -68,7 +68,7 @@ internal sealed partial class KdeDensityModel
         progress?.Report($"R-KDE density: PCA solved {pca.Solved}");
         int n = training.Count;
         double[] scaled = pca.Projections;
-        double explained = ExplainedVariance.Share(TensorPrimitives.SumOfSquares<double>(scaled), ExplainedVariance.CentredSquares(training, pca.Mean));
+        double explained = ExplainedVariance.Share(TensorPrimitives.SumOfSquares<double>(scaled), pca.CentredSquares);
         double maxLength = 1;
         if (options.FeatureScaling == FeatureScalingMethod.Scale)
         {

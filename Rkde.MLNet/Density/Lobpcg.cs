@@ -26,6 +26,10 @@ namespace Rkde.MLNet.Density;
 /// falling), the iteration restarts from its Ritz vectors with passes in double.
 /// With many rows the iteration first converges on an evenly strided subset of about <see cref="WarmStartRows"/>
 /// rows (cheap passes), so that only a few passes over all rows remain.
+/// Each pass over all rows also keeps Xc·B, the rows' coordinates along the block B it multiplies
+/// (<see cref="PassCoordinates"/>); every later block is a combination of those blocks, so the same combination of the
+/// kept coordinates gives the rows' coordinates along the final Ritz vectors: the projections the KDE needs, without a
+/// pass of their own.
 /// Blocks are stored transposed, l × stride (row j is column j, padded with zeros to <see cref="MatrixKernels.Pad"/>).
 /// </summary>
 internal static unsafe class Lobpcg
@@ -37,8 +41,11 @@ internal static unsafe class Lobpcg
     /// </summary>
     public const double ErrorTolerance = 1e-6;
 
-    /// <summary>The warm-start stage on a row subset stops at this looser error: its own sampling error is larger.</summary>
-    public const double WarmStartTolerance = 1e-3;
+    /// <summary>
+    /// The warm-start stage on a row subset stops at this looser error: the subset's top-k subspace differs from all rows'
+    /// by more (its sampling error), so converging further on it gains no pass over all rows.
+    /// </summary>
+    public const double WarmStartTolerance = 1e-2;
 
     /// <summary>At most this many passes over the rows per stage (a stage that reaches it reports its error).</summary>
     public const int MaxPasses = 50;
@@ -52,8 +59,12 @@ internal static unsafe class Lobpcg
     /// <summary>Block size l = k + <see cref="Oversampling"/>, rounded up to the kernels' multiple.</summary>
     public static int BlockSize(int k) => MatrixKernels.RoundUp(k + Oversampling, MatrixKernels.RowMultiple);
 
-    /// <summary>The top-k principal directions (D × k, row-major) of <paramref name="rows"/> centred on <paramref name="mean"/>, and how they were solved.</summary>
-    public static (float[] Components, string Solved) Components(FeatureRows rows, float[] mean, int k, int seed, IProgress<string>? progress)
+    /// <summary>
+    /// The top-k principal directions (D × k, row-major) of <paramref name="rows"/> centred on <paramref name="mean"/>, the
+    /// rows' coordinates along them (n × k, row-major; null when the iteration took too many passes to keep them all), and how
+    /// they were solved.
+    /// </summary>
+    public static (float[] Components, double[]? Projections, string Solved) Components(FeatureRows rows, float[] mean, int k, int seed, IProgress<string>? progress)
     {
         var space = new Space(BlockSize(k), rows.Dimension, new Random(seed));
         var x = space.NewBlock();
@@ -66,48 +77,64 @@ internal static unsafe class Lobpcg
         {
             var subset = rows.EveryNth(rows.Count / WarmStartRows);
             subsetRows = subset.Count;
-            x = Solve(space, subset, mean, k, x, progress, WarmStartTolerance, ref warmPasses).Ritz;
+            x = Solve(space, subset, mean, k, x, progress, WarmStartTolerance, project: false, ref warmPasses).Ritz;
         }
-        var (ritz, error) = Solve(space, rows, mean, k, x, progress, ErrorTolerance, ref passes);
+        var (ritz, projections, error) = Solve(space, rows, mean, k, x, progress, ErrorTolerance, project: true, ref passes);
         var components = new float[space.Dim * k];
         for (int j = 0; j < k; j++)
         for (int d = 0; d < space.Dim; d++) components[d * k + j] = (float)ritz[j * space.Stride + d];
         string warm = warmPasses > 0 ? $" after {warmPasses} on a {subsetRows}-row subset" : "";
         string stopped = error <= ErrorTolerance ? "" : $", stopped at the pass limit short of {ErrorTolerance:0E+0}";
-        return (components, string.Create(CultureInfo.InvariantCulture,
+        return (components, projections, string.Create(CultureInfo.InvariantCulture,
             $"by LOBPCG in {passes} passes over all rows{warm} (estimated subspace error {error:0.0E+0}{stopped})"));
     }
 
     /// <summary>
     /// Iterates from the orthonormal block <paramref name="start"/> until the top-k estimated errors are at most
     /// <paramref name="tolerance"/> or <see cref="MaxPasses"/> is reached. Returns the top-l Ritz vectors (largest
-    /// first) and the largest top-k estimated error.
+    /// first), with <paramref name="project"/> the rows' coordinates along the top k (n × k, row-major; null when they
+    /// could not be kept, see <see cref="PassCoordinates"/>), and the largest top-k estimated error.
     /// </summary>
-    private static (double[] Ritz, double Residual) Solve(Space space, FeatureRows rows, float[] mean, int k, double[] start,
-        IProgress<string>? progress, double tolerance, ref int passes)
+    private static (double[] Ritz, double[]? Projections, double Residual) Solve(Space space, FeatureRows rows, float[] mean, int k,
+        double[] start, IProgress<string>? progress, double tolerance, bool project, ref int passes)
     {
         int l = space.L, stride = space.Stride;
-        var x = (double[])start.Clone();
+        var kept = project ? new PassCoordinates(rows.Count, l) : null;
+        int cs = kept?.Stride ?? 0;
         bool precise = false;
+        // One pass: the image of the block and, while passes are kept, its coefficients over them.
+        (double[] Image, double[]? Coefficients) Pass(double[] block)
+        {
+            if (kept is { CanKeep: false }) kept = null;
+            float[]? single = kept is not null && !precise ? kept.NewSingle() : null;
+            double[]? @double = kept is not null && precise ? kept.NewDouble() : null;
+            var image = precise ? ImageInDouble(space, rows, mean, block, @double) : ImageInFloat(space, rows, mean, block, single);
+            return (image, kept?.Keep(single, @double));
+        }
+
+        var x = (double[])start.Clone();
         RoundToFloat(x);
-        var ax = Image(space, rows, mean, x, precise);
+        var (ax, yx) = Pass(x);
         passes++;
-        double[]? w = null, aw = null, p = null, ap = null;
+        double[]? w = null, aw = null, yw = null, p = null, ap = null, yp = null;
         double previous = double.PositiveInfinity, slowPasses = 0;
         while (true)
         {
             // Rayleigh–Ritz over [X, W, P] (just X at a start), top l pairs.
             double[][] basis = w is null ? [x] : p is null ? [x, w] : [x, w, p];
             double[][] images = w is null ? [ax] : p is null ? [ax, aw!] : [ax, aw!, ap!];
+            double[][]? coordinates = yx is null || (w is not null && yw is null) ? null : w is null ? [yx] : p is null ? [yx, yw!] : [yx, yw!, yp!];
             var (coefficients, theta) = RayleighRitz(space, basis, images);
             if (w is not null)
             {
                 // P: the part of the update that came from W and P (Hetmaniuk & Lehoucq).
-                p = space.Combine(basis, coefficients, firstBlock: 1);
-                ap = space.Combine(images, coefficients, firstBlock: 1);
+                p = space.Combine(basis, coefficients, firstBlock: 1, stride);
+                ap = space.Combine(images, coefficients, firstBlock: 1, stride);
+                yp = coordinates is null ? null : space.Combine(coordinates, coefficients, firstBlock: 1, cs);
             }
-            x = space.Combine(basis, coefficients, firstBlock: 0);
-            ax = space.Combine(images, coefficients, firstBlock: 0);
+            x = space.Combine(basis, coefficients, firstBlock: 0, stride);
+            ax = space.Combine(images, coefficients, firstBlock: 0, stride);
+            yx = coordinates is null ? null : space.Combine(coordinates, coefficients, firstBlock: 0, cs);
 
             // Residuals R = C·X − X·Θ; the top k's estimated errors decide convergence.
             var r = space.NewBlock();
@@ -121,7 +148,7 @@ internal static unsafe class Lobpcg
             progress?.Report(string.Create(CultureInfo.InvariantCulture,
                 $"R-KDE PCA: LOBPCG pass {passes} over {rows.Count} rows{(precise ? " in double" : "")}, estimated error of the top-{k} subspace {error:0.0E+0}"));
             if (error <= tolerance || passes >= MaxPasses)
-                return (x, error);
+                return (x, yx is null ? null : kept!.Project(yx, k), error);
 
             // Near convergence, an error that stops falling has met float precision (a close tie at k): restart from
             // the Ritz vectors with passes in double.
@@ -130,19 +157,20 @@ internal static unsafe class Lobpcg
             if (!precise && slowPasses >= 2)
             {
                 precise = true;
-                ax = Image(space, rows, mean, x, precise);
-                w = aw = p = ap = null;
+                kept?.Clear();
+                (ax, yx) = Pass(x);
+                w = aw = yw = p = ap = yp = null;
                 passes++;
                 continue;
             }
 
             // P orthonormal to X (with its image), W: the residuals orthonormal to X and P (rounded to float for a float
             // pass: its exact input), and its image.
-            if (p is not null) space.OrthonormaliseWithImage(p, ap!, x, ax);
+            if (p is not null) space.OrthonormaliseWithImage(new(p, ap!, yp, cs), new(x, ax, yx, cs));
             space.Orthonormalise(r, p is null ? [x] : [x, p]);
             if (!precise) RoundToFloat(r);
             w = r;
-            aw = Image(space, rows, mean, w, precise);
+            (aw, yw) = Pass(w);
             passes++;
         }
     }
@@ -201,16 +229,17 @@ internal static unsafe class Lobpcg
     private static double Error(double residual, double theta, double next) =>
         residual / Math.Max(theta - next, 1e-3 * theta) * Math.Sqrt(Math.Max(next, 0) / theta);
 
+    /// <summary>Rows per block in a float pass: enough that the block's products amortise a trip of Zᵀ through the caches.</summary>
+    private const int BlockRows = 128;
+
+    /// <summary>Rows per block in a double pass (twice the bytes per row).</summary>
+    private const int DoubleBlockRows = 64;
+
     /// <summary>
-    /// C·B for a block B by one pass over the rows (the scale n − 1 is left out: it cancels): in float for B's
-    /// values rounded to float, or, <paramref name="precise"/>, in double throughout, the rows centred in double.
+    /// C·B for a block B by one pass over the rows (the scale n − 1 is left out: it cancels), in float for B's values
+    /// rounded to float; with <paramref name="keep"/> (n × l), also stores Xc·B there, row-major.
     /// </summary>
-    private static double[] Image(Space space, FeatureRows rows, float[] mean, double[] block, bool precise)
-        => precise ? ImageInDouble(space, rows, mean, block) : ImageInFloat(space, rows, mean, block);
-
-    private const int BlockRows = 32;
-
-    private static double[] ImageInFloat(Space space, FeatureRows rows, float[] mean, double[] block)
+    private static double[] ImageInFloat(Space space, FeatureRows rows, float[] mean, double[] block, float[]? keep)
     {
         int dim = rows.Dimension, l = space.L, stride = space.Stride;
         var qt = new float[l * stride];
@@ -235,6 +264,7 @@ internal static unsafe class Lobpcg
                         new Span<float>(rowBlock + count * stride, (padded - count) * stride).Clear();
                         MatrixKernels.Project(rowBlock, pq, yBlock, padded, l, stride);
                         MatrixKernels.AccumulateTransposed(rowBlock, yBlock, z, padded, l, stride);
+                        if (keep is not null) new ReadOnlySpan<float>(yBlock, count * l).CopyTo(keep.AsSpan(r0 * l, count * l));
                     }
                 }
             },
@@ -242,25 +272,27 @@ internal static unsafe class Lobpcg
         return total;
     }
 
-    private static double[] ImageInDouble(Space space, FeatureRows rows, float[] mean, double[] block)
+    /// <summary>The same in double throughout, the rows centred in double.</summary>
+    private static double[] ImageInDouble(Space space, FeatureRows rows, float[] mean, double[] block, double[]? keep)
     {
         int dim = rows.Dimension, l = space.L, stride = space.Stride;
         var meanD = Array.ConvertAll(mean, m => (double)m);
         var total = new double[l * stride];
         FeatureRows.ParallelRanges(rows.Count,
-            () => (Block: new double[BlockRows * stride], Y: new double[BlockRows * l], Z: new double[l * stride]),
+            () => (Block: new double[DoubleBlockRows * stride], Y: new double[DoubleBlockRows * l], Z: new double[l * stride]),
             (start, end, s) =>
             {
                 fixed (double* rowBlock = s.Block, yBlock = s.Y, pq = block, z = s.Z)
                 {
-                    for (int r0 = start; r0 < end; r0 += BlockRows)
+                    for (int r0 = start; r0 < end; r0 += DoubleBlockRows)
                     {
-                        int count = Math.Min(BlockRows, end - r0);
+                        int count = Math.Min(DoubleBlockRows, end - r0);
                         for (int r = 0; r < count; r++) CentreInDouble(rows.Row(r0 + r), meanD, new Span<double>(rowBlock + r * stride, dim));
                         int padded = MatrixKernels.RoundUp(count, MatrixKernels.RowMultiple);
                         new Span<double>(rowBlock + count * stride, (padded - count) * stride).Clear();
                         MatrixKernels.Project(rowBlock, pq, yBlock, padded, l, stride);
                         MatrixKernels.AccumulateTransposed(rowBlock, yBlock, z, padded, l, stride);
+                        if (keep is not null) new ReadOnlySpan<double>(yBlock, count * l).CopyTo(keep.AsSpan(r0 * l, count * l));
                     }
                 }
             },
@@ -288,7 +320,7 @@ internal static unsafe class Lobpcg
 
         public int Dim { get; } = dim;
 
-        public int Stride { get; } = MatrixKernels.RoundUp(dim, MatrixKernels.Pad);
+        public int Stride { get; } = MatrixKernels.RowStride(dim);
 
         public double[] NewBlock() => new double[L * Stride];
 
@@ -306,28 +338,37 @@ internal static unsafe class Lobpcg
             return result;
         }
 
-        /// <summary>target_j += Σ_i coefficients[i, j] · source_i (coefficients l × l, at <paramref name="offset"/>).</summary>
-        private void AddCombination(double[] target, double[] source, double[] coefficients, int offset)
+        /// <summary>target_j += Σ_i coefficients[i, j] · source_i (coefficients l × l, at <paramref name="offset"/>; rows <paramref name="stride"/> apart).</summary>
+        private void AddCombination(double[] target, double[] source, double[] coefficients, int offset, int stride)
         {
             fixed (double* pt = target, ps = source, pc = coefficients)
-                MatrixKernels.AccumulateTransposed(ps, pc + offset, pt, L, L, Stride);
+                MatrixKernels.AccumulateTransposed(ps, pc + offset, pt, L, L, stride);
         }
 
-        /// <summary>Σ_a coefficients[a, i] · vector_a over the vectors of blocks ≥ <paramref name="firstBlock"/>, for i &lt; l.</summary>
-        public double[] Combine(double[][] blocks, double[] coefficients, int firstBlock)
+        /// <summary>Σ_a coefficients[a, i] · vector_a over the vectors of blocks ≥ <paramref name="firstBlock"/>, for i &lt; l (rows <paramref name="stride"/> apart).</summary>
+        public double[] Combine(double[][] blocks, double[] coefficients, int firstBlock, int stride)
         {
-            var result = NewBlock();
-            for (int i = firstBlock; i < blocks.Length; i++) AddCombination(result, blocks[i], coefficients, i * L * L);
+            var result = new double[(long)L * stride];
+            for (int i = firstBlock; i < blocks.Length; i++) AddCombination(result, blocks[i], coefficients, i * L * L, stride);
             return result;
         }
 
-        /// <summary>Removes from the rows of <paramref name="block"/> their components along the orthonormal rows of <paramref name="basis"/>, and the same combinations from <paramref name="image"/>.</summary>
-        private void Project(double[] block, double[]? image, double[] basis, double[]? basisImage)
+        /// <summary>Removes from the rows of <paramref name="block"/> their components along the orthonormal rows of <paramref name="basis"/>.</summary>
+        private void Project(double[] block, double[] basis)
         {
             var c = Products(basis, block); // c[i, j] = basis_i · block_j
             TensorPrimitives.Negate(c, c);
-            AddCombination(block, basis, c, 0);
-            if (image is not null) AddCombination(image, basisImage!, c, 0);
+            AddCombination(block, basis, c, 0, Stride);
+        }
+
+        /// <summary>The same, applying the same combinations to the block's image and coordinates.</summary>
+        private void Project(Tracked block, Tracked basis)
+        {
+            var c = Products(basis.Vectors, block.Vectors);
+            TensorPrimitives.Negate(c, c);
+            AddCombination(block.Vectors, basis.Vectors, c, 0, Stride);
+            AddCombination(block.Image, basis.Image, c, 0, Stride);
+            if (block.Coordinates is not null) AddCombination(block.Coordinates, basis.Coordinates!, c, 0, block.CoordinateStride);
         }
 
         /// <summary>
@@ -337,7 +378,7 @@ internal static unsafe class Lobpcg
         public void Orthonormalise(double[] block, double[][] against)
         {
             for (int pass = 0; pass < 2; pass++)
-                foreach (var basis in against) Project(block, null, basis, null);
+                foreach (var basis in against) Project(block, basis);
             for (int j = 0; j < L; j++)
             {
                 var row = block.AsSpan(j * Stride, Stride);
@@ -347,8 +388,8 @@ internal static unsafe class Lobpcg
                     for (int pass = 0; pass < 2; pass++)
                     {
                         // A replacement row starts with components along every basis; the block projection removed the others'.
-                        if (attempt > 0) foreach (var basis in against) RemoveComponents(row, null, basis, null, L);
-                        RemoveComponents(row, null, block, null, j);
+                        if (attempt > 0) foreach (var basis in against) RemoveComponents(row, basis, L);
+                        RemoveComponents(row, block, j);
                     }
                     double after = TensorPrimitives.Norm<double>(row);
                     if (after > 1e-10 * before && after > 0)
@@ -364,35 +405,52 @@ internal static unsafe class Lobpcg
 
         /// <summary>
         /// Makes the rows of <paramref name="block"/> orthonormal to the orthonormal rows of <paramref name="x"/> and to each
-        /// other (twice), applying the same combinations to <paramref name="image"/>; a row that vanishes (its direction
+        /// other (twice), applying the same combinations to its image and coordinates; a row that vanishes (its direction
         /// already in X) becomes zero, and Rayleigh–Ritz drops it.
         /// </summary>
-        public void OrthonormaliseWithImage(double[] block, double[] image, double[] x, double[] ax)
+        public void OrthonormaliseWithImage(Tracked block, Tracked x)
         {
-            for (int pass = 0; pass < 2; pass++) Project(block, image, x, ax);
+            for (int pass = 0; pass < 2; pass++) Project(block, x);
+            int cs = block.CoordinateStride;
             for (int j = 0; j < L; j++)
             {
-                var row = block.AsSpan(j * Stride, Stride);
-                var rowImage = image.AsSpan(j * Stride, Stride);
+                var row = block.Vectors.AsSpan(j * Stride, Stride);
+                var rowImage = block.Image.AsSpan(j * Stride, Stride);
+                var rowCoordinates = block.Coordinates is null ? default : block.Coordinates.AsSpan(j * cs, cs);
                 double before = TensorPrimitives.Norm<double>(row);
-                for (int pass = 0; pass < 2; pass++) RemoveComponents(row, rowImage, block, image, j);
+                for (int pass = 0; pass < 2; pass++)
+                {
+                    for (int i = 0; i < j; i++)
+                    {
+                        double dot = TensorPrimitives.Dot<double>(row, block.Vectors.AsSpan(i * Stride, Stride));
+                        TensorPrimitives.MultiplyAdd(block.Vectors.AsSpan(i * Stride, Stride), -dot, row, row);
+                        TensorPrimitives.MultiplyAdd(block.Image.AsSpan(i * Stride, Stride), -dot, rowImage, rowImage);
+                        if (block.Coordinates is not null)
+                            TensorPrimitives.MultiplyAdd(block.Coordinates.AsSpan(i * cs, cs), -dot, rowCoordinates, rowCoordinates);
+                    }
+                }
                 double after = TensorPrimitives.Norm<double>(row);
                 double scale = after > 1e-10 * before ? 1 / after : 0;
                 TensorPrimitives.Multiply(row, scale, row);
                 TensorPrimitives.Multiply(rowImage, scale, rowImage);
+                if (block.Coordinates is not null) TensorPrimitives.Multiply(rowCoordinates, scale, rowCoordinates);
             }
         }
 
-        /// <summary>Removes from <paramref name="row"/> its components along the first <paramref name="count"/> rows of <paramref name="basis"/> (and the same from <paramref name="rowImage"/>).</summary>
-        private void RemoveComponents(Span<double> row, Span<double> rowImage, double[] basis, double[]? basisImage, int count)
+        /// <summary>Removes from <paramref name="row"/> its components along the first <paramref name="count"/> rows of <paramref name="basis"/>.</summary>
+        private void RemoveComponents(Span<double> row, double[] basis, int count)
         {
             for (int i = 0; i < count; i++)
             {
                 var other = basis.AsSpan(i * Stride, Stride);
-                double dot = TensorPrimitives.Dot<double>(row, other);
-                TensorPrimitives.MultiplyAdd(other, -dot, row, row);
-                if (basisImage is not null) TensorPrimitives.MultiplyAdd(basisImage.AsSpan(i * Stride, Stride), -dot, rowImage, rowImage);
+                TensorPrimitives.MultiplyAdd(other, -TensorPrimitives.Dot<double>(row, other), row, row);
             }
         }
     }
+
+    /// <summary>
+    /// A block of l vectors with its image and, in the final stage, the rows' coordinates along its vectors (l ×
+    /// <paramref name="CoordinateStride"/>): combinations of the vectors apply to both alike.
+    /// </summary>
+    private readonly record struct Tracked(double[] Vectors, double[] Image, double[]? Coordinates, int CoordinateStride);
 }

@@ -23,6 +23,20 @@ internal static unsafe class MatrixKernels
     /// <summary><paramref name="value"/> rounded up to a multiple of <paramref name="multiple"/>.</summary>
     public static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
+    /// <summary>
+    /// The row stride for rows of <paramref name="dim"/> floats: a multiple of <see cref="Pad"/>, and <see cref="Pad"/> more where
+    /// that multiple is one of 256. Rows a multiple of 1 KB apart (4,096 features: 16 KB) fall into the same few L1 cache sets,
+    /// so a kernel that reads one strip of each of 32 rows evicts its own data; the extra strip spreads them over the sets.
+    /// </summary>
+    public static int RowStride(int dim)
+    {
+        int stride = RoundUp(dim, Pad);
+        return stride % 256 == 0 ? stride + Pad : stride;
+    }
+
+    /// <summary>Rows whose products <see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> sums in float before adding them to its double target.</summary>
+    public const int FloatSumRows = 32;
+
     /// <summary>Columns of a float row processed per cache block in <see cref="Project(float*, float*, float*, int, int, int)"/>.</summary>
     private const int Chunk = 1024;
 
@@ -64,7 +78,9 @@ internal static unsafe class MatrixKernels
 
     /// <summary>
     /// <c>zt[j, d] += Σ_r y[r, j] · b[r, d]</c>: b is rows × stride, y is rows × cols, zt is cols × stride (Zᵀ, in
-    /// double; the block's sum is formed in float, then added); cols a multiple of 4, stride a multiple of <see cref="Pad"/>.
+    /// double; the sum over each run of <see cref="FloatSumRows"/> rows is formed in float, then added); cols a multiple of
+    /// 4, stride a multiple of <see cref="Pad"/>. Each part of zt is finished before the next is touched, so a block of
+    /// many rows costs one trip of zt through the caches, not one per run.
     /// </summary>
     public static void AccumulateTransposed(float* b, float* y, double* zt, int rows, int cols, int stride)
     {
@@ -94,12 +110,15 @@ internal static unsafe class MatrixKernels
         var wide = new double[stride];
         for (int j = 0; j < cols; j++)
         {
-            Array.Clear(sum);
-            for (int r = 0; r < rows; r++)
-                TensorPrimitives.FusedMultiplyAdd(new ReadOnlySpan<float>(b + (long)r * stride, stride), y[r * cols + j], sum, sum);
-            TensorPrimitives.ConvertChecked<float, double>(sum, wide);
             var target = new Span<double>(zt + (long)j * stride, stride);
-            TensorPrimitives.Add(target, wide, target);
+            for (int r0 = 0; r0 < rows; r0 += FloatSumRows)
+            {
+                Array.Clear(sum);
+                for (int r = r0; r < Math.Min(rows, r0 + FloatSumRows); r++)
+                    TensorPrimitives.FusedMultiplyAdd(new ReadOnlySpan<float>(b + (long)r * stride, stride), y[r * cols + j], sum, sum);
+                TensorPrimitives.ConvertChecked<float, double>(sum, wide);
+                TensorPrimitives.Add(target, wide, target);
+            }
         }
     }
 
@@ -203,7 +222,10 @@ internal static unsafe class MatrixKernels
     /// <summary>The float <see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> with Vector256.</summary>
     private static void AccumulateTransposedVector256(float* b, float* y, double* zt, int rows, int cols, int stride)
     {
+        // Per strip of 32 columns, its part of zt (cols × 32 doubles) stays in L1 while runs of rows go by, and each run's
+        // strip (32 rows × 32 floats) while the column groups go by.
         for (int d = 0; d < stride; d += 32)
+        for (int r0 = 0; r0 < rows; r0 += FloatSumRows)
         {
             for (int j = 0; j < cols; j += 4)
             {
@@ -211,7 +233,7 @@ internal static unsafe class MatrixKernels
                 Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
                 Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
                 Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
-                for (int r = 0; r < rows; r++)
+                for (int r = r0, r1 = Math.Min(rows, r0 + FloatSumRows); r < r1; r++)
                 {
                     float* br = b + (long)r * stride + d;
                     var x0 = Vector256.Load(br); var x1 = Vector256.Load(br + 8);

@@ -9,7 +9,8 @@ namespace Rkde.MLNet.Density;
 /// Cost is linear in the number of rows: for D ≤ <see cref="ExactMaxDimension"/> the exact D × D covariance and its
 /// symmetric eigendecomposition (in double); for fewer rows than D, up to <see cref="ExactMaxRows"/>, the exact n × n Gram
 /// matrix's; otherwise LOBPCG (<see cref="Lobpcg"/>) on the covariance, whose passes over the rows run on
-/// <see cref="MatrixKernels"/>. The projections are always formed in double from the float components the model keeps.
+/// <see cref="MatrixKernels"/>. The exact paths form the projections in double from the float components the model keeps;
+/// LOBPCG's come out of its passes (<see cref="PassCoordinates"/>), so they cost no pass of their own.
 /// Any orthonormal basis of the top-k subspace serves: the KDE after it is invariant to rotations inside it.
 /// </summary>
 internal static unsafe class Pca
@@ -20,29 +21,33 @@ internal static unsafe class Pca
     /// <summary>Up to this many rows (fewer than D) the n × n Gram matrix is decomposed exactly instead.</summary>
     public const int ExactMaxRows = 512;
 
-    /// <summary>The fitted PCA: float mean (used for centring everywhere), D × k components, n × k projections, and how it was solved (for progress).</summary>
-    public sealed record Result(float[] Mean, float[] Components, double[] Projections, string Solved);
+    /// <summary>
+    /// The fitted PCA: float mean (used for centring everywhere), D × k components, n × k projections, Σ‖row − mean‖² (for
+    /// the explained variance), and how it was solved (for progress).
+    /// </summary>
+    public sealed record Result(float[] Mean, float[] Components, double[] Projections, double CentredSquares, string Solved);
 
     /// <summary>Fits the PCA on <paramref name="rows"/>, keeping <paramref name="k"/> components; the randomized path is seeded with <paramref name="seed"/>.</summary>
     public static Result Fit(FeatureRows rows, int k, int seed, IProgress<string>? progress, PcaSolver solver = PcaSolver.Auto)
     {
-        double[] meanD = rows.Mean();
-        var mean = Array.ConvertAll(meanD, m => (float)m);
+        var (sums, squares) = rows.ColumnSums();
+        var mean = Array.ConvertAll(sums, sum => (float)(sum / rows.Count));
+        double centred = ExplainedVariance.CentredSquares(sums, squares, mean, rows.Count);
         // Fewer rows than dimensions: the n × n Gram matrix is the smaller exact problem (null when the rows span fewer than k
         // directions; the paths below then meet the same rank deficiency).
         if (rows.Count < rows.Dimension && (solver == PcaSolver.Exact || (solver == PcaSolver.Auto && rows.Count <= ExactMaxRows))
             && GramComponents(rows, mean, k) is { } gramComponents)
         {
-            return new Result(mean, gramComponents, Project(rows, mean, gramComponents, k), $"exactly ({rows.Count} × {rows.Count} Gram matrix)");
+            return new Result(mean, gramComponents, Project(rows, mean, gramComponents, k), centred, $"exactly ({rows.Count} × {rows.Count} Gram matrix)");
         }
         // LOBPCG's basis holds 3 blocks of l > k columns; with k near D the exact path is as cheap.
         if (solver == PcaSolver.Exact || (solver == PcaSolver.Auto && (rows.Dimension <= ExactMaxDimension || 3 * Lobpcg.BlockSize(k) > rows.Dimension)))
         {
             var components = ExactComponents(rows, mean, k);
-            return new Result(mean, components, Project(rows, mean, components, k), $"exactly ({rows.Dimension}-d covariance)");
+            return new Result(mean, components, Project(rows, mean, components, k), centred, $"exactly ({rows.Dimension}-d covariance)");
         }
-        var (randomized, solved) = Lobpcg.Components(rows, mean, k, seed, progress);
-        return new Result(mean, randomized, Project(rows, mean, randomized, k), solved);
+        var (randomized, projections, solved) = Lobpcg.Components(rows, mean, k, seed, progress);
+        return new Result(mean, randomized, projections ?? Project(rows, mean, randomized, k), centred, solved);
     }
 
     /// <summary>Top-k eigenvectors of the covariance, formed in double by rank-1 updates.</summary>
@@ -120,7 +125,7 @@ internal static unsafe class Pca
     private static double[] Project(FeatureRows rows, float[] mean, float[] components, int k)
     {
         const int blockRows = 32;
-        int dim = rows.Dimension, cols = MatrixKernels.RoundUp(k, MatrixKernels.RowMultiple), stride = MatrixKernels.RoundUp(dim, MatrixKernels.Pad);
+        int dim = rows.Dimension, cols = MatrixKernels.RoundUp(k, MatrixKernels.RowMultiple), stride = MatrixKernels.RowStride(dim);
         var ct = new double[cols * stride];
         for (int j = 0; j < k; j++)
         for (int d = 0; d < dim; d++) ct[j * stride + d] = components[d * k + j];

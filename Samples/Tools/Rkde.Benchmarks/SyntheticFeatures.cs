@@ -26,7 +26,7 @@ public static class SyntheticFeatures
         var data = new float[(long)rows * dimension];
         Parallel.For(0, rows, r =>
         {
-            var rowRandom = new Random(HashCode.Combine(seed, r));
+            var rowRandom = new Random(unchecked(seed * 1_000_003 + r)); // not HashCode.Combine: its seed differs per process
             var row = data.AsSpan(r * dimension, dimension);
             noise.AsSpan(rowRandom.Next(noise.Length - dimension), dimension).CopyTo(row);
             TensorPrimitives.Add(row, offset, row);
