@@ -82,7 +82,8 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
         byte[] trainingFront = o.TrainsOnOtherRegions
             ? FittedGraph.Front(proposer, o.TrainingRegionFilter, features, o.ImageWidth, o.ImageHeight, [])
             : front;
-        var regions = FittedChain.Front(_catalog, _columns, o.ImageWidth, o.ImageHeight, trainingFront, device, o.FallbackToCpu).Fit(readable).Transform(readable);
+        var regions = FittedChain.Front(_catalog, _columns, o.ImageWidth, o.ImageHeight, trainingFront, device, o.FallbackToCpu, withBoxes: o.TrainsOnOtherRegions)
+            .Fit(readable).Transform(readable);
         var density = new RkdeDensityEstimator(_catalog, new RkdeDensityOptions
         {
             FeaturesColumnName = FittedGraph.Features,
@@ -93,12 +94,16 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
             Seed = o.Seed,
             Progress = o.Progress,
         });
-        var (model, threshold) = density.FitModel(regions, features.FeatureDimension, o.FalsePositiveRate);
+        var (model, threshold) = density.FitModel(regions, features.FeatureDimension, o.FalsePositiveRate,
+            o.TrainsOnOtherRegions ? (ScoringSelection(o.RegionFilter), FittedGraph.PixelBoxes, FittedGraph.RegionScores) : null);
         byte[] composed = FittedGraph.Compose(front, DensityGraph.Build(model, threshold: threshold));
         var chain = FittedChain.Build(_catalog, input, composed, device, o.FallbackToCpu);
         o.Progress?.Report("RkdeAnomaly: done.");
         return chain;
     }
+
+    /// <summary>The regions <paramref name="filter"/> keeps of one image's boxes and scores (the training filter's regions, in its order).</summary>
+    private static RegionFeatureColumn.Selection ScoringSelection(RegionFilterOptions filter) => (boxes, scores) => RegionFilter.Select(boxes, scores, filter);
 
     /// <summary>The fitted graph's description: every option, what the proposer and feature models are, the weights' licence.</summary>
     private IEnumerable<(string Key, string Value)> Describe(ProposerSlot proposer, FeatureSlot features)

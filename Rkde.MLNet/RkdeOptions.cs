@@ -14,9 +14,10 @@ public sealed class RkdeOptions
 {
     /// <summary>
     /// anomalib's R-KDE defaults (RoI score threshold 0.001, minimum box side 25, NMS IoU 0.3, 100 boxes per image, 16 principal
-    /// components, Scale, 40,000 training points), for comparing with the reference or migrating from it. With the embedded
-    /// ResNet18 models the tuned defaults of <c>new RkdeOptions()</c> detect better; with models of your own both are the same
-    /// except where stated on an option.
+    /// components, Scale, 40,000 training points, the density fitted on the regions scoring keeps), for comparing with the
+    /// reference or migrating from it. The tuned defaults of <c>new RkdeOptions()</c> differ in the training regions
+    /// (<see cref="TrainingIouThreshold"/>, <see cref="MaxTrainingDetectionsPerImage"/>) and, with the embedded feature
+    /// extractor, the component count; they detect better on the robustness panel (docs/quality.md).
     /// </summary>
     public static RkdeOptions Anomalib() => new()
     {
@@ -27,6 +28,8 @@ public sealed class RkdeOptions
         PcaComponents = RkdeDensityOptions.AnomalibPcaComponents,
         FeatureScaling = FeatureScalingMethod.Scale,
         MaxTrainingPoints = 40_000,
+        TrainingIouThreshold = null,
+        MaxTrainingDetectionsPerImage = null,
     };
 
     /// <summary>The input column holding image paths (text). Default "ImagePath".</summary>
@@ -95,15 +98,16 @@ public sealed class RkdeOptions
     public int MaxDetectionsPerImage = 100;
 
     /// <summary>
-    /// NMS IoU threshold of the training images' regions, the ones the density is fitted on; 1 keeps every overlapping box.
-    /// Null: <see cref="IouThreshold"/>, as anomalib. Scoring keeps one of each cluster of overlapping boxes, but which one
-    /// (the whole item, a part of it, a box straddling its edge) varies from image to image; fitted on all of them, the density
-    /// knows every kind of region it will score, so a part of a normal item is not rare.
+    /// NMS IoU threshold of the training images' regions, the ones the density is fitted on. Default 1: every overlapping box.
+    /// Null: <see cref="IouThreshold"/>, as anomalib (<see cref="Anomalib"/>). Scoring keeps one of each cluster of overlapping
+    /// boxes, but which one (the whole item, a part of it, a box straddling its edge) varies from image to image; fitted on all
+    /// of them, the density knows every kind of region it will score, so a part of a normal item is not rare. The held-out
+    /// threshold still scores each training image on the regions scoring keeps.
     /// </summary>
-    public float? TrainingIouThreshold;
+    public float? TrainingIouThreshold = 1f;
 
-    /// <summary>At most this many regions per training image. Null: <see cref="MaxDetectionsPerImage"/>, as anomalib.</summary>
-    public int? MaxTrainingDetectionsPerImage;
+    /// <summary>At most this many regions per training image. Default 300. Null: <see cref="MaxDetectionsPerImage"/>, as anomalib.</summary>
+    public int? MaxTrainingDetectionsPerImage = 300;
 
     /// <summary>
     /// Number of principal components kept. Default null: <see cref="RkdeDensityOptions.AnomalibPcaComponents"/> (16) with a

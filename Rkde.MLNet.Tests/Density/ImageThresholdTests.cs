@@ -96,6 +96,33 @@ public sealed class ImageThresholdTests
     }
 
     [TestMethod]
+    public void OnlyTheScoredRowsRaiseTheirImagesScore()
+    {
+        // Image 0's first row lies far from everything: a region the scoring filter drops (the density was fitted on more).
+        const int d = 8, perImage = 6;
+        var (rows, imageOf) = Images(perImage, seed: 3);
+        for (int c = 0; c < d; c++) rows[c] += 40;
+        using var held = Held(rows, d);
+        var all = HeldOutScores.Scores(held.Rows(), imageOf, 10, Options, seed: 2, progress: null);
+        var scored = Enumerable.Range(0, imageOf.Length).Select(r => r != 0).ToArray();
+        var some = HeldOutScores.Scores(held.Rows(), imageOf, 10, Options, seed: 2, progress: null, scored);
+
+        Assert.IsGreaterThan(0.99f, all[0], "counted, the far row makes its image the most anomalous");
+        // Written out: image 0 under its fold's model (fitted on every row of the other folds), its rows 1.. only.
+        var order = Enumerable.Range(0, 10).ToArray();
+        new Random(2).Shuffle(order);
+        var foldOf = new int[10];
+        for (int i = 0; i < 10; i++) foldOf[order[i]] = i % HeldOutScores.Folds;
+        var others = Enumerable.Range(0, rows.Length / d).Where(r => foldOf[imageOf[r]] != foldOf[0]).ToArray();
+        var model = KdeDensityModel.Fit(others.SelectMany(r => rows.Skip(r * d).Take(d)).ToArray(), others.Length, d, Options, seed: 2);
+        double expected = Enumerable.Range(1, perImage - 1).Max(r => KdeDensityModel.Probability(model.LogDensity(rows.AsSpan(r * d, d))));
+        Assert.AreEqual((float)expected, some[0], 1e-6f);
+        Assert.IsLessThan(all[0] - 0.2f, some[0]);
+        CollectionAssert.AreEqual(all.Skip(1).ToArray(), some.Skip(1).ToArray(), "every row still fits the other folds' models");
+        Assert.ThrowsExactly<ArgumentException>(() => HeldOutScores.Scores(held.Rows(), imageOf, 10, Options, 2, null, scored.Skip(1).ToArray()));
+    }
+
+    [TestMethod]
     public void AnImageUnlikeTheOthersIsAnomalousOnlyWhenHeldOut()
     {
         const int d = 8, perImage = 5;

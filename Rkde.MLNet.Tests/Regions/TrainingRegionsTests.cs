@@ -44,12 +44,15 @@ public sealed class TrainingRegionsTests
     [TestMethod]
     public void TheDensitySeesTheTrainingFiltersRegionsAndScoringKeepsItsOwn()
     {
-        var plain = Fit(_ => { });
+        var plain = Fit(o => { o.TrainingIouThreshold = null; o.MaxTrainingDetectionsPerImage = null; });
         var all = Fit(o => o.TrainingIouThreshold = 1f);
         var two = Fit(o => { o.TrainingIouThreshold = 1f; o.MaxTrainingDetectionsPerImage = 2; });
-        Assert.AreEqual(8 * 4, plain.Regions);
+        Assert.AreEqual(8 * 4, plain.Regions, "null: the scoring filter's regions, as anomalib");
         Assert.AreEqual(8 * 5, all.Regions);
         Assert.AreEqual(8 * 2, two.Regions);
+        Assert.AreEqual(8 * 5, Fit(_ => { }).Regions, "by default the density sees every overlapping box");
+        Assert.IsNull(RkdeOptions.Anomalib().TrainingIouThreshold);
+        Assert.IsNull(RkdeOptions.Anomalib().MaxTrainingDetectionsPerImage);
 
         var a = Score(plain.Ml, plain.Model);
         var b = Score(all.Ml, all.Model);

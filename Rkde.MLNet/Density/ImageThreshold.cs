@@ -138,11 +138,16 @@ internal static class HeldOutScores
     /// <paramref name="rows"/> (<paramref name="imageOfRow"/>: each row's image), 0 for an image without regions, as the
     /// fitted graph scores it: the highest box probability. Empty when there are fewer than two images, or when a fold's
     /// complement holds fewer rows than the components the density needs. The rows are a sample once the regions exceed
-    /// MaxTrainingPoints; an image is then scored on the regions the sample kept, a lower bound of its score.
+    /// MaxTrainingPoints; an image is then scored on the regions the sample kept, a lower bound of its score. With
+    /// <paramref name="scoredRow"/>, only the rows it marks count towards their image's score (every row still fits the
+    /// other folds' models): the regions the fitted graph's scoring filter keeps, when the density was fitted on more.
     /// </summary>
     public static List<float> Scores(FeatureRows rows, IReadOnlyList<int> imageOfRow, int imageCount, RkdeDensityOptions options, int seed,
-        IProgress<string>? progress)
+        IProgress<string>? progress, IReadOnlyList<bool>? scoredRow = null)
     {
+        if (scoredRow is not null && scoredRow.Count != rows.Count)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"{rows.Count} rows but {scoredRow.Count} scored flags: give one per row."), nameof(scoredRow));
         int n = rows.Count, d = rows.Dimension;
         if (imageOfRow.Count != n)
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
@@ -159,7 +164,7 @@ internal static class HeldOutScores
         for (int fold = 0; fold < folds; fold++)
         {
             var training = Enumerable.Range(0, n).Where(r => foldOf[imageOfRow[r]] != fold).ToArray();
-            var held = Enumerable.Range(0, n).Where(r => foldOf[imageOfRow[r]] == fold).ToArray();
+            var held = Enumerable.Range(0, n).Where(r => foldOf[imageOfRow[r]] == fold && (scoredRow is null || scoredRow[r])).ToArray();
             if (training.Length < options.PcaComponents)
                 return [];
             if (held.Length == 0)

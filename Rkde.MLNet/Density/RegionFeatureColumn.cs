@@ -15,18 +15,36 @@ internal static class RegionFeatureColumn
     /// <summary>Receives one image's regions: <paramref name="count"/> rows of D values in <paramref name="regions"/>.</summary>
     public delegate void ImageRegions(long row, ReadOnlySpan<float> regions, int count);
 
+    /// <summary>Which of an image's regions a filter keeps, given their boxes (4 values each) and proposal scores.</summary>
+    public delegate IEnumerable<int> Selection(ReadOnlySpan<float> boxes, ReadOnlySpan<float> scores);
+
+    /// <summary>The same with the regions' boxes (4 values each, pixels) and proposal scores.</summary>
+    public delegate void ImageRegionsWithBoxes(long row, ReadOnlySpan<float> regions, int count, ReadOnlySpan<float> boxes, ReadOnlySpan<float> scores);
+
     /// <summary>
     /// One cursor pass over <paramref name="column"/>, handing each image's regions to <paramref name="onImage"/>;
     /// <paramref name="heartbeat"/> sees the images read so far about every 5 seconds. Returns the image count.
     /// </summary>
-    public static long Read(IDataView input, string column, int d, ImageRegions onImage, Action<long>? heartbeat = null)
+    public static long Read(IDataView input, string column, int d, ImageRegions onImage, Action<long>? heartbeat = null) =>
+        Read(input, column, d, null, (row, regions, count, _, _) => onImage(row, regions, count), heartbeat);
+
+    /// <summary>
+    /// The same pass, also reading each image's boxes and proposal scores from <paramref name="boxColumns"/> (one region per
+    /// box, in the features' order) when given.
+    /// </summary>
+    public static long Read(IDataView input, string column, int d, (string Boxes, string Scores)? boxColumns, ImageRegionsWithBoxes onImage,
+        Action<long>? heartbeat = null)
     {
         long images = 0;
         var features = input.Schema[column];
-        using var cursor = input.GetRowCursor([features]);
+        var boxes = boxColumns is { } b ? input.Schema[b.Boxes] : (DataViewSchema.Column?)null;
+        var scores = boxColumns is { } s ? input.Schema[s.Scores] : (DataViewSchema.Column?)null;
+        using var cursor = input.GetRowCursor(boxes is null ? [features] : [features, boxes.Value, scores!.Value]);
         var getter = cursor.GetGetter<VBuffer<float>>(features);
-        VBuffer<float> buffer = default;
-        float[] dense = [];
+        var boxGetter = boxes is null ? null : cursor.GetGetter<VBuffer<float>>(boxes.Value);
+        var scoreGetter = scores is null ? null : cursor.GetGetter<VBuffer<float>>(scores.Value);
+        VBuffer<float> buffer = default, boxBuffer = default, scoreBuffer = default;
+        float[] dense = [], denseBoxes = [], denseScores = [];
         var clock = Stopwatch.StartNew();
         while (cursor.MoveNext())
         {
@@ -46,7 +64,21 @@ internal static class RegionFeatureColumn
                     throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
                         $"Column '{column}' holds {row[bad]} at row {images}, region {r}, dimension {bad}: the feature model produced a non-finite value. Check that model's inputs (RGB 0–1 pixels, boxes in input pixels) and its numerics."));
             }
-            onImage(images, dense.AsSpan(0, length), length / d);
+            int regionCount = length / d;
+            if (boxGetter is not null)
+            {
+                boxGetter(ref boxBuffer);
+                scoreGetter!(ref scoreBuffer);
+                if (boxBuffer.Length != 4 * regionCount || scoreBuffer.Length != regionCount)
+                    throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                        $"Row {images} has {regionCount} regions in '{column}' but {boxBuffer.Length} box values in '{boxColumns!.Value.Boxes}' and {scoreBuffer.Length} scores in '{boxColumns.Value.Scores}'."));
+                if (denseBoxes.Length < boxBuffer.Length) denseBoxes = new float[boxBuffer.Length];
+                if (denseScores.Length < scoreBuffer.Length) denseScores = new float[scoreBuffer.Length];
+                Densify(boxBuffer, denseBoxes);
+                Densify(scoreBuffer, denseScores);
+            }
+            onImage(images, dense.AsSpan(0, length), regionCount,
+                boxGetter is null ? default : denseBoxes.AsSpan(0, 4 * regionCount), boxGetter is null ? default : denseScores.AsSpan(0, regionCount));
             images++;
             if (heartbeat is not null && clock.Elapsed.TotalSeconds >= 5)
             {

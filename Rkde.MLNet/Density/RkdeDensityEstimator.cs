@@ -67,14 +67,20 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     /// Samples the regions of <paramref name="input"/> (one image per row) in one cursor pass and fits the density model on the
     /// sample; with <paramref name="falsePositiveRate"/>, also the threshold for that rate from the images' held-out scores
     /// (<see cref="HeldOutScores"/>). The reservoir (the bulk of the fit's memory) is freed when this returns.
+    /// <paramref name="scoring"/>: where the regions came through a looser filter than the one the fitted graph scores with,
+    /// that filter (the indices it keeps of an image's boxes and scores) and the columns of the regions' boxes and proposal scores; each held-out image is then scored on the
+    /// regions that filter keeps of its own, as the fitted graph would score it (the image score is a maximum over regions,
+    /// so scoring it on more would raise the threshold above the nominal rate's).
     /// </summary>
-    internal (KdeDensityModel Model, ImageThreshold? Threshold) FitModel(IDataView input, int d, double? falsePositiveRate)
+    internal (KdeDensityModel Model, ImageThreshold? Threshold) FitModel(IDataView input, int d, double? falsePositiveRate,
+        (RegionFeatureColumn.Selection Keep, string Boxes, string Scores)? scoring = null)
     {
         int seed = _options.Seed;
         void Report(string message) => _options.Progress?.Report(message);
         using var reservoir = new Reservoir(_options.MaxTrainingPoints, d, seed);
         var imageOfRow = falsePositiveRate is null ? null : new List<int>();
-        long images = Sample(input, d, reservoir, Report, imageOfRow);
+        var scoredRow = falsePositiveRate is null || scoring is null ? null : new List<bool>();
+        long images = Sample(input, d, reservoir, Report, imageOfRow, scoredRow, scoring);
         if (reservoir.Seen == 0)
             throw new InvalidOperationException(
                 $"The {images} training images gave no regions at all in column '{_options.FeaturesColumnName}', so there is nothing to fit the density on. " +
@@ -87,7 +93,8 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
         if (falsePositiveRate is not double rate)
             return (model, null);
         IReadOnlyList<int> imageOfHeldRow = order is null ? imageOfRow! : [.. order.Select(slot => imageOfRow![slot])];
-        var scores = HeldOutScores.Scores(rows, imageOfHeldRow, (int)images, _options, seed, _options.Progress);
+        IReadOnlyList<bool>? scoredHeldRow = scoredRow is null ? null : order is null ? scoredRow : [.. order.Select(slot => scoredRow[slot])];
+        var scores = HeldOutScores.Scores(rows, imageOfHeldRow, (int)images, _options, seed, _options.Progress, scoredHeldRow);
         var threshold = ImageThreshold.FromScores(scores, rate);
         Report(string.Create(CultureInfo.InvariantCulture,
             $"RkdeDensity: threshold {threshold.Value:G6} for a false-positive rate of {rate:P1}, from the held-out scores of {threshold.Images} training images ({threshold.FalsePositives} reach it)."));
@@ -101,17 +108,24 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
 
     /// <summary>
     /// One cursor pass offering every region to <paramref name="reservoir"/>; rejects non-finite features. Returns the image count.
-    /// With <paramref name="imageOfRow"/>, records for each held slot the input row (image) its region came from.
+    /// With <paramref name="imageOfRow"/>, records for each held slot the input row (image) its region came from; with
+    /// <paramref name="scoredRow"/>, whether <paramref name="scoring"/>'s filter keeps that region among its image's.
     /// </summary>
-    private long Sample(IDataView input, int d, Reservoir reservoir, Action<string> report, List<int>? imageOfRow) =>
-        RegionFeatureColumn.Read(input, _options.FeaturesColumnName, d, (image, regions, count) =>
+    private long Sample(IDataView input, int d, Reservoir reservoir, Action<string> report, List<int>? imageOfRow, List<bool>? scoredRow,
+        (RegionFeatureColumn.Selection Keep, string Boxes, string Scores)? scoring) =>
+        RegionFeatureColumn.Read(input, _options.FeaturesColumnName, d, scoredRow is null ? null : (scoring!.Value.Boxes, scoring.Value.Scores),
+            (image, regions, count, boxes, scores) =>
         {
+            var kept = scoredRow is null ? null : new HashSet<int>(scoring!.Value.Keep(boxes, scores));
             for (int r = 0; r < count; r++)
             {
                 int slot = reservoir.Add(regions.Slice(r * d, d));
                 if (imageOfRow is null || slot < 0) continue;
                 if (slot == imageOfRow.Count) imageOfRow.Add((int)image);
                 else imageOfRow[slot] = (int)image;
+                if (scoredRow is null) continue;
+                if (slot == scoredRow.Count) scoredRow.Add(kept!.Contains(r));
+                else scoredRow[slot] = kept!.Contains(r);
             }
         }, images => report(string.Create(CultureInfo.InvariantCulture, $"RkdeDensity: read {images} images, {reservoir.Seen} regions.")));
 

@@ -53,8 +53,9 @@ internal static partial class FittedChain
 
     /// <summary>The images' pixels and the front graph's outputs (<see cref="FittedGraph.Features"/> among them), for fitting the density.</summary>
     public static EstimatorChain<ITransformer> Front(TransformsCatalog catalog, ChainColumns columns, int width, int height, byte[] front,
-        int? gpuDeviceId, bool fallbackToCpu) =>
-        Pixels(catalog, columns, width, height).Append<ITransformer>(catalog.ApplyOnnxModel([FittedGraph.Features], [FittedGraph.Pixels],
+        int? gpuDeviceId, bool fallbackToCpu, bool withBoxes = false) =>
+        Pixels(catalog, columns, width, height).Append<ITransformer>(catalog.ApplyOnnxModel(
+            withBoxes ? [FittedGraph.Features, FittedGraph.PixelBoxes, FittedGraph.RegionScores] : [FittedGraph.Features], [FittedGraph.Pixels],
             new MemoryStream(front), gpuDeviceId, fallbackToCpu));
 
     /// <summary>The fitted chain over <paramref name="composed"/>, for data with <paramref name="input"/>'s schema.</summary>

@@ -37,8 +37,8 @@ internal sealed class RkdeOptionSet
     private readonly Option<float> _minBox = new("--min-box-size") { Description = "Drop boxes with a side shorter than this (model-input pixels).", DefaultValueFactory = _ => Defaults.MinBoxSize };
     private readonly Option<float> _iou = new("--iou-threshold") { Description = "Non-maximum suppression IoU threshold.", DefaultValueFactory = _ => Defaults.IouThreshold };
     private readonly Option<int> _maxDetections = new("--max-detections") { Description = "Boxes kept per image.", DefaultValueFactory = _ => Defaults.MaxDetectionsPerImage };
-    private readonly Option<float?> _trainingIou = new("--training-iou-threshold") { Description = "NMS IoU threshold of the training images' regions, which the density is fitted on (1: every overlapping box); default: the preset's (anomalib: --iou-threshold)." };
-    private readonly Option<int?> _maxTraining = new("--max-training-detections") { Description = "Regions kept per training image; default: the preset's (anomalib: --max-detections)." };
+    private readonly Option<float?> _trainingIou = new("--training-iou-threshold") { Description = "NMS IoU threshold of the training images' regions, which the density is fitted on (1: every overlapping box); default 1 (anomalib preset: --iou-threshold)." };
+    private readonly Option<int?> _maxTraining = new("--max-training-detections") { Description = "Regions kept per training image; default 300 (anomalib preset: --max-detections)." };
     private readonly Option<int?> _pca = new("--pca-components") { Description = "PCA components of the density model; default 64 with the embedded feature extractor, 16 (anomalib's) with --features or --preset anomalib." };
     private readonly Option<FeatureScalingMethod> _scaling = new("--feature-scaling") { Description = "scale (by the largest training norm) or norm (each to unit length).", DefaultValueFactory = _ => Defaults.FeatureScaling };
     private readonly Option<int> _maxPoints = new("--max-training-points") { Description = "Training boxes kept for the KDE (random subset).", DefaultValueFactory = _ => Defaults.MaxTrainingPoints };
