@@ -72,6 +72,27 @@ public sealed class ModelUpdateTests
     }
 
     [TestMethod]
+    public void AnUpdateAddsTheRegionsTheTrainingFilterKeeps()
+    {
+        // Scoring NMS at 0.1 keeps the tiny proposer's four quadrants; the default training filter (NMS off) all five boxes.
+        var ml = new MLContext(seed: 1);
+        var options = RkdeAnomalyTests.Options(s_images.Folder);
+        options.IouThreshold = 0.1f;
+        var data = ml.Data.LoadFromEnumerable(s_train);
+        var model = ml.Transforms.RkdeAnomaly(options).Fit(data);
+        string path = Path.Combine(s_images.Folder, "training-filter-update.zip");
+        ml.Model.Save(model, data.Schema, path);
+        var loaded = new MLContext().Model.Load(path, out _);
+        foreach (var fitted in new[] { model, loaded })
+        {
+            var result = Update(ml, fitted, s_new);
+            Assert.AreEqual(4L * 5, result.RegionsAdded, "five regions per new image, as the fit took from each training image");
+            Assert.IsTrue(Score(ml, result.Model, s_new).All(p => p.BoxCount == 4), "scoring keeps its own filter's four");
+            Assert.IsTrue(float.IsFinite(result.Threshold), "the threshold is chosen again");
+        }
+    }
+
+    [TestMethod]
     public void TheNewImagesRegionsEnterTheSampleAndTheNewImagesBecomeNormal()
     {
         var before = Score(s_ml, s_model, s_new);

@@ -16,7 +16,8 @@ public static partial class RkdeModelCatalog
     /// <summary>
     /// Adds new normal images to a fitted R-KDE model without the images it was fitted on: a model just fitted with
     /// <see cref="RkdeCatalog.RkdeAnomaly"/>, or one read back with <c>Model.Load</c> / <see cref="LoadRkdeModel"/>. The
-    /// model's own stages find the new images' regions and compute their features; the projection (PCA and scaling) stays;
+    /// model's own stages find the new images' regions (through the training images' region filter, as the fit did:
+    /// <see cref="RkdeOptions.TrainingIouThreshold"/>) and compute their features; the projection (PCA and scaling) stays;
     /// the regions enter the training sample as <see cref="RkdeUpdateOptions.Sampling"/> says; the KDE's bandwidth is
     /// recomputed. The threshold behind IsAnomaly is chosen again for the model's false-positive rate from its held-out scores
     /// and the new images' scores under the model before the update (held out too: the model had not seen them). The result's
@@ -93,9 +94,18 @@ public static partial class RkdeModelCatalog
         long rows;
         using (var scorer = threshold is null ? null : new DensityImageScorer(chain.DensityBytes, d))
         {
-            rows = RegionFeatureColumn.Read(features, chain.FeaturesColumn, d, (_, regions, count) =>
+            var scored = chain.ScoringSelection;
+            var subset = new List<float>();
+            rows = RegionFeatureColumn.Read(features, chain.FeaturesColumn, d, chain.BoxColumns, (_, regions, count, boxes, scores) =>
             {
-                if (scorer is not null) newScores.Add(scorer.Score(regions, count));
+                if (scorer is not null && scored is null) newScores.Add(scorer.Score(regions, count));
+                else if (scorer is not null)
+                {
+                    // Held out on the regions the model scores (the update itself adds every region the training filter keeps).
+                    subset.Clear();
+                    foreach (int r in scored!(boxes, scores)) subset.AddRange(regions.Slice(r * d, d));
+                    newScores.Add(scorer.Score(subset.ToArray(), subset.Count / d));
+                }
                 update.Add(regions, count);
             }, read => progress?.Report(string.Create(CultureInfo.InvariantCulture, $"RkdeUpdate: read {read} images, {update.RegionsAdded} regions.")));
         }

@@ -60,6 +60,7 @@ internal static partial class FittedChain
         private readonly string _entry;
         private readonly ModelProto _graph;
         private readonly byte[]? _front;
+        private readonly TrainingFront? _training;
         private readonly ChainColumns? _columns;
         private readonly (int Width, int Height) _size;
 
@@ -73,6 +74,14 @@ internal static partial class FittedChain
             {
                 var (front, density) = FittedGraph.Split(graph.ToByteArray());
                 _front = front;
+                try
+                {
+                    _training = TrainingFront.Of(front);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"cannot be updated: {e.Message}", e);
+                }
                 DensityBytes = density;
                 Density = ModelProto.Parser.ParseFrom(density);
                 _columns = ChainColumns.FromMetadata(graph);
@@ -96,6 +105,15 @@ internal static partial class FittedChain
         /// <summary>The column holding one image's region features, D values per region.</summary>
         public string FeaturesColumn { get; }
 
+        /// <summary>
+        /// The columns of the regions' boxes and proposal scores beside <see cref="FeaturesColumn"/> in <see cref="Features"/>'s
+        /// output, where the model's density was fitted on other regions than it scores; null otherwise.
+        /// </summary>
+        public (string Boxes, string Scores)? BoxColumns => _training is null ? null : (FittedGraph.PixelBoxes, FittedGraph.RegionScores);
+
+        /// <summary>With <see cref="BoxColumns"/>: which of an image's regions the model scores (its held-out score is taken on those).</summary>
+        public RegionFeatureColumn.Selection? ScoringSelection => _training?.ScoringSelection;
+
         /// <summary>Whether the model starts from image paths (RkdeAnomaly), not from features (RkdeDensity).</summary>
         public bool ReadsImages => _front is not null;
 
@@ -107,7 +125,8 @@ internal static partial class FittedChain
 
         /// <summary>
         /// The region features of <paramref name="input"/>'s images in <see cref="FeaturesColumn"/>, computed by the model's
-        /// own front (lazily, as ML.NET does); the input itself for a density model.
+        /// own front (lazily, as ML.NET does), with the training filter's regions where the model was fitted on those (and
+        /// then <see cref="BoxColumns"/> too); the input itself for a density model.
         /// </summary>
         /// <exception cref="ArgumentOutOfRangeException">The input lacks the column the model reads (the message names it).</exception>
         public IDataView Features(IDataView input)
@@ -120,7 +139,8 @@ internal static partial class FittedChain
             if (input.Schema.GetColumnOrNull(_columns!.ImagePath) is null)
                 throw new ArgumentOutOfRangeException(nameof(input), $"The input has no column '{_columns.ImagePath}' of image paths.");
             var transforms = new MLContext(seed: 0).Transforms;
-            return Front(transforms, _columns, _size.Width, _size.Height, _front, null, false).Fit(input).Transform(input);
+            return Front(transforms, _columns, _size.Width, _size.Height, _training?.Front ?? _front, null, false, withBoxes: _training is not null)
+                .Fit(input).Transform(input);
         }
 
         /// <summary>
