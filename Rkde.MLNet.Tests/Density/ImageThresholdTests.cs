@@ -123,6 +123,36 @@ public sealed class ImageThresholdTests
     }
 
     [TestMethod]
+    public void FoldModelsStartedFromTheWholeFitScoreAsFoldModelsFittedFromScratch()
+    {
+        // 300-d, 600 rows, 3 components: the iterative PCA (LOBPCG), where the start and tolerance matter.
+        const int d = 300, images = 10, perImage = 60;
+        var random = new Random(11);
+        var basis = Enumerable.Range(0, 6 * d).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var rows = new float[images * perImage * d];
+        var imageOf = new int[images * perImage];
+        for (int r = 0; r < imageOf.Length; r++)
+        {
+            imageOf[r] = r / perImage;
+            for (int j = 0; j < 6; j++)
+            {
+                float c = (float)((random.NextDouble() * 2 - 1) * Math.Pow(j + 1, -0.5));
+                for (int x = 0; x < d; x++) rows[r * d + x] += c * basis[j * d + x];
+            }
+            for (int x = 0; x < d; x++) rows[r * d + x] += (float)(0.05 * (random.NextDouble() - 0.5));
+        }
+        using var held = Held(rows, d);
+        var options = new RkdeDensityOptions { PcaComponents = 3 };
+        var whole = KdeDensityModel.Fit(rows, imageOf.Length, d, options, seed: 1);
+        var scratch = HeldOutScores.Scores(held.Rows(), imageOf, images, options, seed: 1, progress: null);
+        var near = HeldOutScores.Scores(held.Rows(), imageOf, images, options, seed: 1, progress: null, near: whole.Components);
+        // Within the fold tolerance (1e-2: log-densities within about that, relatively), and the same ranking's top image.
+        for (int i = 0; i < images; i++)
+            Assert.AreEqual(scratch[i], near[i], HeldOutScores.FoldPcaTolerance * scratch[i], $"image {i}: {string.Join(", ", scratch)} vs {string.Join(", ", near)}");
+        Assert.AreEqual(Array.IndexOf([.. scratch], scratch.Max()), Array.IndexOf([.. near], near.Max()));
+    }
+
+    [TestMethod]
     public void AnImageUnlikeTheOthersIsAnomalousOnlyWhenHeldOut()
     {
         const int d = 8, perImage = 5;

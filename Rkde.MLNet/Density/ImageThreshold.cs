@@ -141,9 +141,11 @@ internal static class HeldOutScores
     /// MaxTrainingPoints; an image is then scored on the regions the sample kept, a lower bound of its score. With
     /// <paramref name="scoredRow"/>, only the rows it marks count towards their image's score (every row still fits the
     /// other folds' models): the regions the fitted graph's scoring filter keeps, when the density was fitted on more.
+    /// <paramref name="near"/>: the components of the model fitted on all the rows; each fold's PCA starts from them and
+    /// stops at <see cref="FoldPcaTolerance"/>.
     /// </summary>
     public static List<float> Scores(FeatureRows rows, IReadOnlyList<int> imageOfRow, int imageCount, RkdeDensityOptions options, int seed,
-        IProgress<string>? progress, IReadOnlyList<bool>? scoredRow = null)
+        IProgress<string>? progress, IReadOnlyList<bool>? scoredRow = null, float[]? near = null)
     {
         if (scoredRow is not null && scoredRow.Count != rows.Count)
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
@@ -169,13 +171,21 @@ internal static class HeldOutScores
                 return [];
             if (held.Length == 0)
                 continue;
-            var model = KdeDensityModel.Fit(rows.Subset(training), options, seed, null);
+            var model = KdeDensityModel.Fit(rows.Subset(training), options, seed, null, near: near,
+                pcaTolerance: near is null ? Lobpcg.ErrorTolerance : FoldPcaTolerance);
             Score(model, rows, held, imageOfRow, scores);
             progress?.Report(string.Create(CultureInfo.InvariantCulture,
                 $"R-KDE threshold: fold {fold + 1} of {folds} scored ({held.Length} regions held out, model fitted on {training.Length})"));
         }
         return [.. scores];
     }
+
+    /// <summary>
+    /// Where a fold model's iterative PCA stops when it starts from the whole fit's components. A held-out score feeds a
+    /// quantile of image scores, whose own sampling error is far larger than scores within about this share of their value;
+    /// it takes about half the passes of a model's own fit (1e-6; docs/export.md).
+    /// </summary>
+    public const double FoldPcaTolerance = 1e-2;
 
     /// <summary>Regions scored per run of the density graph (its kernel matrix is regions × points floats).</summary>
     private const int Chunk = 256;

@@ -47,9 +47,11 @@ internal sealed partial class KdeDensityModel
     /// Fits on the rows of <paramref name="all"/>, oldest first, which stay pinned for the call and are finite (the public overload checks
     /// them; RkdeDensityEstimator rejects non-finite regions, naming image and region, while it samples them).
     /// <paramref name="regionsSeen"/>: how many regions the rows are a uniform sample of (default: the rows themselves).
+    /// <paramref name="near"/> and <paramref name="pcaTolerance"/>: where the iterative PCA starts and stops (<see cref="Pca.Fit"/>).
     /// </summary>
     internal static unsafe KdeDensityModel Fit(FeatureRows all, RkdeDensityOptions options, int seed,
-        IProgress<string>? progress, PcaSolver solver = PcaSolver.Auto, long? regionsSeen = null)
+        IProgress<string>? progress, PcaSolver solver = PcaSolver.Auto, long? regionsSeen = null, float[]? near = null,
+        double pcaTolerance = Lobpcg.ErrorTolerance)
     {
         int rowCount = all.Count, featureDimension = all.Dimension;
         CheckOptionsAndRowCount(options, rowCount);
@@ -64,7 +66,7 @@ internal sealed partial class KdeDensityModel
             ? $"R-KDE density: fitting on all {rowCount} training regions ({featureDimension}-d, {k} components)"
             : $"R-KDE density: fitting on a seeded sample of {sample.Length} of {rowCount} training regions ({featureDimension}-d, {k} components)");
 
-        var pca = Pca.Fit(training, k, seed, progress, solver);
+        var pca = Pca.Fit(training, k, seed, progress, solver, near, pcaTolerance);
         progress?.Report($"R-KDE density: PCA solved {pca.Solved}");
         int n = training.Count;
         double[] scaled = pca.Projections;

@@ -62,29 +62,33 @@ internal static unsafe class Lobpcg
     /// <summary>
     /// The top-k principal directions (D × k, row-major) of <paramref name="rows"/> centred on <paramref name="mean"/>, the
     /// rows' coordinates along them (n × k, row-major; null when the iteration took too many passes to keep them all), and how
-    /// they were solved.
+    /// they were solved. <paramref name="near"/>: components (D × k) of rows much like these (the held-out folds' models start
+    /// from the whole fit's), where the iteration starts instead of a random block and its warm start;
+    /// <paramref name="tolerance"/>: where it stops (<see cref="ErrorTolerance"/> by default).
     /// </summary>
-    public static (float[] Components, double[]? Projections, string Solved) Components(FeatureRows rows, float[] mean, int k, int seed, IProgress<string>? progress)
+    public static (float[] Components, double[]? Projections, string Solved) Components(FeatureRows rows, float[] mean, int k, int seed,
+        IProgress<string>? progress, float[]? near = null, double tolerance = ErrorTolerance)
     {
         var space = new Space(BlockSize(k), rows.Dimension, new Random(seed));
         var x = space.NewBlock();
         for (int j = 0; j < space.L; j++)
-        for (int d = 0; d < space.Dim; d++) x[j * space.Stride + d] = space.Gaussian();
+        for (int d = 0; d < space.Dim; d++)
+            x[j * space.Stride + d] = near is not null && j < k ? near[d * k + j] : space.Gaussian();
         space.Orthonormalise(x, []);
 
         int passes = 0, warmPasses = 0, subsetRows = 0;
-        if (rows.Count >= 2 * WarmStartRows)
+        if (near is null && rows.Count >= 2 * WarmStartRows)
         {
             var subset = rows.EveryNth(rows.Count / WarmStartRows);
             subsetRows = subset.Count;
             x = Solve(space, subset, mean, k, x, progress, WarmStartTolerance, project: false, ref warmPasses).Ritz;
         }
-        var (ritz, projections, error) = Solve(space, rows, mean, k, x, progress, ErrorTolerance, project: true, ref passes);
+        var (ritz, projections, error) = Solve(space, rows, mean, k, x, progress, tolerance, project: true, ref passes);
         var components = new float[space.Dim * k];
         for (int j = 0; j < k; j++)
         for (int d = 0; d < space.Dim; d++) components[d * k + j] = (float)ritz[j * space.Stride + d];
         string warm = warmPasses > 0 ? $" after {warmPasses} on a {subsetRows}-row subset" : "";
-        string stopped = error <= ErrorTolerance ? "" : $", stopped at the pass limit short of {ErrorTolerance:0E+0}";
+        string stopped = error <= tolerance ? "" : $", stopped at the pass limit short of {tolerance:0E+0}";
         return (components, projections, string.Create(CultureInfo.InvariantCulture,
             $"by LOBPCG in {passes} passes over all rows{warm} (estimated subspace error {error:0.0E+0}{stopped})"));
     }

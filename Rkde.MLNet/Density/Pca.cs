@@ -27,8 +27,13 @@ internal static unsafe class Pca
     /// </summary>
     public sealed record Result(float[] Mean, float[] Components, double[] Projections, double CentredSquares, string Solved);
 
-    /// <summary>Fits the PCA on <paramref name="rows"/>, keeping <paramref name="k"/> components; the randomized path is seeded with <paramref name="seed"/>.</summary>
-    public static Result Fit(FeatureRows rows, int k, int seed, IProgress<string>? progress, PcaSolver solver = PcaSolver.Auto)
+    /// <summary>
+    /// Fits the PCA on <paramref name="rows"/>, keeping <paramref name="k"/> components; the iterative path is seeded with
+    /// <paramref name="seed"/>, starts from <paramref name="near"/> when given and stops at <paramref name="tolerance"/>
+    /// (<see cref="Lobpcg.Components"/>).
+    /// </summary>
+    public static Result Fit(FeatureRows rows, int k, int seed, IProgress<string>? progress, PcaSolver solver = PcaSolver.Auto,
+        float[]? near = null, double tolerance = Lobpcg.ErrorTolerance)
     {
         var (sums, squares) = rows.ColumnSums();
         var mean = Array.ConvertAll(sums, sum => (float)(sum / rows.Count));
@@ -46,7 +51,7 @@ internal static unsafe class Pca
             var components = ExactComponents(rows, mean, k);
             return new Result(mean, components, Project(rows, mean, components, k), centred, $"exactly ({rows.Dimension}-d covariance)");
         }
-        var (randomized, projections, solved) = Lobpcg.Components(rows, mean, k, seed, progress);
+        var (randomized, projections, solved) = Lobpcg.Components(rows, mean, k, seed, progress, near, tolerance);
         return new Result(mean, randomized, projections ?? Project(rows, mean, randomized, k), centred, solved);
     }
 

@@ -94,7 +94,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
             return (model, null);
         IReadOnlyList<int> imageOfHeldRow = order is null ? imageOfRow! : [.. order.Select(slot => imageOfRow![slot])];
         IReadOnlyList<bool>? scoredHeldRow = scoredRow is null ? null : order is null ? scoredRow : [.. order.Select(slot => scoredRow[slot])];
-        var scores = HeldOutScores.Scores(rows, imageOfHeldRow, (int)images, _options, seed, _options.Progress, scoredHeldRow);
+        var scores = HeldOutScores.Scores(rows, imageOfHeldRow, (int)images, _options, seed, _options.Progress, scoredHeldRow, model.Components);
         var threshold = ImageThreshold.FromScores(scores, rate);
         Report(string.Create(CultureInfo.InvariantCulture,
             $"RkdeDensity: threshold {threshold.Value:G6} for a false-positive rate of {rate:P1}, from the held-out scores of {threshold.Images} training images ({threshold.FalsePositives} reach it)."));
