@@ -73,7 +73,7 @@ internal static class ServeCommand
         app.Start();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         var served = app.Services.GetRequiredService<ModelHolder<ServedModel>>().Current;
-        string thresholdText = (options.Threshold ?? served.Threshold) is float t
+        string thresholdText = options.ThresholdFor(served.Threshold) is float t
             ? $"{t.ToString(CultureInfo.InvariantCulture)} ({(options.Threshold is null ? "the model's" : "--threshold")})"
             : "none (isAnomaly is null)";
         output.WriteLine($"rkde serve: listening on {string.Join(", ", addresses)}; model {options.ModelPath}; {options.Workers} worker(s), queue {options.Queue}; threshold {thresholdText}.");

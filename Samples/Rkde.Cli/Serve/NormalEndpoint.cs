@@ -76,7 +76,7 @@ internal sealed class NormalEndpoint(ServeOptions options, ModelHolder<ServedMod
         }
 
         await _oneAtATime.WaitAsync(context.RequestAborted);
-        (RkdeUpdateResult Result, int Version) learned;
+        (RkdeUpdateResult Result, int Version, float? Threshold) learned;
         try
         {
             learned = await Task.Run(() => Learn(images, formats), CancellationToken.None);
@@ -96,7 +96,7 @@ internal sealed class NormalEndpoint(ServeOptions options, ModelHolder<ServedMod
         {
             _oneAtATime.Release();
         }
-        var (result, version) = learned;
+        var (result, version, modelThreshold) = learned;
         context.Response.Headers[ScoreEndpoint.ModelVersionHeader] = version.ToString(CultureInfo.InvariantCulture);
         await ServeJson.Write(context, 200, w =>
         {
@@ -107,7 +107,7 @@ internal sealed class NormalEndpoint(ServeOptions options, ModelHolder<ServedMod
             w.WriteNumber("trainingPoints", result.TrainingPoints);
             w.WriteNumber("explainedVariance", Math.Round(result.ExplainedVariance, 4));
             // The threshold now in effect: --threshold, else the updated model's own.
-            if ((options.Threshold ?? (float.IsFinite(result.Threshold) ? result.Threshold : null)) is float t)
+            if (options.ThresholdFor(modelThreshold) is float t)
                 w.WriteNumber("threshold", t);
             else
                 w.WriteNull("threshold");
@@ -153,7 +153,7 @@ internal sealed class NormalEndpoint(ServeOptions options, ModelHolder<ServedMod
         {
             w.WriteStartObject();
             w.WriteNumber("imagesAdded", images.Count - info.ImagesSkipped);
-            if ((options.Threshold ?? info.Threshold) is float t)
+            if (options.ThresholdFor(info.Threshold) is float t)
                 w.WriteNumber("threshold", t);
             else
                 w.WriteNull("threshold");
@@ -162,8 +162,8 @@ internal sealed class NormalEndpoint(ServeOptions options, ModelHolder<ServedMod
         });
     }
 
-    /// <summary>Updates the current model with the images, saves it when asked, and swaps it in; returns the update and the new version.</summary>
-    private (RkdeUpdateResult, int) Learn(List<byte[]> images, List<SKEncodedImageFormat> formats)
+    /// <summary>Updates the current model with the images, saves it when asked, and swaps it in; returns the update, the new version and its own threshold.</summary>
+    private (RkdeUpdateResult, int, float?) Learn(List<byte[]> images, List<SKEncodedImageFormat> formats)
     {
         string folder = Directory.CreateTempSubdirectory("rkde-normal-").FullName;
         try
@@ -197,7 +197,7 @@ internal sealed class NormalEndpoint(ServeOptions options, ModelHolder<ServedMod
             int version = models.Swap(next);
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"rkde serve: model version {version} learned {result.ImagesAdded} normal image(s) ({result.RegionsAdded} regions){(options.NormalOut is { } o ? $", saved to {o}" : ", kept in memory")}; requests already scoring finish on the previous one."));
-            return (result, version);
+            return (result, version, next.Threshold);
         }
         finally
         {

@@ -99,7 +99,7 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
                         if (!decoded.IsAccepted)
                             return (decoded, (ImageScore?)null, 0, (float?)null);
                         using var lease = models.Acquire();
-                        return (decoded, lease.Model.Score(bytes), lease.Version, options.Threshold ?? lease.Model.Threshold);
+                        return (decoded, lease.Model.Score(bytes), lease.Version, options.ThresholdFor(lease.Model.Threshold));
                     }
                     finally
                     {
@@ -140,7 +140,7 @@ internal sealed class ScoreEndpoint(ServeOptions options, ModelHolder<ServedMode
                 .Select(i => new Detection(new BoundingBox(s.Boxes[5 * i], s.Boxes[5 * i + 1], s.Boxes[5 * i + 2], s.Boxes[5 * i + 3]), s.Boxes[5 * i + 4]))
                 .ToList();
             context.Response.Headers[ModelVersionHeader] = s.ModelVersion.ToString(CultureInfo.InvariantCulture);
-            await ServeJson.Write(context, 200, w => WriteAnswer(w, new ImageScore(s.Score, boxes), options.Threshold ?? s.Threshold));
+            await ServeJson.Write(context, 200, w => WriteAnswer(w, new ImageScore(s.Score, boxes), options.ThresholdFor(s.Threshold)));
             return 200;
         }
         catch (Rkde.Orleans.CameraNotFittedException e)

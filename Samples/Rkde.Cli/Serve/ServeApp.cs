@@ -174,7 +174,7 @@ internal static class ServeApp
                 w.WriteString("reloadError", error.Replace(current.Path, Path.GetFileName(current.Path), StringComparison.Ordinal));
             else
                 w.WriteNull("reloadError");
-            if ((options.Threshold ?? current.Threshold) is float t)
+            if (options.ThresholdFor(current.Threshold) is float t)
                 w.WriteNumber("threshold", t);
             else
                 w.WriteNull("threshold");

@@ -33,6 +33,9 @@ internal sealed record ServeOptions
     /// <summary>The decision threshold behind <c>isAnomaly</c>, overriding the model's own; without either, <c>isAnomaly</c> and <c>threshold</c> are null.</summary>
     public float? Threshold { get; init; }
 
+    /// <summary>The threshold in effect for a model whose own is <paramref name="modelThreshold"/>: <see cref="Threshold"/>, else the model's.</summary>
+    public float? ThresholdFor(float? modelThreshold) => Threshold ?? modelThreshold;
+
     /// <summary>Whether <c>POST /normal</c> may add images to the served model; off, it answers 403.</summary>
     public bool AllowNormal { get; init; }
 
