@@ -95,15 +95,12 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
             Progress = o.Progress,
         });
         var (model, threshold) = density.FitModel(regions, features.FeatureDimension, o.FalsePositiveRate,
-            o.TrainsOnOtherRegions ? (ScoringSelection(o.RegionFilter), FittedGraph.PixelBoxes, FittedGraph.RegionScores) : null);
+            o.TrainsOnOtherRegions ? TrainingFront.ScoringOf(o.RegionFilter) : null);
         byte[] composed = FittedGraph.Compose(front, DensityGraph.Build(model, threshold: threshold));
         var chain = FittedChain.Build(_catalog, input, composed, device, o.FallbackToCpu);
         o.Progress?.Report("RkdeAnomaly: done.");
         return chain;
     }
-
-    /// <summary>The regions <paramref name="filter"/> keeps of one image's boxes and scores (the training filter's regions, in its order).</summary>
-    private static RegionFeatureColumn.Selection ScoringSelection(RegionFilterOptions filter) => (boxes, scores) => RegionFilter.Select(boxes, scores, filter);
 
     /// <summary>The fitted graph's description: every option, what the proposer and feature models are, the weights' licence.</summary>
     private IEnumerable<(string Key, string Value)> Describe(ProposerSlot proposer, FeatureSlot features)

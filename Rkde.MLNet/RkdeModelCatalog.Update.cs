@@ -94,16 +94,16 @@ public static partial class RkdeModelCatalog
         long rows;
         using (var scorer = threshold is null ? null : new DensityImageScorer(chain.DensityBytes, d))
         {
-            var scored = chain.ScoringSelection;
+            var scoring = chain.Scoring;
             var subset = new List<float>();
-            rows = RegionFeatureColumn.Read(features, chain.FeaturesColumn, d, chain.BoxColumns, (_, regions, count, boxes, scores) =>
+            rows = RegionFeatureColumn.Read(features, chain.FeaturesColumn, d, scoring, (_, regions, count, boxes, scores) =>
             {
-                if (scorer is not null && scored is null) newScores.Add(scorer.Score(regions, count));
+                if (scorer is not null && scoring is null) newScores.Add(scorer.Score(regions, count));
                 else if (scorer is not null)
                 {
                     // Held out on the regions the model scores (the update itself adds every region the training filter keeps).
                     subset.Clear();
-                    foreach (int r in scored!(boxes, scores)) subset.AddRange(regions.Slice(r * d, d));
+                    foreach (int r in scoring!.Keep(boxes, scores)) subset.AddRange(regions.Slice(r * d, d));
                     newScores.Add(scorer.Score(subset.ToArray(), subset.Count / d));
                 }
                 update.Add(regions, count);

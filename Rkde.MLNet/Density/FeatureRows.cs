@@ -131,8 +131,8 @@ internal readonly unsafe struct FeatureRows
     }
 
     /// <summary>
-    /// The per-column sums of the view's values and of their squares, accumulated in double (portable TensorPrimitives: the
-    /// platform's own SIMD), in one pass: the mean, and the rows' spread about it, without a second pass.
+    /// The per-column sums of the view's values and of their squares (runs of 32 rows in float, added in double; portable
+    /// TensorPrimitives: the platform's own SIMD), in one pass: the mean, and the rows' spread about it, without a second pass.
     /// </summary>
     public (double[] Sums, double[] Squares) ColumnSums()
     {

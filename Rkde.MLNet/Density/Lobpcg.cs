@@ -127,18 +127,19 @@ internal static unsafe class Lobpcg
             // Rayleigh–Ritz over [X, W, P] (just X at a start), top l pairs.
             double[][] basis = w is null ? [x] : p is null ? [x, w] : [x, w, p];
             double[][] images = w is null ? [ax] : p is null ? [ax, aw!] : [ax, aw!, ap!];
-            double[][]? coordinates = yx is null || (w is not null && yw is null) ? null : w is null ? [yx] : p is null ? [yx, yw!] : [yx, yw!, yp!];
+            // yx, yw, yp: the blocks' coefficients over the kept passes (null once passes are no longer kept).
+            double[][]? blockCoefficients = yx is null || (w is not null && yw is null) ? null : w is null ? [yx] : p is null ? [yx, yw!] : [yx, yw!, yp!];
             var (coefficients, theta) = RayleighRitz(space, basis, images);
             if (w is not null)
             {
                 // P: the part of the update that came from W and P (Hetmaniuk & Lehoucq).
                 p = space.Combine(basis, coefficients, firstBlock: 1, stride);
                 ap = space.Combine(images, coefficients, firstBlock: 1, stride);
-                yp = coordinates is null ? null : space.Combine(coordinates, coefficients, firstBlock: 1, cs);
+                yp = blockCoefficients is null ? null : space.Combine(blockCoefficients, coefficients, firstBlock: 1, cs);
             }
             x = space.Combine(basis, coefficients, firstBlock: 0, stride);
             ax = space.Combine(images, coefficients, firstBlock: 0, stride);
-            yx = coordinates is null ? null : space.Combine(coordinates, coefficients, firstBlock: 0, cs);
+            yx = blockCoefficients is null ? null : space.Combine(blockCoefficients, coefficients, firstBlock: 0, cs);
 
             // Residuals R = C·X − X·Θ; the top k's estimated errors decide convergence.
             var r = space.NewBlock();
@@ -365,14 +366,14 @@ internal static unsafe class Lobpcg
             AddCombination(block, basis, c, 0, Stride);
         }
 
-        /// <summary>The same, applying the same combinations to the block's image and coordinates.</summary>
+        /// <summary>The same, applying the same combinations to the block's image and coefficients.</summary>
         private void Project(Tracked block, Tracked basis)
         {
             var c = Products(basis.Vectors, block.Vectors);
             TensorPrimitives.Negate(c, c);
             AddCombination(block.Vectors, basis.Vectors, c, 0, Stride);
             AddCombination(block.Image, basis.Image, c, 0, Stride);
-            if (block.Coordinates is not null) AddCombination(block.Coordinates, basis.Coordinates!, c, 0, block.CoordinateStride);
+            if (block.Coefficients is not null) AddCombination(block.Coefficients, basis.Coefficients!, c, 0, block.CoefficientStride);
         }
 
         /// <summary>
@@ -409,18 +410,18 @@ internal static unsafe class Lobpcg
 
         /// <summary>
         /// Makes the rows of <paramref name="block"/> orthonormal to the orthonormal rows of <paramref name="x"/> and to each
-        /// other (twice), applying the same combinations to its image and coordinates; a row that vanishes (its direction
+        /// other (twice), applying the same combinations to its image and coefficients; a row that vanishes (its direction
         /// already in X) becomes zero, and Rayleigh–Ritz drops it.
         /// </summary>
         public void OrthonormaliseWithImage(Tracked block, Tracked x)
         {
             for (int pass = 0; pass < 2; pass++) Project(block, x);
-            int cs = block.CoordinateStride;
+            int cs = block.CoefficientStride;
             for (int j = 0; j < L; j++)
             {
                 var row = block.Vectors.AsSpan(j * Stride, Stride);
                 var rowImage = block.Image.AsSpan(j * Stride, Stride);
-                var rowCoordinates = block.Coordinates is null ? default : block.Coordinates.AsSpan(j * cs, cs);
+                var rowCoefficients = block.Coefficients is null ? default : block.Coefficients.AsSpan(j * cs, cs);
                 double before = TensorPrimitives.Norm<double>(row);
                 for (int pass = 0; pass < 2; pass++)
                 {
@@ -429,15 +430,15 @@ internal static unsafe class Lobpcg
                         double dot = TensorPrimitives.Dot<double>(row, block.Vectors.AsSpan(i * Stride, Stride));
                         TensorPrimitives.MultiplyAdd(block.Vectors.AsSpan(i * Stride, Stride), -dot, row, row);
                         TensorPrimitives.MultiplyAdd(block.Image.AsSpan(i * Stride, Stride), -dot, rowImage, rowImage);
-                        if (block.Coordinates is not null)
-                            TensorPrimitives.MultiplyAdd(block.Coordinates.AsSpan(i * cs, cs), -dot, rowCoordinates, rowCoordinates);
+                        if (block.Coefficients is not null)
+                            TensorPrimitives.MultiplyAdd(block.Coefficients.AsSpan(i * cs, cs), -dot, rowCoefficients, rowCoefficients);
                     }
                 }
                 double after = TensorPrimitives.Norm<double>(row);
                 double scale = after > 1e-10 * before ? 1 / after : 0;
                 TensorPrimitives.Multiply(row, scale, row);
                 TensorPrimitives.Multiply(rowImage, scale, rowImage);
-                if (block.Coordinates is not null) TensorPrimitives.Multiply(rowCoordinates, scale, rowCoordinates);
+                if (block.Coefficients is not null) TensorPrimitives.Multiply(rowCoefficients, scale, rowCoefficients);
             }
         }
 
@@ -453,8 +454,8 @@ internal static unsafe class Lobpcg
     }
 
     /// <summary>
-    /// A block of l vectors with its image and, in the final stage, the rows' coordinates along its vectors (l ×
-    /// <paramref name="CoordinateStride"/>): combinations of the vectors apply to both alike.
+    /// A block of l vectors with its image and, in the final stage, its coefficients over the kept passes (l ×
+    /// <paramref name="CoefficientStride"/>, <see cref="PassCoordinates"/>): combinations of the vectors apply to both alike.
     /// </summary>
-    private readonly record struct Tracked(double[] Vectors, double[] Image, double[]? Coordinates, int CoordinateStride);
+    private readonly record struct Tracked(double[] Vectors, double[] Image, double[]? Coefficients, int CoefficientStride);
 }

@@ -18,6 +18,12 @@ internal static class RegionFeatureColumn
     /// <summary>Which of an image's regions a filter keeps, given their boxes (4 values each) and proposal scores.</summary>
     public delegate IEnumerable<int> Selection(ReadOnlySpan<float> boxes, ReadOnlySpan<float> scores);
 
+    /// <summary>
+    /// Where regions came through a looser filter than the one a model scores with: that filter (<paramref name="Keep"/>) and
+    /// the columns holding the regions' boxes and proposal scores beside their features.
+    /// </summary>
+    public sealed record Scoring(Selection Keep, string BoxesColumn, string ScoresColumn);
+
     /// <summary>The same with the regions' boxes (4 values each, pixels) and proposal scores.</summary>
     public delegate void ImageRegionsWithBoxes(long row, ReadOnlySpan<float> regions, int count, ReadOnlySpan<float> boxes, ReadOnlySpan<float> scores);
 
@@ -29,16 +35,16 @@ internal static class RegionFeatureColumn
         Read(input, column, d, null, (row, regions, count, _, _) => onImage(row, regions, count), heartbeat);
 
     /// <summary>
-    /// The same pass, also reading each image's boxes and proposal scores from <paramref name="boxColumns"/> (one region per
-    /// box, in the features' order) when given.
+    /// The same pass, also reading each image's boxes and proposal scores from the columns <paramref name="scoring"/> names
+    /// (one region per box, in the features' order) when given.
     /// </summary>
-    public static long Read(IDataView input, string column, int d, (string Boxes, string Scores)? boxColumns, ImageRegionsWithBoxes onImage,
+    public static long Read(IDataView input, string column, int d, Scoring? scoring, ImageRegionsWithBoxes onImage,
         Action<long>? heartbeat = null)
     {
         long images = 0;
         var features = input.Schema[column];
-        var boxes = boxColumns is { } b ? input.Schema[b.Boxes] : (DataViewSchema.Column?)null;
-        var scores = boxColumns is { } s ? input.Schema[s.Scores] : (DataViewSchema.Column?)null;
+        var boxes = scoring is null ? (DataViewSchema.Column?)null : input.Schema[scoring.BoxesColumn];
+        var scores = scoring is null ? (DataViewSchema.Column?)null : input.Schema[scoring.ScoresColumn];
         using var cursor = input.GetRowCursor(boxes is null ? [features] : [features, boxes.Value, scores!.Value]);
         var getter = cursor.GetGetter<VBuffer<float>>(features);
         var boxGetter = boxes is null ? null : cursor.GetGetter<VBuffer<float>>(boxes.Value);
@@ -71,7 +77,7 @@ internal static class RegionFeatureColumn
                 scoreGetter!(ref scoreBuffer);
                 if (boxBuffer.Length != 4 * regionCount || scoreBuffer.Length != regionCount)
                     throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                        $"Row {images} has {regionCount} regions in '{column}' but {boxBuffer.Length} box values in '{boxColumns!.Value.Boxes}' and {scoreBuffer.Length} scores in '{boxColumns.Value.Scores}'."));
+                        $"Row {images} has {regionCount} regions in '{column}' but {boxBuffer.Length} box values in '{scoring!.BoxesColumn}' and {scoreBuffer.Length} scores in '{scoring.ScoresColumn}'."));
                 if (denseBoxes.Length < boxBuffer.Length) denseBoxes = new float[boxBuffer.Length];
                 if (denseScores.Length < scoreBuffer.Length) denseScores = new float[scoreBuffer.Length];
                 Densify(boxBuffer, denseBoxes);

@@ -73,7 +73,7 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     /// so scoring it on more would raise the threshold above the nominal rate's).
     /// </summary>
     internal (KdeDensityModel Model, ImageThreshold? Threshold) FitModel(IDataView input, int d, double? falsePositiveRate,
-        (RegionFeatureColumn.Selection Keep, string Boxes, string Scores)? scoring = null)
+        RegionFeatureColumn.Scoring? scoring = null)
     {
         int seed = _options.Seed;
         void Report(string message) => _options.Progress?.Report(message);
@@ -112,11 +112,11 @@ public sealed class RkdeDensityEstimator : IEstimator<TransformerChain<ITransfor
     /// <paramref name="scoredRow"/>, whether <paramref name="scoring"/>'s filter keeps that region among its image's.
     /// </summary>
     private long Sample(IDataView input, int d, Reservoir reservoir, Action<string> report, List<int>? imageOfRow, List<bool>? scoredRow,
-        (RegionFeatureColumn.Selection Keep, string Boxes, string Scores)? scoring) =>
-        RegionFeatureColumn.Read(input, _options.FeaturesColumnName, d, scoredRow is null ? null : (scoring!.Value.Boxes, scoring.Value.Scores),
+        RegionFeatureColumn.Scoring? scoring) =>
+        RegionFeatureColumn.Read(input, _options.FeaturesColumnName, d, scoredRow is null ? null : scoring,
             (image, regions, count, boxes, scores) =>
         {
-            var kept = scoredRow is null ? null : new HashSet<int>(scoring!.Value.Keep(boxes, scores));
+            var kept = scoredRow is null ? null : new HashSet<int>(scoring!.Keep(boxes, scores));
             for (int r = 0; r < count; r++)
             {
                 int slot = reservoir.Add(regions.Slice(r * d, d));

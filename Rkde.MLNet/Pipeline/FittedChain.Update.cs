@@ -106,13 +106,11 @@ internal static partial class FittedChain
         public string FeaturesColumn { get; }
 
         /// <summary>
-        /// The columns of the regions' boxes and proposal scores beside <see cref="FeaturesColumn"/> in <see cref="Features"/>'s
-        /// output, where the model's density was fitted on other regions than it scores; null otherwise.
+        /// Where the model's density was fitted on other regions than it scores: which of an image's regions it scores (its
+        /// held-out score is taken on those), and the columns of their boxes and proposal scores in <see cref="Features"/>'s
+        /// output; null otherwise.
         /// </summary>
-        public (string Boxes, string Scores)? BoxColumns => _training is null ? null : (FittedGraph.PixelBoxes, FittedGraph.RegionScores);
-
-        /// <summary>With <see cref="BoxColumns"/>: which of an image's regions the model scores (its held-out score is taken on those).</summary>
-        public RegionFeatureColumn.Selection? ScoringSelection => _training?.ScoringSelection;
+        public RegionFeatureColumn.Scoring? Scoring => _training?.Scoring;
 
         /// <summary>Whether the model starts from image paths (RkdeAnomaly), not from features (RkdeDensity).</summary>
         public bool ReadsImages => _front is not null;
@@ -126,7 +124,7 @@ internal static partial class FittedChain
         /// <summary>
         /// The region features of <paramref name="input"/>'s images in <see cref="FeaturesColumn"/>, computed by the model's
         /// own front (lazily, as ML.NET does), with the training filter's regions where the model was fitted on those (and
-        /// then <see cref="BoxColumns"/> too); the input itself for a density model.
+        /// then the columns <see cref="Scoring"/> names too); the input itself for a density model.
         /// </summary>
         /// <exception cref="ArgumentOutOfRangeException">The input lacks the column the model reads (the message names it).</exception>
         public IDataView Features(IDataView input)

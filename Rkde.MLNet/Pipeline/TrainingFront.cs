@@ -12,10 +12,14 @@ namespace Rkde.MLNet.Pipeline;
 /// training filter's NMS limits, so an update adds the regions a fit would have, and the scoring filter, so the new images'
 /// held-out scores are taken on the regions the model scores.
 /// </summary>
-internal sealed record TrainingFront(byte[] Front, RegionFilterOptions Scoring)
+internal sealed record TrainingFront(byte[] Front, RegionFeatureColumn.Scoring Scoring)
 {
-    /// <summary>The selection of an image's regions that the scoring filter keeps (its boxes in input pixels, its proposal scores).</summary>
-    public RegionFeatureColumn.Selection ScoringSelection => (boxes, scores) => RegionFilter.Select(boxes, scores, Scoring);
+    /// <summary>
+    /// The scoring filter over a front's outputs: the regions <paramref name="filter"/> keeps of an image's boxes
+    /// (<see cref="FittedGraph.PixelBoxes"/>, input pixels) and proposal scores (<see cref="FittedGraph.RegionScores"/>).
+    /// </summary>
+    public static RegionFeatureColumn.Scoring ScoringOf(RegionFilterOptions filter) =>
+        new((boxes, scores) => RegionFilter.Select(boxes, scores, filter), FittedGraph.PixelBoxes, FittedGraph.RegionScores);
 
     /// <summary>
     /// The training front of <paramref name="front"/> (a fitted model's front graph), or null when its options fit the density on
@@ -51,7 +55,7 @@ internal sealed record TrainingFront(byte[] Front, RegionFilterOptions Scoring)
             throw new InvalidDataException($"its front graph has {nms.Length} region NMS nodes, where one was expected");
         Set(model.Graph, nms[0].Input[2], init => init.Int64Data.Add(trainingMax));
         Set(model.Graph, nms[0].Input[3], init => init.FloatData.Add(trainingIou));
-        return new TrainingFront(model.ToByteArray(), scoring);
+        return new TrainingFront(model.ToByteArray(), ScoringOf(scoring));
     }
 
     private static void Set(GraphProto graph, string name, Action<TensorProto> fill)
