@@ -76,7 +76,7 @@ internal static partial class FittedChain
                 _front = front;
                 try
                 {
-                    _training = TrainingFront.Of(front);
+                    _training = TrainingFront.Of(graph, front);
                 }
                 catch (InvalidDataException e)
                 {

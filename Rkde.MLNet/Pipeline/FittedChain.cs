@@ -23,9 +23,8 @@ internal sealed record ChainColumns(string ImagePath, string? ImageFolder, strin
     /// <summary>The columns a composed graph's front metadata names.</summary>
     public static ChainColumns FromMetadata(ModelProto composed)
     {
-        var meta = FittedGraph.Metadata(composed);
         string? Option(string name, bool optional = false) =>
-            meta.TryGetValue(FittedGraph.FrontPrefix + FittedGraph.OptionPrefix + name, out var value) ? (value.Length == 0 ? null : value)
+            FittedGraph.RecordedOption(composed, name) is { } value ? (value.Length == 0 ? null : value)
             : optional ? null : throw new InvalidDataException($"The fitted model graph does not record the option {name}.");
         return new ChainColumns(Option(ImagePathOption)!, Option(ImageFolderOption, optional: true), Option(BoxesOption)!,
             Option(BoxScoresOption)!, Option(ScoreOption)!, Option(IsAnomalyOption)!);

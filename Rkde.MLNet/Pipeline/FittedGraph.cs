@@ -262,6 +262,13 @@ internal static class FittedGraph
     /// <summary>The metadata of a graph as a dictionary.</summary>
     public static Dictionary<string, string> Metadata(ModelProto model) => model.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
 
+    /// <summary>
+    /// The value option <paramref name="name"/> had when the composed graph was fitted (its front metadata,
+    /// <see cref="OptionPrefix"/> + name; "" for a null option), or null when the graph does not record it.
+    /// </summary>
+    public static string? RecordedOption(ModelProto composed, string name) =>
+        Metadata(composed).TryGetValue(FrontPrefix + OptionPrefix + name, out var value) ? value : null;
+
     /// <summary>The composed graph's threshold (<see cref="ImageThreshold.ValueKey"/> under the density prefix), or null when it has none.</summary>
     public static float? Threshold(ModelProto composed) =>
         Metadata(composed).TryGetValue(DensityPrefix + ImageThreshold.ValueKey, out var text)

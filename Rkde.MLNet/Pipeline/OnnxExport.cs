@@ -133,8 +133,7 @@ internal static class OnnxExport
     }
 
     private static string Option(ModelProto fitted, string name) =>
-        FittedGraph.Metadata(fitted).TryGetValue(FittedGraph.FrontPrefix + FittedGraph.OptionPrefix + name, out var value) ? value
-            : throw new InvalidDataException($"The fitted model graph does not record the option {name}.");
+        FittedGraph.RecordedOption(fitted, name) ?? throw new InvalidDataException($"The fitted model graph does not record the option {name}.");
 
     private static ValueInfoProto Declared(string name, DataType type, params object[] dims)
     {

@@ -22,15 +22,13 @@ internal sealed record TrainingFront(byte[] Front, RegionFeatureColumn.Scoring S
         new((boxes, scores) => RegionFilter.Select(boxes, scores, filter), FittedGraph.PixelBoxes, FittedGraph.RegionScores);
 
     /// <summary>
-    /// The training front of <paramref name="front"/> (a fitted model's front graph), or null when its options fit the density on
-    /// the regions it scores (or predate the training options).
+    /// The training front of <paramref name="front"/>, the front graph split from <paramref name="composed"/>, or null when the
+    /// options <paramref name="composed"/> records fit the density on the regions it scores (or predate the training options).
     /// </summary>
     /// <exception cref="InvalidDataException">The options are unreadable, or the front has not exactly one region NMS.</exception>
-    public static TrainingFront? Of(byte[] front)
+    public static TrainingFront? Of(ModelProto composed, byte[] front)
     {
-        var model = ModelProto.Parser.ParseFrom(front);
-        var meta = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
-        string? Option(string name) => meta.TryGetValue(FittedGraph.OptionPrefix + name, out var v) && v.Length > 0 ? v : null;
+        string? Option(string name) => FittedGraph.RecordedOption(composed, name) is { Length: > 0 } v ? v : null;
         float Float(string text, string name) => float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) ? f
             : throw new InvalidDataException($"its front graph's option {name} = '{text}' is not a number");
         int Int(string text, string name) => int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
@@ -50,6 +48,7 @@ internal sealed record TrainingFront(byte[] Front, RegionFeatureColumn.Scoring S
             return null;
 
         // The region filter's NonMaxSuppression (RegionFilterGraph): inputs 2 and 3 are its box limit and IoU threshold.
+        var model = ModelProto.Parser.ParseFrom(front);
         var nms = model.Graph.Node.Where(n => n.OpType == "NonMaxSuppression" && n.Name.StartsWith("regions/", StringComparison.Ordinal)).ToArray();
         if (nms.Length != 1 || nms[0].Input.Count < 4)
             throw new InvalidDataException($"its front graph has {nms.Length} region NMS nodes, where one was expected");
