@@ -135,7 +135,11 @@ internal static unsafe class MatrixKernels
         }
     }
 
-    /// <summary>The float <see cref="Project(float*, float*, float*, int, int, int)"/> with Vector256: 4 × 4 register blocks.</summary>
+    /// <summary>
+    /// The float <see cref="Project(float*, float*, float*, int, int, int)"/> with Vector256: 4 × 2 register blocks (8
+    /// accumulators, one row vector live at a time), which fit the 16 vector registers of AVX2 without AVX-512; 4 × 4 blocks
+    /// need 24 and spilled half their accumulators to the stack on every step.
+    /// </summary>
     private static void ProjectVector256(float* b, float* qt, float* y, int rows, int cols, int stride)
     {
         new Span<float>(y, rows * cols).Clear();
@@ -145,39 +149,34 @@ internal static unsafe class MatrixKernels
             for (int i = 0; i < rows; i += 4)
             {
                 float* b0 = b + (long)i * stride, b1 = b0 + stride, b2 = b1 + stride, b3 = b2 + stride;
-                for (int j = 0; j < cols; j += 4)
+                for (int j = 0; j < cols; j += 2)
                 {
-                    float* q0 = qt + (long)j * stride, q1 = q0 + stride, q2 = q1 + stride, q3 = q2 + stride;
-                    Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
-                    Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
-                    Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
-                    Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
+                    float* q0 = qt + (long)j * stride, q1 = q0 + stride;
+                    Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default;
+                    Vector256<float> a20 = default, a21 = default, a30 = default, a31 = default;
                     for (int d = d0; d < d1; d += 8)
                     {
-                        var x0 = Vector256.Load(b0 + d); var x1 = Vector256.Load(b1 + d);
-                        var x2 = Vector256.Load(b2 + d); var x3 = Vector256.Load(b3 + d);
                         var w0 = Vector256.Load(q0 + d); var w1 = Vector256.Load(q1 + d);
-                        var w2 = Vector256.Load(q2 + d); var w3 = Vector256.Load(q3 + d);
-                        a00 = Vector256.FusedMultiplyAdd(x0, w0, a00); a01 = Vector256.FusedMultiplyAdd(x0, w1, a01);
-                        a02 = Vector256.FusedMultiplyAdd(x0, w2, a02); a03 = Vector256.FusedMultiplyAdd(x0, w3, a03);
-                        a10 = Vector256.FusedMultiplyAdd(x1, w0, a10); a11 = Vector256.FusedMultiplyAdd(x1, w1, a11);
-                        a12 = Vector256.FusedMultiplyAdd(x1, w2, a12); a13 = Vector256.FusedMultiplyAdd(x1, w3, a13);
-                        a20 = Vector256.FusedMultiplyAdd(x2, w0, a20); a21 = Vector256.FusedMultiplyAdd(x2, w1, a21);
-                        a22 = Vector256.FusedMultiplyAdd(x2, w2, a22); a23 = Vector256.FusedMultiplyAdd(x2, w3, a23);
-                        a30 = Vector256.FusedMultiplyAdd(x3, w0, a30); a31 = Vector256.FusedMultiplyAdd(x3, w1, a31);
-                        a32 = Vector256.FusedMultiplyAdd(x3, w2, a32); a33 = Vector256.FusedMultiplyAdd(x3, w3, a33);
+                        var x = Vector256.Load(b0 + d);
+                        a00 = Vector256.FusedMultiplyAdd(x, w0, a00); a01 = Vector256.FusedMultiplyAdd(x, w1, a01);
+                        x = Vector256.Load(b1 + d);
+                        a10 = Vector256.FusedMultiplyAdd(x, w0, a10); a11 = Vector256.FusedMultiplyAdd(x, w1, a11);
+                        x = Vector256.Load(b2 + d);
+                        a20 = Vector256.FusedMultiplyAdd(x, w0, a20); a21 = Vector256.FusedMultiplyAdd(x, w1, a21);
+                        x = Vector256.Load(b3 + d);
+                        a30 = Vector256.FusedMultiplyAdd(x, w0, a30); a31 = Vector256.FusedMultiplyAdd(x, w1, a31);
                     }
                     float* y0 = y + i * cols + j, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
-                    y0[0] += Vector256.Sum(a00); y0[1] += Vector256.Sum(a01); y0[2] += Vector256.Sum(a02); y0[3] += Vector256.Sum(a03);
-                    y1[0] += Vector256.Sum(a10); y1[1] += Vector256.Sum(a11); y1[2] += Vector256.Sum(a12); y1[3] += Vector256.Sum(a13);
-                    y2[0] += Vector256.Sum(a20); y2[1] += Vector256.Sum(a21); y2[2] += Vector256.Sum(a22); y2[3] += Vector256.Sum(a23);
-                    y3[0] += Vector256.Sum(a30); y3[1] += Vector256.Sum(a31); y3[2] += Vector256.Sum(a32); y3[3] += Vector256.Sum(a33);
+                    y0[0] += Vector256.Sum(a00); y0[1] += Vector256.Sum(a01);
+                    y1[0] += Vector256.Sum(a10); y1[1] += Vector256.Sum(a11);
+                    y2[0] += Vector256.Sum(a20); y2[1] += Vector256.Sum(a21);
+                    y3[0] += Vector256.Sum(a30); y3[1] += Vector256.Sum(a31);
                 }
             }
         }
     }
 
-    /// <summary>The double <see cref="Project(double*, double*, double*, int, int, int)"/> with Vector256.</summary>
+    /// <summary>The double <see cref="Project(double*, double*, double*, int, int, int)"/> with Vector256, in the same 4 × 2 blocks.</summary>
     private static void ProjectVector256(double* b, double* qt, double* y, int rows, int cols, int stride)
     {
         new Span<double>(y, rows * cols).Clear();
@@ -187,109 +186,91 @@ internal static unsafe class MatrixKernels
             for (int i = 0; i < rows; i += 4)
             {
                 double* b0 = b + (long)i * stride, b1 = b0 + stride, b2 = b1 + stride, b3 = b2 + stride;
-                for (int j = 0; j < cols; j += 4)
+                for (int j = 0; j < cols; j += 2)
                 {
-                    double* q0 = qt + (long)j * stride, q1 = q0 + stride, q2 = q1 + stride, q3 = q2 + stride;
-                    Vector256<double> a00 = default, a01 = default, a02 = default, a03 = default;
-                    Vector256<double> a10 = default, a11 = default, a12 = default, a13 = default;
-                    Vector256<double> a20 = default, a21 = default, a22 = default, a23 = default;
-                    Vector256<double> a30 = default, a31 = default, a32 = default, a33 = default;
+                    double* q0 = qt + (long)j * stride, q1 = q0 + stride;
+                    Vector256<double> a00 = default, a01 = default, a10 = default, a11 = default;
+                    Vector256<double> a20 = default, a21 = default, a30 = default, a31 = default;
                     for (int d = d0; d < d1; d += 4)
                     {
-                        var x0 = Vector256.Load(b0 + d); var x1 = Vector256.Load(b1 + d);
-                        var x2 = Vector256.Load(b2 + d); var x3 = Vector256.Load(b3 + d);
                         var w0 = Vector256.Load(q0 + d); var w1 = Vector256.Load(q1 + d);
-                        var w2 = Vector256.Load(q2 + d); var w3 = Vector256.Load(q3 + d);
-                        a00 = Vector256.FusedMultiplyAdd(x0, w0, a00); a01 = Vector256.FusedMultiplyAdd(x0, w1, a01);
-                        a02 = Vector256.FusedMultiplyAdd(x0, w2, a02); a03 = Vector256.FusedMultiplyAdd(x0, w3, a03);
-                        a10 = Vector256.FusedMultiplyAdd(x1, w0, a10); a11 = Vector256.FusedMultiplyAdd(x1, w1, a11);
-                        a12 = Vector256.FusedMultiplyAdd(x1, w2, a12); a13 = Vector256.FusedMultiplyAdd(x1, w3, a13);
-                        a20 = Vector256.FusedMultiplyAdd(x2, w0, a20); a21 = Vector256.FusedMultiplyAdd(x2, w1, a21);
-                        a22 = Vector256.FusedMultiplyAdd(x2, w2, a22); a23 = Vector256.FusedMultiplyAdd(x2, w3, a23);
-                        a30 = Vector256.FusedMultiplyAdd(x3, w0, a30); a31 = Vector256.FusedMultiplyAdd(x3, w1, a31);
-                        a32 = Vector256.FusedMultiplyAdd(x3, w2, a32); a33 = Vector256.FusedMultiplyAdd(x3, w3, a33);
+                        var x = Vector256.Load(b0 + d);
+                        a00 = Vector256.FusedMultiplyAdd(x, w0, a00); a01 = Vector256.FusedMultiplyAdd(x, w1, a01);
+                        x = Vector256.Load(b1 + d);
+                        a10 = Vector256.FusedMultiplyAdd(x, w0, a10); a11 = Vector256.FusedMultiplyAdd(x, w1, a11);
+                        x = Vector256.Load(b2 + d);
+                        a20 = Vector256.FusedMultiplyAdd(x, w0, a20); a21 = Vector256.FusedMultiplyAdd(x, w1, a21);
+                        x = Vector256.Load(b3 + d);
+                        a30 = Vector256.FusedMultiplyAdd(x, w0, a30); a31 = Vector256.FusedMultiplyAdd(x, w1, a31);
                     }
                     double* y0 = y + i * cols + j, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
-                    y0[0] += Vector256.Sum(a00); y0[1] += Vector256.Sum(a01); y0[2] += Vector256.Sum(a02); y0[3] += Vector256.Sum(a03);
-                    y1[0] += Vector256.Sum(a10); y1[1] += Vector256.Sum(a11); y1[2] += Vector256.Sum(a12); y1[3] += Vector256.Sum(a13);
-                    y2[0] += Vector256.Sum(a20); y2[1] += Vector256.Sum(a21); y2[2] += Vector256.Sum(a22); y2[3] += Vector256.Sum(a23);
-                    y3[0] += Vector256.Sum(a30); y3[1] += Vector256.Sum(a31); y3[2] += Vector256.Sum(a32); y3[3] += Vector256.Sum(a33);
+                    y0[0] += Vector256.Sum(a00); y0[1] += Vector256.Sum(a01);
+                    y1[0] += Vector256.Sum(a10); y1[1] += Vector256.Sum(a11);
+                    y2[0] += Vector256.Sum(a20); y2[1] += Vector256.Sum(a21);
+                    y3[0] += Vector256.Sum(a30); y3[1] += Vector256.Sum(a31);
                 }
             }
         }
     }
 
-    /// <summary>The float <see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> with Vector256.</summary>
+    /// <summary>
+    /// The float <see cref="AccumulateTransposed(float*, float*, double*, int, int, int)"/> with Vector256: 2 columns × 32
+    /// floats per register block (8 accumulators and 4 row vectors, within AVX2's 16 registers), the row and y pointers
+    /// stepped rather than recomputed per row.
+    /// </summary>
     private static void AccumulateTransposedVector256(float* b, float* y, double* zt, int rows, int cols, int stride)
     {
         // Per strip of 32 columns, its part of zt (cols × 32 doubles) stays in L1 while runs of rows go by, and each run's
-        // strip (32 rows × 32 floats) while the column groups go by.
+        // strip (32 rows × 32 floats) while the column pairs go by.
         for (int d = 0; d < stride; d += 32)
         for (int r0 = 0; r0 < rows; r0 += FloatSumRows)
         {
-            for (int j = 0; j < cols; j += 4)
+            int run = Math.Min(rows - r0, FloatSumRows);
+            for (int j = 0; j < cols; j += 2)
             {
                 Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
                 Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
-                Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
-                Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
-                for (int r = r0, r1 = Math.Min(rows, r0 + FloatSumRows); r < r1; r++)
+                float* br = b + (long)r0 * stride + d, yr = y + r0 * cols + j;
+                for (int r = 0; r < run; r++, br += stride, yr += cols)
                 {
-                    float* br = b + (long)r * stride + d;
                     var x0 = Vector256.Load(br); var x1 = Vector256.Load(br + 8);
                     var x2 = Vector256.Load(br + 16); var x3 = Vector256.Load(br + 24);
-                    float* yr = y + r * cols + j;
-                    var c0 = Vector256.Create(yr[0]); var c1 = Vector256.Create(yr[1]);
-                    var c2 = Vector256.Create(yr[2]); var c3 = Vector256.Create(yr[3]);
-                    a00 = Vector256.FusedMultiplyAdd(c0, x0, a00); a01 = Vector256.FusedMultiplyAdd(c0, x1, a01);
-                    a02 = Vector256.FusedMultiplyAdd(c0, x2, a02); a03 = Vector256.FusedMultiplyAdd(c0, x3, a03);
-                    a10 = Vector256.FusedMultiplyAdd(c1, x0, a10); a11 = Vector256.FusedMultiplyAdd(c1, x1, a11);
-                    a12 = Vector256.FusedMultiplyAdd(c1, x2, a12); a13 = Vector256.FusedMultiplyAdd(c1, x3, a13);
-                    a20 = Vector256.FusedMultiplyAdd(c2, x0, a20); a21 = Vector256.FusedMultiplyAdd(c2, x1, a21);
-                    a22 = Vector256.FusedMultiplyAdd(c2, x2, a22); a23 = Vector256.FusedMultiplyAdd(c2, x3, a23);
-                    a30 = Vector256.FusedMultiplyAdd(c3, x0, a30); a31 = Vector256.FusedMultiplyAdd(c3, x1, a31);
-                    a32 = Vector256.FusedMultiplyAdd(c3, x2, a32); a33 = Vector256.FusedMultiplyAdd(c3, x3, a33);
+                    var c = Vector256.Create(yr[0]);
+                    a00 = Vector256.FusedMultiplyAdd(c, x0, a00); a01 = Vector256.FusedMultiplyAdd(c, x1, a01);
+                    a02 = Vector256.FusedMultiplyAdd(c, x2, a02); a03 = Vector256.FusedMultiplyAdd(c, x3, a03);
+                    c = Vector256.Create(yr[1]);
+                    a10 = Vector256.FusedMultiplyAdd(c, x0, a10); a11 = Vector256.FusedMultiplyAdd(c, x1, a11);
+                    a12 = Vector256.FusedMultiplyAdd(c, x2, a12); a13 = Vector256.FusedMultiplyAdd(c, x3, a13);
                 }
                 AddWidened(zt + (long)j * stride + d, a00, a01, a02, a03);
                 AddWidened(zt + (long)(j + 1) * stride + d, a10, a11, a12, a13);
-                AddWidened(zt + (long)(j + 2) * stride + d, a20, a21, a22, a23);
-                AddWidened(zt + (long)(j + 3) * stride + d, a30, a31, a32, a33);
             }
         }
     }
 
-    /// <summary>The double <see cref="AccumulateTransposed(double*, double*, double*, int, int, int)"/> with Vector256.</summary>
+    /// <summary>The double <see cref="AccumulateTransposed(double*, double*, double*, int, int, int)"/> with Vector256: 2 columns × 16 doubles per register block.</summary>
     private static void AccumulateTransposedVector256(double* b, double* y, double* zt, int rows, int cols, int stride)
     {
         for (int d = 0; d < stride; d += 16)
         {
-            for (int j = 0; j < cols; j += 4)
+            for (int j = 0; j < cols; j += 2)
             {
                 Vector256<double> a00 = default, a01 = default, a02 = default, a03 = default;
                 Vector256<double> a10 = default, a11 = default, a12 = default, a13 = default;
-                Vector256<double> a20 = default, a21 = default, a22 = default, a23 = default;
-                Vector256<double> a30 = default, a31 = default, a32 = default, a33 = default;
-                for (int r = 0; r < rows; r++)
+                double* br = b + d, yr = y + j;
+                for (int r = 0; r < rows; r++, br += stride, yr += cols)
                 {
-                    double* br = b + (long)r * stride + d;
                     var x0 = Vector256.Load(br); var x1 = Vector256.Load(br + 4);
                     var x2 = Vector256.Load(br + 8); var x3 = Vector256.Load(br + 12);
-                    double* yr = y + (long)r * cols + j;
-                    var c0 = Vector256.Create(yr[0]); var c1 = Vector256.Create(yr[1]);
-                    var c2 = Vector256.Create(yr[2]); var c3 = Vector256.Create(yr[3]);
-                    a00 = Vector256.FusedMultiplyAdd(c0, x0, a00); a01 = Vector256.FusedMultiplyAdd(c0, x1, a01);
-                    a02 = Vector256.FusedMultiplyAdd(c0, x2, a02); a03 = Vector256.FusedMultiplyAdd(c0, x3, a03);
-                    a10 = Vector256.FusedMultiplyAdd(c1, x0, a10); a11 = Vector256.FusedMultiplyAdd(c1, x1, a11);
-                    a12 = Vector256.FusedMultiplyAdd(c1, x2, a12); a13 = Vector256.FusedMultiplyAdd(c1, x3, a13);
-                    a20 = Vector256.FusedMultiplyAdd(c2, x0, a20); a21 = Vector256.FusedMultiplyAdd(c2, x1, a21);
-                    a22 = Vector256.FusedMultiplyAdd(c2, x2, a22); a23 = Vector256.FusedMultiplyAdd(c2, x3, a23);
-                    a30 = Vector256.FusedMultiplyAdd(c3, x0, a30); a31 = Vector256.FusedMultiplyAdd(c3, x1, a31);
-                    a32 = Vector256.FusedMultiplyAdd(c3, x2, a32); a33 = Vector256.FusedMultiplyAdd(c3, x3, a33);
+                    var c = Vector256.Create(yr[0]);
+                    a00 = Vector256.FusedMultiplyAdd(c, x0, a00); a01 = Vector256.FusedMultiplyAdd(c, x1, a01);
+                    a02 = Vector256.FusedMultiplyAdd(c, x2, a02); a03 = Vector256.FusedMultiplyAdd(c, x3, a03);
+                    c = Vector256.Create(yr[1]);
+                    a10 = Vector256.FusedMultiplyAdd(c, x0, a10); a11 = Vector256.FusedMultiplyAdd(c, x1, a11);
+                    a12 = Vector256.FusedMultiplyAdd(c, x2, a12); a13 = Vector256.FusedMultiplyAdd(c, x3, a13);
                 }
                 Add(zt + (long)j * stride + d, a00, a01, a02, a03);
                 Add(zt + (long)(j + 1) * stride + d, a10, a11, a12, a13);
-                Add(zt + (long)(j + 2) * stride + d, a20, a21, a22, a23);
-                Add(zt + (long)(j + 3) * stride + d, a30, a31, a32, a33);
             }
         }
     }
