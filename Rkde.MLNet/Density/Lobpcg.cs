@@ -107,18 +107,18 @@ internal static unsafe class Lobpcg
         int cs = kept?.Stride ?? 0;
         bool precise = false;
         // One pass: the image of the block and, while passes are kept, its coefficients over them.
-        (double[] Image, double[]? Coefficients) Pass(double[] block)
+        (double[] Image, double[]? Coefficients) Pass(double[] block, int columns)
         {
             if (kept is { CanKeep: false }) kept = null;
             float[]? single = kept is not null && !precise ? kept.NewSingle() : null;
             double[]? @double = kept is not null && precise ? kept.NewDouble() : null;
-            var image = precise ? ImageInDouble(space, rows, mean, block, @double) : ImageInFloat(space, rows, mean, block, single);
+            var image = precise ? ImageInDouble(space, rows, mean, block, @double) : ImageInFloat(space, rows, mean, block, single, columns);
             return (image, kept?.Keep(single, @double));
         }
 
         var x = (double[])start.Clone();
         RoundToFloat(x);
-        var (ax, yx) = Pass(x);
+        var (ax, yx) = Pass(x, l);
         passes++;
         double[]? w = null, aw = null, yw = null, p = null, ap = null, yp = null;
         double previous = double.PositiveInfinity, slowPasses = 0;
@@ -163,7 +163,7 @@ internal static unsafe class Lobpcg
             {
                 precise = true;
                 kept?.Clear();
-                (ax, yx) = Pass(x);
+                (ax, yx) = Pass(x, l);
                 w = aw = yw = p = ap = yp = null;
                 passes++;
                 continue;
@@ -173,12 +173,23 @@ internal static unsafe class Lobpcg
             // pass: its exact input), and its image.
             if (p is not null) space.OrthonormaliseWithImage(new(p, ap!, yp, cs), new(x, ax, yx, cs));
             space.Orthonormalise(r, p is null ? [x] : [x, p]);
+            // Close to the tolerance over all rows, only the top k's residuals: the pass that finishes costs less.
+            int columns = project && !precise && error < NarrowBelow * tolerance ? MatrixKernels.RoundUp(k, MatrixKernels.RowMultiple) : l;
+            r.AsSpan(columns * stride).Clear();
             if (!precise) RoundToFloat(r);
             w = r;
-            (aw, yw) = Pass(w);
+            (aw, yw) = Pass(w, columns);
             passes++;
         }
     }
+
+    /// <summary>
+    /// Below this multiple of the tolerance the next float pass over all rows multiplies only the top k's residuals (the rest
+    /// of W is zero, and Rayleigh–Ritz drops it): from there one pass finishes with or without the other l − k columns,
+    /// which speed up the pairs near the k-th while they are far from converged. Not in the warm start, whose first passes
+    /// are slowed by it (its tolerance is loose enough that the multiple is reached early).
+    /// </summary>
+    private const double NarrowBelow = 100;
 
     /// <summary>A pass that leaves the estimated error above this fraction of the last one counts as stalled.</summary>
     private const double StallRatio = 2.0 / 3;
@@ -242,12 +253,13 @@ internal static unsafe class Lobpcg
 
     /// <summary>
     /// C·B for a block B by one pass over the rows (the scale n − 1 is left out: it cancels), in float for B's values
-    /// rounded to float; with <paramref name="keep"/> (n × l), also stores Xc·B there, row-major.
+    /// rounded to float, multiplying only B's first <paramref name="columns"/> vectors (the rest are zero); with
+    /// <paramref name="keep"/> (n × l), also stores Xc·B there, row-major.
     /// </summary>
-    private static double[] ImageInFloat(Space space, FeatureRows rows, float[] mean, double[] block, float[]? keep)
+    private static double[] ImageInFloat(Space space, FeatureRows rows, float[] mean, double[] block, float[]? keep, int columns)
     {
         int dim = rows.Dimension, l = space.L, stride = space.Stride;
-        var qt = new float[l * stride];
+        var qt = new float[columns * stride];
         for (int i = 0; i < qt.Length; i++) qt[i] = (float)block[i];
         var total = new double[l * stride];
         FeatureRows.ParallelRanges(rows.Count,
@@ -267,9 +279,13 @@ internal static unsafe class Lobpcg
                         }
                         int padded = MatrixKernels.RoundUp(count, MatrixKernels.RowMultiple);
                         new Span<float>(rowBlock + count * stride, (padded - count) * stride).Clear();
-                        MatrixKernels.Project(rowBlock, pq, yBlock, padded, l, stride);
-                        MatrixKernels.AccumulateTransposed(rowBlock, yBlock, z, padded, l, stride);
-                        if (keep is not null) new ReadOnlySpan<float>(yBlock, count * l).CopyTo(keep.AsSpan(r0 * l, count * l));
+                        MatrixKernels.Project(rowBlock, pq, yBlock, padded, columns, stride);
+                        MatrixKernels.AccumulateTransposed(rowBlock, yBlock, z, padded, columns, stride);
+                        if (keep is null) continue;
+                        if (columns == l) new ReadOnlySpan<float>(yBlock, count * l).CopyTo(keep.AsSpan(r0 * l, count * l));
+                        else
+                            for (int r = 0; r < count; r++)
+                                new ReadOnlySpan<float>(yBlock + r * columns, columns).CopyTo(keep.AsSpan((r0 + r) * l, columns));
                     }
                 }
             },
