@@ -18,6 +18,7 @@ public sealed class OptionsTests
         Assert.AreEqual(100, r.MaxDetectionsPerImage);
         Assert.AreEqual(16, d.PcaComponents);
         Assert.AreEqual(FeatureScalingMethod.Scale, d.FeatureScaling);
+        Assert.AreEqual(KdeBandwidth.Covariance, d.Bandwidth);
         Assert.AreEqual(40_000, d.MaxTrainingPoints);
         r.Validate();
         d.Validate();
@@ -31,12 +32,14 @@ public sealed class OptionsTests
         var (region, density) = (new RegionFilterOptions(), new RkdeDensityOptions());
         Assert.AreEqual((region.RoiScoreThreshold, region.MinBoxSize, region.IouThreshold, region.MaxDetectionsPerImage),
             (a.RoiScoreThreshold, a.MinBoxSize, a.IouThreshold, a.MaxDetectionsPerImage));
-        Assert.AreEqual((density.PcaComponents, density.FeatureScaling, density.MaxTrainingPoints), (a.ResolvedPcaComponents, a.FeatureScaling, a.MaxTrainingPoints));
+        Assert.AreEqual((density.PcaComponents, density.FeatureScaling, density.Bandwidth, density.MaxTrainingPoints),
+            (a.ResolvedPcaComponents, a.FeatureScaling, a.Bandwidth, a.MaxTrainingPoints));
         Assert.AreEqual(RoiStage.Rcnn, a.RoiStage);
         Assert.IsFalse(a.TrainsOnOtherRegions, "anomalib fits the density on the regions it scores");
         a.Validate();
         // The tuned default differs from it with the embedded models, and each call is a fresh instance.
         Assert.AreNotEqual(a.ResolvedPcaComponents, new RkdeOptions().ResolvedPcaComponents);
+        Assert.AreEqual(KdeBandwidth.Isotropic, new RkdeOptions().Bandwidth);
         a.PcaComponents = 8;
         Assert.AreEqual(16, RkdeOptions.Anomalib().PcaComponents);
     }
@@ -71,6 +74,11 @@ public sealed class OptionsTests
         e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RkdeDensityOptions { MaxTrainingPoints = 8 }.Validate());
         StringAssert.Contains(e.Message, "MaxTrainingPoints = 8");
         StringAssert.Contains(e.Message, "at least 16");
+        e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RkdeDensityOptions { Bandwidth = (KdeBandwidth)7 }.Validate());
+        StringAssert.Contains(e.Message, "Bandwidth = 7");
+        StringAssert.Contains(e.Message, "Covariance or Isotropic");
+        e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RkdeOptions { Bandwidth = (KdeBandwidth)7 }.Validate());
+        StringAssert.Contains(e.Message, "Bandwidth = 7");
         e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RegionFilterOptions { MinBoxSize = -1 }.Validate());
         StringAssert.Contains(e.Message, "MinBoxSize = -1");
         e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new RegionFilterOptions { MaxDetectionsPerImage = 0 }.Validate());

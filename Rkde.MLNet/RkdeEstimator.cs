@@ -90,6 +90,7 @@ public sealed class RkdeEstimator : IEstimator<TransformerChain<ITransformer>>
             FeatureDimension = features.FeatureDimension,
             PcaComponents = o.ResolvedPcaComponents,
             FeatureScaling = o.FeatureScaling,
+            Bandwidth = o.Bandwidth,
             MaxTrainingPoints = o.MaxTrainingPoints,
             Seed = o.Seed,
             Progress = o.Progress,

@@ -27,6 +27,7 @@ public sealed class RkdeOptions
         MaxDetectionsPerImage = 100,
         PcaComponents = RkdeDensityOptions.AnomalibPcaComponents,
         FeatureScaling = FeatureScalingMethod.Scale,
+        Bandwidth = KdeBandwidth.Covariance,
         MaxTrainingPoints = 40_000,
         TrainingIouThreshold = null,
         MaxTrainingDetectionsPerImage = null,
@@ -118,6 +119,12 @@ public sealed class RkdeOptions
 
     /// <summary>Scaling after the projection. Default <see cref="FeatureScalingMethod.Scale"/>.</summary>
     public FeatureScalingMethod FeatureScaling = FeatureScalingMethod.Scale;
+
+    /// <summary>
+    /// The kernel's shape. Default <see cref="KdeBandwidth.Isotropic"/>, which detected better than anomalib's
+    /// <see cref="KdeBandwidth.Covariance"/> on the robustness panel (docs/quality.md).
+    /// </summary>
+    public KdeBandwidth Bandwidth = KdeBandwidth.Isotropic;
 
     /// <summary>At most this many training regions (a reservoir sample seeded by <see cref="Seed"/>) build the KDE. Default 40,000.</summary>
     public int MaxTrainingPoints = 40_000;
@@ -226,7 +233,7 @@ public sealed class RkdeOptions
             OptionChecks.InRange(nameof(TrainingIouThreshold), t, 0, 1, minExclusive: true);
         if (MaxTrainingDetectionsPerImage is int m)
             OptionChecks.AtLeast(nameof(MaxTrainingDetectionsPerImage), m, 1);
-        RkdeDensityOptions.ValidateDensity(ResolvedPcaComponents, MaxTrainingPoints, FeatureScaling);
+        RkdeDensityOptions.ValidateDensity(ResolvedPcaComponents, MaxTrainingPoints, FeatureScaling, Bandwidth);
         OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
         if (QuantizeBackbone && BuiltInModel != RkdeBuiltInModel.ResNet18)
             throw new ArgumentException($"{nameof(QuantizeBackbone)} = true applies to the embedded ResNet18 proposer only; set " +

@@ -140,6 +140,7 @@ def main():
                         help="the ceiling folder under PANEL of a variant (default: ceiling)")
     parser.add_argument("--levers", action="store_true")
     parser.add_argument("--lab", default="lab", help="the lever lab's folder under PANEL (default lab)")
+    parser.add_argument("--lever-baseline", default="default", help="the lever the others are paired with (default: default)")
     a = parser.parse_args()
     sets = a.sets.split(",")
     ceiling_of = dict(c.split("=", 1) for c in a.ceiling_of)
@@ -168,10 +169,10 @@ def main():
         print_table(f"variant {variant} (true-box ceiling from {folder})", configs, ceilings[folder], None if variant == "default" else default)
 
     if a.levers:
-        print_levers(a.panel, a.lab, sets)
+        print_levers(a.panel, a.lab, sets, a.lever_baseline)
 
 
-def print_levers(panel, lab_name, sets):
+def print_levers(panel, lab_name, sets, lever_baseline="default"):
     """The lever lab's tables. The lab usually ran on a subset of the panel's sets, and not every variant on each of them:
     each row uses the sets where both it and the lab's default ran (the paired difference needs the same sets), and says
     how many those are."""
@@ -186,7 +187,7 @@ def print_levers(panel, lab_name, sets):
                         ("levers", "levers on the ResNet18 default (DefaultModelsEval)")):
         names = sorted({n for s in lab_sets if os.path.isdir(os.path.join(panel, lab_name, s, kind))
                         for n in os.listdir(os.path.join(panel, lab_name, s, kind))})
-        baseline = "default" if kind == "levers" else "l3x2"
+        baseline = lever_baseline if kind == "levers" else "l3x2"
         if baseline in names:
             names.remove(baseline)
             names.insert(0, baseline)

@@ -20,10 +20,12 @@ public sealed class DefaultModelsTests
 
         var boxes = Output(proposed, "boxes");
         var scores = Output(proposed, "scores");
+        var layer2 = Output(proposed, DefaultModels.Layer2Name);
         var layer3 = Output(proposed, DefaultModels.Layer3Name);
         int n = boxes.Dimensions[1];
         CollectionAssert.AreEqual(new[] { 1, n, 4 }, boxes.Dimensions.ToArray());
         CollectionAssert.AreEqual(new[] { 1, n }, scores.Dimensions.ToArray());
+        CollectionAssert.AreEqual(new[] { 1, 128, (height + 7) / 8, (width + 7) / 8 }, layer2.Dimensions.ToArray());
         CollectionAssert.AreEqual(new[] { 1, 256, (height + 15) / 16, (width + 15) / 16 }, layer3.Dimensions.ToArray());
         Assert.IsTrue(n is > 0 and <= 300, $"N = {n}");
         for (int i = 0; i < n; i++)
@@ -35,10 +37,13 @@ public sealed class DefaultModelsTests
                 Assert.IsTrue(scores[0, i] <= scores[0, i - 1], "scores must come in descending order");
         }
 
-        var features = Features(extractor, layer3, boxes);
+        var features = Features(extractor, proposed, boxes);
+        Assert.AreEqual(1536, DefaultModels.FeatureDimension, "layer2 and layer3, 2 × 2 each");
         CollectionAssert.AreEqual(new[] { 1, n, DefaultModels.FeatureDimension }, features.Dimensions.ToArray());
         var row = features.ToArray().AsSpan(0, DefaultModels.FeatureDimension);
         Assert.AreEqual(1.0, Math.Sqrt(row.ToArray().Sum(v => (double)v * v)), 1e-4, "features are unit length");
+        // Each map's part is of unit length before the concatenation, so each holds half of the squared length.
+        Assert.AreEqual(0.5, row[..512].ToArray().Sum(v => (double)v * v), 1e-4, "layer2's part");
     }
 
     [TestMethod]
@@ -47,7 +52,7 @@ public sealed class DefaultModelsTests
         using var proposer = new InferenceSession(DefaultModels.Proposer(224, 224));
         using var extractor = new InferenceSession(DefaultModels.FeatureExtractor(224, 224));
         using var proposed = proposer.Run([NamedOnnxValue.CreateFromTensor("image", Scene(224, 224, 2, 1).Image)]);
-        var features = Features(extractor, Output(proposed, DefaultModels.Layer3Name), new DenseTensor<float>([1, 0, 4]));
+        var features = Features(extractor, proposed, new DenseTensor<float>([1, 0, 4]));
         CollectionAssert.AreEqual(new[] { 1, 0, DefaultModels.FeatureDimension }, features.Dimensions.ToArray());
     }
 
@@ -65,17 +70,17 @@ public sealed class DefaultModelsTests
         using var proposer = new InferenceSession(DefaultModels.Proposer(360, 240));
         using var extractor = new InferenceSession(DefaultModels.FeatureExtractor(360, 240));
         using var proposed = proposer.Run([NamedOnnxValue.CreateFromTensor("image", scene.Image)]);
-        var feature = Features(extractor, Output(proposed, DefaultModels.Layer3Name), box).ToArray();
+        var feature = Features(extractor, proposed, box).ToArray();
 
         const float tolerance = 1e-4f;
         Assert.AreEqual(DefaultModels.FeatureDimension, feature.Length);
-        (int Index, float Value)[] largest = [(532, 0.15445504f), (879, 0.13848378f), (878, 0.13496433f), (864, 0.12482495f), (649, 0.11859002f), (651, 0.117389485f)];
+        (int Index, float Value)[] largest = [(334, 0.17775425f), (134, 0.14316434f), (133, 0.13936245f), (132, 0.13468632f), (443, 0.12339896f), (331, 0.11762202f)];
         foreach (var (index, value) in largest)
             Assert.AreEqual(value, feature[index], tolerance, $"feature {index}");
         Assert.IsLessThan(largest[^1].Value - tolerance, feature.Where((_, i) => !largest.Any(l => l.Index == i)).Max(), "no other component is as large");
-        Assert.AreEqual(18.62353f, feature.Sum(), 1e-2f, "sum");
-        Assert.AreEqual(0.0063230535f, feature[0], tolerance, "feature 0");
-        Assert.AreEqual(0.0009938157f, feature[1023], tolerance, "feature 1023");
+        Assert.AreEqual(23.62339f, feature.Sum(), 1e-2f, "sum");
+        Assert.AreEqual(0.03008688f, feature[0], tolerance, "feature 0");
+        Assert.AreEqual(0.00070273294f, feature[1535], tolerance, "feature 1535");
     }
 
     /// <summary>
@@ -142,10 +147,12 @@ public sealed class DefaultModelsTests
     private static Tensor<float> Output(IDisposableReadOnlyCollection<DisposableNamedOnnxValue> values, string name) =>
         values.Single(v => v.Name == name).AsTensor<float>();
 
-    private static Tensor<float> Features(InferenceSession extractor, Tensor<float> layer3, Tensor<float> boxes)
+    /// <summary>The extractor run on the proposer's maps (layer2 and layer3, by name) and <paramref name="boxes"/>.</summary>
+    private static Tensor<float> Features(InferenceSession extractor, IDisposableReadOnlyCollection<DisposableNamedOnnxValue> proposed, Tensor<float> boxes)
     {
         using var result = extractor.Run([
-            NamedOnnxValue.CreateFromTensor(DefaultModels.Layer3Name, layer3),
+            NamedOnnxValue.CreateFromTensor(DefaultModels.Layer2Name, Output(proposed, DefaultModels.Layer2Name)),
+            NamedOnnxValue.CreateFromTensor(DefaultModels.Layer3Name, Output(proposed, DefaultModels.Layer3Name)),
             NamedOnnxValue.CreateFromTensor("boxes", boxes)]);
         return result.Single(v => v.Name == "features").AsTensor<float>().Clone();
     }

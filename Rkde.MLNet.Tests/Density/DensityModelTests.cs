@@ -216,6 +216,49 @@ public sealed class DensityModelTests
         Assert.AreEqual(model.LogDensity(row), model.LogDensity(farther), 1e-4);
     }
 
+    /// <summary>
+    /// Isotropic: L is 1/(h·σ) times the identity, σ² the mean of the components' (unbiased) variances and h Scott's factor,
+    /// and the log-density is that of a Gaussian mixture with covariance h²σ²·I at the scaled training projections, written
+    /// out here; anomalib's Covariance kernel on the same rows has unequal scales (the components' variances decay).
+    /// </summary>
+    [TestMethod]
+    public void IsotropicKernelHasOneScaleInEveryDirection()
+    {
+        const int rows = 300, dim = 16, k = 4;
+        var data = LowRank(rows, dim, 6, seed: 11);
+        var model = KdeDensityModel.Fit(data, rows, dim, new RkdeDensityOptions { PcaComponents = k, Bandwidth = KdeBandwidth.Isotropic });
+        Assert.AreEqual(KdeBandwidth.Isotropic, model.Bandwidth);
+        var y = model.Sample;
+        double variance = 0;
+        for (int a = 0; a < k; a++)
+        {
+            double mean = Enumerable.Range(0, rows).Average(i => y[i * k + a]);
+            variance += Enumerable.Range(0, rows).Sum(i => (y[i * k + a] - mean) * (y[i * k + a] - mean)) / (rows - 1) / k;
+        }
+        double h = GaussianKde.ScottFactor(rows, k), scale = 1 / (h * Math.Sqrt(variance));
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b < k; b++)
+                Assert.AreEqual(a == b ? scale : 0, model.BandwidthTransform[a * k + b], 1e-9 * scale, $"L[{a},{b}]");
+
+        var query = data.AsSpan(5 * dim, dim).ToArray().Select((v, d) => v + 0.3f * (d % 3)).ToArray();
+        var q = new double[k];
+        for (int a = 0; a < k; a++)
+            for (int d = 0; d < dim; d++)
+                q[a] += (query[d] - model.Mean[d]) * model.Components[d * k + a] / model.MaxLength;
+        var centre = Enumerable.Range(0, k).Select(a => Enumerable.Range(0, rows).Average(i => y[i * k + a])).ToArray();
+        double s2 = h * h * variance;
+        var terms = Enumerable.Range(0, rows).Select(i =>
+            -Enumerable.Range(0, k).Sum(a => Math.Pow(q[a] - (y[i * k + a] - centre[a]), 2)) / (2 * s2)).ToArray();
+        double top = terms.Max();
+        double expected = top + Math.Log(terms.Sum(t => Math.Exp(t - top))) - Math.Log(rows) - 0.5 * k * Math.Log(2 * Math.PI * s2);
+        Assert.AreEqual(expected, model.LogDensity(query), 1e-6 * Math.Max(1, Math.Abs(expected)));
+
+        var covariance = KdeDensityModel.Fit(data, rows, dim, new RkdeDensityOptions { PcaComponents = k });
+        Assert.AreEqual(KdeBandwidth.Covariance, covariance.Bandwidth);
+        Assert.IsGreaterThan(1.5 * covariance.BandwidthTransform[0], covariance.BandwidthTransform[(k - 1) * k + k - 1],
+            "the covariance kernel scales the last, weakest component up the most");
+    }
+
     [TestMethod]
     public void ProbabilityIsTheLogisticOfTheLogDensityWithoutOverflow()
     {

@@ -118,6 +118,34 @@ public sealed class DensityUpdateTests
         }
     }
 
+    /// <summary>
+    /// The kernel's shape travels in the graph's metadata, and an update refits the bandwidth with it; a graph written before
+    /// the shape was recorded (no such metadata) holds anomalib's Covariance kernel, and an unknown shape is refused.
+    /// </summary>
+    [TestMethod]
+    public void AnUpdateKeepsTheKernelShape()
+    {
+        const int d = 12, k = 3;
+        var rows = Rows(60, d, seed: 6);
+        var model = KdeDensityModel.Fit(rows, 60, d, new RkdeDensityOptions { PcaComponents = k, Bandwidth = KdeBandwidth.Isotropic });
+        Assert.AreEqual(KdeBandwidth.Isotropic, ThroughGraph(model).Bandwidth);
+        var updated = Update(model, Rows(50, d, seed: 7, shift: 1), UpdateSampling.Reservoir);
+        Assert.AreEqual(KdeBandwidth.Isotropic, updated.Bandwidth);
+        var l = updated.BandwidthTransform;
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b < k; b++)
+                Assert.AreEqual(a == b ? l[0] : 0, l[a * k + b], 1e-12 * l[0], $"L[{a},{b}] of the updated isotropic kernel");
+        Assert.AreNotEqual(model.BandwidthTransform[0], l[0], "the bandwidth was refitted to the new sample");
+
+        var graph = global::Onnx.ModelProto.Parser.ParseFrom(DensityGraph.Build(model));
+        var shape = graph.MetadataProps.Single(p => p.Key == DensityGraph.HistoryKeys.Bandwidth);
+        graph.MetadataProps.Remove(shape);
+        Assert.AreEqual(KdeBandwidth.Covariance, DensityGraph.Read(graph).Bandwidth);
+        graph.MetadataProps.Add(new global::Onnx.StringStringEntryProto { Key = DensityGraph.HistoryKeys.Bandwidth, Value = "Wide" });
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => DensityGraph.Read(graph));
+        StringAssert.Contains(e.Message, "Wide");
+    }
+
     [TestMethod]
     public void TheSameUpdateOfTheSameModelGivesTheSameModel()
     {

@@ -14,11 +14,14 @@ namespace Rkde.MLNet.DefaultModel;
 /// </summary>
 public static class DefaultModels
 {
+    /// <summary>Name of the stride-8 layer2 map [1, 128, ⌈H/8⌉, ⌈W/8⌉] output by the proposer and read by the extractor.</summary>
+    public const string Layer2Name = "resnet18_layer2";
+
     /// <summary>Name of the stride-16 layer3 map [1, 256, ⌈H/16⌉, ⌈W/16⌉] output by the proposer and read by the extractor.</summary>
     public const string Layer3Name = "resnet18_layer3";
 
     /// <summary>
-    /// The density stage's component count with <see cref="FeatureExtractor"/> (RkdeOptions' default there). Its 1,024
+    /// The density stage's component count with <see cref="FeatureExtractor"/> (RkdeOptions' default there). Its 1,536
     /// unit-length features need more components than anomalib's 16 to separate anomalous regions; more than 64 gained
     /// little on the benchmark it was chosen on, at a scoring cost that grows with the count.
     /// </summary>
@@ -27,16 +30,20 @@ public static class DefaultModels
     /// <summary>Length of each box's feature vector from <see cref="FeatureExtractor"/>.</summary>
     public static int FeatureDimension => RoiFeatureHead.Dimension(FeatureSources);
 
-    // Layer3 in a 2 × 2 grid: of the trunk maps and poolings tried, it separated anomalous from normal items best
-    // (docs/quality.md, "Feature choices").
-    private static readonly RoiFeatureSource[] FeatureSources = [new(Layer3Name, ResNet18Features.Layer3Channels, 16, 2, 4)];
+    // Layer2 and layer3, each in a 2 × 2 grid: of the trunk maps and poolings tried, they separated anomalous from normal
+    // items best across the robustness panel's configurations (docs/quality.md); layer2's stride 8 sees small items.
+    private static readonly RoiFeatureSource[] FeatureSources =
+    [
+        new(Layer2Name, ResNet18Features.Layer2Channels, 8, 2, 4),
+        new(Layer3Name, ResNet18Features.Layer3Channels, 16, 2, 4),
+    ];
 
     private static readonly ConcurrentDictionary<(string, int, int), Lazy<byte[]>> Cache = new();
 
     /// <summary>
     /// The default region proposer for images of <paramref name="width"/> × <paramref name="height"/> pixels (at least 32 each):
     /// input "image" float [1, 3, H, W] (RGB, 0–1) → "boxes" [1, N, 4] (x1, y1, x2, y2 in input pixels) and "scores" [1, N]
-    /// in descending objectness (N ≤ 300), plus <see cref="Layer3Name"/>.
+    /// in descending objectness (N ≤ 300), plus <see cref="Layer2Name"/> and <see cref="Layer3Name"/>.
     /// </summary>
     public static byte[] Proposer(int width, int height) => CachedProposer(width, height).ToArray();
 
@@ -65,8 +72,9 @@ public static class DefaultModels
 
     /// <summary>
     /// The default RoI feature extractor for images of <paramref name="width"/> × <paramref name="height"/> pixels: inputs
-    /// <see cref="Layer3Name"/> (as the proposer outputs it) and "boxes" [1, N, 4] (input pixels) → "features"
-    /// [1, N, <see cref="FeatureDimension"/>]: RoIAlign of layer3 into a 2 × 2 grid (1,024 values), unit length.
+    /// <see cref="Layer2Name"/> and <see cref="Layer3Name"/> (as the proposer outputs them) and "boxes" [1, N, 4] (input pixels)
+    /// → "features" [1, N, <see cref="FeatureDimension"/>]: RoIAlign of layer2 and of layer3, each into a 2 × 2 grid and of unit
+    /// length, concatenated and of unit length again (1,536 values).
     /// </summary>
     public static byte[] FeatureExtractor(int width, int height) => CachedFeatureExtractor(width, height).ToArray();
 
@@ -83,6 +91,8 @@ public static class DefaultModels
         var (boxes, scores) = ObjectnessProposer.AddTo(b, trunk);
         b.Output("boxes", boxes, DataType.Float, 1, "N", 4);
         b.Output("scores", scores, DataType.Float, 1, "N");
+        var (h2, w2) = trunk.MapSize(8);
+        b.Output(Layer2Name, trunk.Layer2, DataType.Float, 1, ResNet18Features.Layer2Channels, h2, w2);
         var (h3, w3) = trunk.MapSize(16);
         b.Output(Layer3Name, trunk.Layer3, DataType.Float, 1, ResNet18Features.Layer3Channels, h3, w3);
         Describe(b, "regions", width, height);

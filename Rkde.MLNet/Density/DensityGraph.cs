@@ -81,6 +81,8 @@ internal static class DensityGraph
     public static class HistoryKeys
     {
         public const string Scaling = "rkde_feature_scaling";
+        /// <summary>The kernel's <see cref="KdeBandwidth"/>; graphs written before it existed have none and mean Covariance.</summary>
+        public const string Bandwidth = "rkde_kde_bandwidth";
         public const string RegionsSeen = "rkde_regions_seen";
         public const string RandomState = "rkde_sampler_state";
         public const string Capacity = "rkde_max_training_points";
@@ -97,6 +99,7 @@ internal static class DensityGraph
         OnnxModelContract.Stamp(g, "density");
         var history = model.History;
         g.Metadata(HistoryKeys.Scaling, model.Scaling.ToString());
+        g.Metadata(HistoryKeys.Bandwidth, model.Bandwidth.ToString());
         g.Metadata(HistoryKeys.RegionsSeen, history.RegionsSeen.ToString(CultureInfo.InvariantCulture));
         g.Metadata(HistoryKeys.RandomState, history.RandomState.ToString(CultureInfo.InvariantCulture));
         g.Metadata(HistoryKeys.Capacity, history.Capacity.ToString(CultureInfo.InvariantCulture));
@@ -228,6 +231,10 @@ internal static class DensityGraph
         string Meta(string key) => meta.GetValueOrDefault(key) ?? throw new InvalidDataException($"its density graph lacks the metadata '{key}'");
 
         var scaling = Enum.Parse<FeatureScalingMethod>(Meta(HistoryKeys.Scaling));
+        var shape = meta.TryGetValue(HistoryKeys.Bandwidth, out string? written)
+            ? Enum.TryParse<KdeBandwidth>(written, out var parsed) && Enum.IsDefined(parsed) ? parsed
+                : throw new InvalidDataException($"its density graph's metadata '{HistoryKeys.Bandwidth}' = '{written}' is not a KdeBandwidth")
+            : KdeBandwidth.Covariance;
         var componentsTensor = Tensor(State.Components);
         int d = (int)componentsTensor.Dims[0], k = (int)componentsTensor.Dims[1];
         float[] mean = OnnxTensors.ToFloats(Tensor(State.Mean));
@@ -243,6 +250,6 @@ internal static class DensityGraph
             ulong.Parse(Meta(HistoryKeys.RandomState), CultureInfo.InvariantCulture),
             int.Parse(Meta(HistoryKeys.Capacity), CultureInfo.InvariantCulture),
             double.Parse(Meta(HistoryKeys.ExplainedVariance), CultureInfo.InvariantCulture));
-        return new KdeDensityModel(d, k, scaling, mean, components, maxLength, bandwidth, logNormaliser, sample, history);
+        return new KdeDensityModel(d, k, scaling, mean, components, maxLength, shape, bandwidth, logNormaliser, sample, history);
     }
 }

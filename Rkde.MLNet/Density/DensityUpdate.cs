@@ -70,9 +70,9 @@ internal sealed class DensityUpdate
     {
         int k = _model.ComponentCount, n = _sample.Count;
         double[] sample = _sample.Rows();
-        var kde = GaussianKde.Fit(sample, n, k);
+        var kde = GaussianKde.Fit(sample, n, k, _model.Bandwidth);
         var history = _model.History with { RegionsSeen = _sample.Seen, RandomState = _sample.RandomState };
-        return new KdeDensityModel(_model.FeatureDimension, k, _model.Scaling, _model.Mean, _model.Components, _model.MaxLength,
+        return new KdeDensityModel(_model.FeatureDimension, k, _model.Scaling, _model.Mean, _model.Components, _model.MaxLength, _model.Bandwidth,
             kde.BandwidthTransform, kde.LogNormaliser, sample, history);
     }
 }

@@ -5,7 +5,8 @@ namespace Rkde.MLNet.Density;
 
 /// <summary>
 /// The Gaussian KDE's bandwidth (as anomalib's <c>GaussianKDE.fit</c>): Scott's factor n^(−1/(k+4)), the unbiased
-/// covariance of the scaled projected rows, L = Cholesky(inv(covariance) / factor²), the log normaliser
+/// covariance of the scaled projected rows (<see cref="KdeBandwidth.Isotropic"/>: its mean diagonal times the identity),
+/// L = Cholesky(inv(covariance) / factor²), the log normaliser
 /// Σ log diag L − (k/2)·log 2π − log n, and the kernel points (the centred rows mapped through L). All in double.
 /// </summary>
 internal static class GaussianKde
@@ -17,7 +18,7 @@ internal static class GaussianKde
     public static double ScottFactor(int n, int k) => Math.Pow(n, -1.0 / (k + 4));
 
     /// <summary>Fits the kernel to <paramref name="data"/> (n × k row-major).</summary>
-    public static Result Fit(double[] data, int n, int k)
+    public static Result Fit(double[] data, int n, int k, KdeBandwidth shape = KdeBandwidth.Covariance)
     {
         // The centred data by column (k × n), so that each scatter entry is one long dot product: the same sum on any
         // number of cores, computed in parallel over the columns.
@@ -37,6 +38,8 @@ internal static class GaussianKde
                 scatter[a * k + b] = scatter[b * k + a] = TensorPrimitives.Dot<double>(column, columns.AsSpan((int)((long)b * n), n));
         });
         var covariance = Matrix<double>.Build.Dense(k, k, (a, b) => scatter[a * k + b] / (n - 1));
+        if (shape == KdeBandwidth.Isotropic)
+            covariance = Matrix<double>.Build.DenseDiagonal(k, k, covariance.Trace() / k);
         double factor = ScottFactor(n, k);
         Matrix<double> l;
         try

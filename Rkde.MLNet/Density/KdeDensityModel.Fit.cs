@@ -86,12 +86,12 @@ internal sealed partial class KdeDensityModel
             for (int i = 0; i < n; i++) NormaliseRow(scaled.AsSpan(i * k, k));
         }
 
-        var kde = GaussianKde.Fit(scaled, n, k);
+        var kde = GaussianKde.Fit(scaled, n, k, options.Bandwidth);
         progress?.Report(string.Create(CultureInfo.InvariantCulture,
             $"R-KDE density: KDE fitted on {n} points; the {k} components explain {explained:P1} of the training regions' variance"));
         var history = new SampleHistory(regionsSeen ?? rowCount, SplitMix64.FromSeed(seed), options.MaxTrainingPoints, explained);
         return new KdeDensityModel(featureDimension, k, options.FeatureScaling, pca.Mean, pca.Components,
-            maxLength, kde.BandwidthTransform, kde.LogNormaliser, scaled, history);
+            maxLength, options.Bandwidth, kde.BandwidthTransform, kde.LogNormaliser, scaled, history);
     }
 
     private static void CheckOptionsAndRowCount(RkdeDensityOptions options, int rowCount)

@@ -11,9 +11,10 @@ namespace Rkde.MLNet.Density;
 internal sealed partial class KdeDensityModel
 {
     internal KdeDensityModel(int featureDimension, int componentCount, FeatureScalingMethod scaling,
-        float[] mean, float[] components, double maxLength, double[] bandwidthTransform,
+        float[] mean, float[] components, double maxLength, KdeBandwidth bandwidth, double[] bandwidthTransform,
         double logNormaliser, double[] sample, SampleHistory history)
     {
+        Bandwidth = bandwidth;
         FeatureDimension = featureDimension;
         ComponentCount = componentCount;
         Scaling = scaling;
@@ -43,6 +44,9 @@ internal sealed partial class KdeDensityModel
 
     /// <summary><see cref="FeatureScalingMethod.Scale"/>: the largest L2 norm of the projected training rows; otherwise 1.</summary>
     public double MaxLength { get; }
+
+    /// <summary>The kernel's shape, which an update keeps when it refits the bandwidth to the new sample.</summary>
+    public KdeBandwidth Bandwidth { get; }
 
     /// <summary>k × k row-major matrix L: the Cholesky factor of the inverse covariance divided by Scott's factor squared.</summary>
     public double[] BandwidthTransform { get; }

@@ -19,6 +19,9 @@ public sealed class RkdeDensityOptions
     /// <summary>Scaling after the projection. Default <see cref="FeatureScalingMethod.Scale"/>.</summary>
     public FeatureScalingMethod FeatureScaling = FeatureScalingMethod.Scale;
 
+    /// <summary>The kernel's shape. Default <see cref="KdeBandwidth.Covariance"/> (anomalib's).</summary>
+    public KdeBandwidth Bandwidth = KdeBandwidth.Covariance;
+
     /// <summary>At most this many training regions (a reservoir sample seeded by <see cref="Seed"/>) build the KDE. Default 40,000.</summary>
     public int MaxTrainingPoints = 40_000;
 
@@ -48,13 +51,13 @@ public sealed class RkdeDensityOptions
     {
         OptionChecks.NotEmpty(nameof(FeaturesColumnName), FeaturesColumnName);
         OptionChecks.AtLeast(nameof(FeatureDimension), FeatureDimension, 0);
-        ValidateDensity(PcaComponents, MaxTrainingPoints, FeatureScaling);
+        ValidateDensity(PcaComponents, MaxTrainingPoints, FeatureScaling, Bandwidth);
         OptionChecks.AtLeast(nameof(GpuDeviceId), GpuDeviceId ?? 0, 0);
         OptionChecks.DistinctColumns((nameof(BoxScoresColumnName), BoxScoresColumnName), (nameof(ScoreColumnName), ScoreColumnName));
     }
 
     /// <summary>The checks of the density model's own settings, which <see cref="RkdeOptions"/> carries under the same names.</summary>
-    internal static void ValidateDensity(int pcaComponents, int maxTrainingPoints, FeatureScalingMethod featureScaling)
+    internal static void ValidateDensity(int pcaComponents, int maxTrainingPoints, FeatureScalingMethod featureScaling, KdeBandwidth bandwidth)
     {
         OptionChecks.AtLeast(nameof(PcaComponents), pcaComponents, 1);
         OptionChecks.AtLeast(nameof(MaxTrainingPoints), maxTrainingPoints, pcaComponents,
@@ -62,5 +65,8 @@ public sealed class RkdeDensityOptions
         if (!Enum.IsDefined(featureScaling))
             throw new ArgumentOutOfRangeException(nameof(FeatureScaling), featureScaling,
                 $"{nameof(FeatureScaling)} = {featureScaling} is invalid: it must be Scale or Norm.");
+        if (!Enum.IsDefined(bandwidth))
+            throw new ArgumentOutOfRangeException(nameof(Bandwidth), bandwidth,
+                $"{nameof(Bandwidth)} = {bandwidth} is invalid: it must be Covariance or Isotropic.");
     }
 }

@@ -54,6 +54,15 @@ public sealed class PresetOptionTests
     }
 
     [TestMethod]
+    public void KdeBandwidthReachesTheSettings()
+    {
+        Assert.AreEqual(KdeBandwidth.Isotropic, Fit().Bandwidth);
+        Assert.AreEqual(KdeBandwidth.Covariance, Fit("--preset", "anomalib").Bandwidth, "anomalib's kernel is the data covariance");
+        Assert.AreEqual(KdeBandwidth.Covariance, Fit("--kde-bandwidth", "covariance").Bandwidth);
+        Assert.AreEqual(KdeBandwidth.Isotropic, Fit("--preset", "anomalib", "--kde-bandwidth", "isotropic").Bandwidth);
+    }
+
+    [TestMethod]
     public void AnUnknownPresetIsOneLine() =>
         CliRunner.AssertOneLineError(CliRunner.Run("fit", "--train", TestData.TempFolder(), "--model", "m.zip", "--preset", "fast"), "--preset");
 }

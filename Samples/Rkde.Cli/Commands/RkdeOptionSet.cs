@@ -41,6 +41,7 @@ internal sealed class RkdeOptionSet
     private readonly Option<int?> _maxTraining = new("--max-training-detections") { Description = "Regions kept per training image; default 300 (anomalib preset: --max-detections)." };
     private readonly Option<int?> _pca = new("--pca-components") { Description = "PCA components of the density model; default 64 with the embedded feature extractor, 16 (anomalib's) with --features or --preset anomalib." };
     private readonly Option<FeatureScalingMethod> _scaling = new("--feature-scaling") { Description = "scale (by the largest training norm) or norm (each to unit length).", DefaultValueFactory = _ => Defaults.FeatureScaling };
+    private readonly Option<KdeBandwidth> _bandwidth = new("--kde-bandwidth") { Description = "The KDE kernel's shape: isotropic (default) or covariance (anomalib's: the training points' covariance).", DefaultValueFactory = _ => Defaults.Bandwidth };
     private readonly Option<int> _maxPoints = new("--max-training-points") { Description = "Training boxes kept for the KDE (random subset).", DefaultValueFactory = _ => Defaults.MaxTrainingPoints };
     private readonly Option<int> _seed = new("--seed") { Description = "Seed of the training-region sample and the PCA (same data + seed → same model).", DefaultValueFactory = _ => Defaults.Seed };
     private readonly Option<int?> _gpu = new("--gpu") { Description = "CUDA device id for ONNX Runtime (falls back to CPU); default CPU." };
@@ -49,7 +50,7 @@ internal sealed class RkdeOptionSet
 
     public void AddTo(Command command)
     {
-        foreach (Option o in new Option[] { _preset, _stage, _proposer, _features, _builtIn, _nanoDetPackage, _width, _height, _roiScore, _minBox, _iou, _maxDetections, _trainingIou, _maxTraining, _pca, _scaling, _maxPoints, _seed, _gpu, _int8, _falsePositiveRate })
+        foreach (Option o in new Option[] { _preset, _stage, _proposer, _features, _builtIn, _nanoDetPackage, _width, _height, _roiScore, _minBox, _iou, _maxDetections, _trainingIou, _maxTraining, _pca, _scaling, _bandwidth, _maxPoints, _seed, _gpu, _int8, _falsePositiveRate })
         {
             command.Add(o);
         }
@@ -114,6 +115,7 @@ internal sealed class RkdeOptionSet
             MaxTrainingDetectionsPerImage = Value(_maxTraining, preset.MaxTrainingDetectionsPerImage),
             PcaComponents = Value(_pca, preset.PcaComponents),
             FeatureScaling = Value(_scaling, preset.FeatureScaling),
+            Bandwidth = Value(_bandwidth, preset.Bandwidth),
             MaxTrainingPoints = Value(_maxPoints, preset.MaxTrainingPoints),
             Seed = parse.GetValue(_seed),
             GpuDeviceId = parse.GetValue(_gpu),

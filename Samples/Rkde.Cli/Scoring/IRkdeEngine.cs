@@ -98,6 +98,7 @@ internal sealed record FitSettings
         MaxTrainingDetectionsPerImage = o.MaxTrainingDetectionsPerImage,
         PcaComponents = o.PcaComponents,
         FeatureScaling = o.FeatureScaling,
+        Bandwidth = o.Bandwidth,
         MaxTrainingPoints = o.MaxTrainingPoints,
         Seed = o.Seed,
         QuantizeBackbone = o.QuantizeBackbone,
@@ -118,6 +119,7 @@ internal sealed record FitSettings
     public int? MaxTrainingDetectionsPerImage { get; init; }
     public int? PcaComponents { get; init; }
     public FeatureScalingMethod FeatureScaling { get; init; } = FeatureScalingMethod.Scale;
+    public KdeBandwidth Bandwidth { get; init; } = KdeBandwidth.Isotropic;
     public int MaxTrainingPoints { get; init; } = 40000;
     public int Seed { get; init; }
     public int? GpuDeviceId { get; init; }

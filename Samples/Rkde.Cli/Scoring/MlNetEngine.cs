@@ -47,6 +47,7 @@ internal sealed class MlNetEngine : IRkdeEngine
             MaxTrainingDetectionsPerImage = settings.MaxTrainingDetectionsPerImage,
             PcaComponents = settings.PcaComponents,
             FeatureScaling = settings.FeatureScaling,
+            Bandwidth = settings.Bandwidth,
             MaxTrainingPoints = settings.MaxTrainingPoints,
             Seed = settings.Seed,
             GpuDeviceId = settings.GpuDeviceId,

@@ -50,12 +50,13 @@ static class LeverLab
     /// One way of running R-KDE on the proposals: the NMS IoU of the training and the test images' boxes (<see cref="NoNms"/>:
     /// all), at most <paramref name="Cap"/> boxes per image, the component count (0: cosine 1-NN instead of the density, in the
     /// full feature space, score (1 − cosine) / 2), the feature head, and whether the training regions get partial and
-    /// jittered crops of the training boxes. Diagnostics: "oracle" scores only the test boxes that cover an item (IoU ≥ 0.5),
+    /// jittered crops of the training boxes, and whether the KDE's kernel is isotropic (<see cref="KdeBandwidth.Isotropic"/>;
+    /// otherwise anomalib's covariance kernel). Diagnostics: "oracle" scores only the test boxes that cover an item (IoU ≥ 0.5),
     /// what junk boxes cost; "truth" scores the items' true boxes, what the proposals' geometry costs; "refine" refines
     /// every box to the saliency's extent.
     /// </summary>
     private sealed record Variant(string Name, float TrainNms = 0.3f, float TestNms = 0.3f, int Cap = 100, int Components = 64,
-        string Head = "l3x2", bool Crops = false, string? Diagnostic = null);
+        string Head = "l3x2", bool Crops = false, string? Diagnostic = null, bool Isotropic = false);
 
     private static readonly Variant[] Variants =
     [
@@ -64,6 +65,11 @@ static class LeverLab
         new("truth-scored", Diagnostic: "truth"),
         new("nn", Components: 0),
         new("train-all-nn", TrainNms: NoNms, Cap: 300, Components: 0),
+        new("train-all-iso", TrainNms: NoNms, Cap: 300, Isotropic: true),
+        new("train-all-iso-pca128", TrainNms: NoNms, Cap: 300, Components: 128, Isotropic: true),
+        new("train-all-iso-pca32", TrainNms: NoNms, Cap: 300, Components: 32, Isotropic: true),
+        new("train-all-iso-l2l3", TrainNms: NoNms, Cap: 300, Head: "l2x2+l3x2", Isotropic: true),
+        new("train-all-iso-l3x3", TrainNms: NoNms, Cap: 300, Head: "l3x3", Isotropic: true),
         new("truth-scored-nn", Components: 0, Diagnostic: "truth"),
         new("anomalib", Components: 16),
         new("pca32", Components: 32),
@@ -217,7 +223,7 @@ static class LeverLab
                 }
             }
             float[] reference = train.ToArray();
-            var model = v.Components > 0 ? KdeDensityModel.Fit(reference, rows, dim, new RkdeDensityOptions { PcaComponents = v.Components }) : null;
+            var model = v.Components > 0 ? KdeDensityModel.Fit(reference, rows, dim, new RkdeDensityOptions { PcaComponents = v.Components, Bandwidth = v.Isotropic ? KdeBandwidth.Isotropic : KdeBandwidth.Covariance }) : null;
             var test = data.Where(d => !SceneSet.IsTrain(d.Image)).ToList();
             var scores = new float[test.Count];
             var labels = test.Select(d => SceneSet.IsAnomalous(d.Image)).ToArray();

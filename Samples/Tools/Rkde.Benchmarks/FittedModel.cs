@@ -51,7 +51,7 @@ public sealed class FittedModel : IDisposable
             PixelsColumnName = "Pixels",
             FeatureModelBytes = nanoDet ? NanoDetModels.FeatureExtractor(width, height) : null,
         });
-        string[] maps = nanoDet ? [NanoDetModels.Stride8MapName, NanoDetModels.Stride16MapName] : [DefaultModels.Layer3Name];
+        string[] maps = nanoDet ? [NanoDetModels.Stride8MapName, NanoDetModels.Stride16MapName] : [DefaultModels.Layer2Name, DefaultModels.Layer3Name];
         var pipeline = PipelineFigures.PixelPipeline(ml, "Pixels")
             .Append(ml.Transforms.RkdeRegionProposals(new RkdeRegionProposalOptions
             {

@@ -166,10 +166,10 @@ public static class UpdateFigures
         for (int i = 0; i < points; i++)
         for (int j = 0; j < k; j++)
             sample[(long)i * k + j] = density.Sample[(i % n) * k + j] * (i < n ? 1 : 1 + 0.05 * (random.NextDouble() - 0.5));
-        var kde = GaussianKde.Fit(sample, points, k);
+        var kde = GaussianKde.Fit(sample, points, k, density.Bandwidth);
         var history = density.History with { RegionsSeen = points, Capacity = points };
         return updatable.WithDensity(new KdeDensityModel(density.FeatureDimension, k, density.Scaling, density.Mean, density.Components, density.MaxLength,
-            kde.BandwidthTransform, kde.LogNormaliser, sample, history), DensityGraph.ReadThreshold(updatable.Density), images);
+            density.Bandwidth, kde.BandwidthTransform, kde.LogNormaliser, sample, history), DensityGraph.ReadThreshold(updatable.Density), images);
     }
 
     /// <summary>
