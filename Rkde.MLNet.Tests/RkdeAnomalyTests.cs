@@ -255,7 +255,12 @@ public sealed class RkdeAnomalyTests
                 IouThreshold = 0.9f,
             }))
             .Append(features)
-            .Append(ml.Transforms.RkdeDensity(new RkdeDensityOptions { FeatureDimension = features.FeatureDimension, PcaComponents = 4 }));
+            .Append(ml.Transforms.RkdeDensity(new RkdeDensityOptions
+            {
+                FeatureDimension = features.FeatureDimension,
+                PcaComponents = 4,
+                Bandwidth = KdeBandwidth.Isotropic, // RkdeAnomaly's default (the density stage's own is anomalib's)
+            }));
         var model = pipeline.Fit(s_trainData);
         var schema = model.GetOutputSchema(s_trainData.Schema);
         foreach (var column in new[] { "Pixels", "Boxes", "RegionBoxes", "RegionScores", "fmap", "Features", "BoxScores", "Score" })
