@@ -112,7 +112,7 @@ public sealed class RkdeOptions
 
     /// <summary>
     /// Number of principal components kept. Default null: <see cref="RkdeDensityOptions.AnomalibPcaComponents"/> (16) with a
-    /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (64) with the embedded default feature extractor,
+    /// feature model of your own, <see cref="DefaultModels.PcaComponents"/> (128) with the embedded default feature extractor,
     /// <see cref="NanoDetModels.PcaComponents"/> with NanoDet's.
     /// </summary>
     public int? PcaComponents;

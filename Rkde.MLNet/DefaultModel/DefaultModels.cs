@@ -22,10 +22,11 @@ public static class DefaultModels
 
     /// <summary>
     /// The density stage's component count with <see cref="FeatureExtractor"/> (RkdeOptions' default there). Its 1,536
-    /// unit-length features need more components than anomalib's 16 to separate anomalous regions; more than 64 gained
-    /// little on the benchmark it was chosen on, at a scoring cost that grows with the count.
+    /// unit-length features need more components than anomalib's 16 to separate anomalous regions; with the isotropic
+    /// kernel, 128 did better than 64 on the robustness panel's worst configuration, at twice the scoring cost of the
+    /// density graph (docs/quality.md).
     /// </summary>
-    public const int PcaComponents = 64;
+    public const int PcaComponents = 128;
 
     /// <summary>Length of each box's feature vector from <see cref="FeatureExtractor"/>.</summary>
     public static int FeatureDimension => RoiFeatureHead.Dimension(FeatureSources);
