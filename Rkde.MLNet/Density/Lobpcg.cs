@@ -50,8 +50,16 @@ internal static unsafe class Lobpcg
     /// <summary>At most this many passes over the rows per stage (a stage that reaches it reports its error).</summary>
     public const int MaxPasses = 50;
 
-    /// <summary>Rows in the warm-start subset, used when there are at least twice as many rows.</summary>
+    /// <summary>Rows in the warm-start subset, used when there are at least <see cref="WarmStartFactor"/> times as many rows.</summary>
     public const int WarmStartRows = 5000;
+
+    /// <summary>
+    /// The warm start runs when the rows are at least this many times <see cref="WarmStartRows"/>: its passes must be cheap
+    /// beside passes over all rows. Each pass also costs a Rayleigh–Ritz step of the same size for any row count, which is most
+    /// of a pass with many components, and a subset of a third of the rows left the iteration over all rows as far from
+    /// converged as a random start (docs/density-numerics.md).
+    /// </summary>
+    public const int WarmStartFactor = 4;
 
     /// <summary>Block columns beyond k: they speed up the convergence of the pairs near the k-th.</summary>
     public const int Oversampling = 16;
@@ -77,7 +85,7 @@ internal static unsafe class Lobpcg
         space.Orthonormalise(x, []);
 
         int passes = 0, warmPasses = 0, subsetRows = 0;
-        if (near is null && rows.Count >= 2 * WarmStartRows)
+        if (near is null && rows.Count >= WarmStartFactor * WarmStartRows)
         {
             var subset = rows.EveryNth(rows.Count / WarmStartRows);
             subsetRows = subset.Count;
@@ -217,15 +225,9 @@ internal static unsafe class Lobpcg
             }
         }
         h = (h + h.Transpose()) * 0.5;
-        // Whiten the basis, dropping directions it spans only numerically (P can vanish into X near convergence).
-        var gramEvd = gram.Evd(Symmetricity.Symmetric);
-        double largest = gramEvd.EigenValues[m - 1].Real;
-        var kept = Enumerable.Range(0, m).Where(j => gramEvd.EigenValues[j].Real > 1e-12 * largest).ToArray();
-        var whiten = Matrix<double>.Build.Dense(m, kept.Length,
-            (a, j) => gramEvd.EigenVectors[a, kept[j]] / Math.Sqrt(gramEvd.EigenValues[kept[j]].Real));
-        var evd = (whiten.TransposeThisAndMultiply(h) * whiten).Evd(Symmetricity.Symmetric);
+        var (whiten, evd) = WhitenedEvd(gram, h);
         var all = whiten * evd.EigenVectors; // m × r, Ritz values ascending
-        int r = kept.Length;
+        int r = whiten.ColumnCount;
         var coefficients = new double[m * l];
         var values = new double[l];
         for (int i = 0; i < l; i++)
@@ -234,6 +236,69 @@ internal static unsafe class Lobpcg
             for (int a = 0; a < m; a++) coefficients[a * l + i] = all[a, r - 1 - i];
         }
         return (coefficients, values);
+    }
+
+    /// <summary>
+    /// An m × r basis change <c>T</c> with <c>Tᵀ·G·T = I</c> and the symmetric eigendecomposition of <c>Tᵀ·H·T</c>. The basis is
+    /// orthonormal up to rounding, except for the vectors that vanished into the others (zeroed, <see cref="Space.OrthonormaliseWithImage"/>),
+    /// so the Cholesky factor of G without those is well conditioned and T = L⁻ᵀ costs one eigendecomposition less than
+    /// whitening by G's own; where G is not that (a pivot below 1e-10 of the largest diagonal) it whitens by G's eigenvectors,
+    /// dropping the directions the basis spans only numerically.
+    /// </summary>
+    private static (Matrix<double> Whiten, Evd<double> Evd) WhitenedEvd(Matrix<double> gram, Matrix<double> h)
+    {
+        int m = gram.RowCount;
+        double largestDiagonal = Enumerable.Range(0, m).Max(i => gram[i, i]);
+        var live = Enumerable.Range(0, m).Where(i => gram[i, i] > 1e-20 * largestDiagonal).ToArray();
+        var g = Matrix<double>.Build.Dense(live.Length, live.Length, (a, b) => gram[live[a], live[b]]);
+        if (CholeskyInverse(g, 1e-10 * largestDiagonal) is { } inverse)
+        {
+            // T = (L⁻¹)ᵀ on the live vectors, zero on the vanished ones.
+            var whiten = Matrix<double>.Build.Dense(m, live.Length);
+            for (int a = 0; a < live.Length; a++)
+            for (int j = a; j < live.Length; j++) whiten[live[a], j] = inverse[j * live.Length + a];
+            return (whiten, (whiten.TransposeThisAndMultiply(h) * whiten).Evd(Symmetricity.Symmetric));
+        }
+        var gramEvd = gram.Evd(Symmetricity.Symmetric);
+        double largest = gramEvd.EigenValues[m - 1].Real;
+        var kept = Enumerable.Range(0, m).Where(j => gramEvd.EigenValues[j].Real > 1e-12 * largest).ToArray();
+        var byEigenvectors = Matrix<double>.Build.Dense(m, kept.Length,
+            (a, j) => gramEvd.EigenVectors[a, kept[j]] / Math.Sqrt(gramEvd.EigenValues[kept[j]].Real));
+        return (byEigenvectors, (byEigenvectors.TransposeThisAndMultiply(h) * byEigenvectors).Evd(Symmetricity.Symmetric));
+    }
+
+    /// <summary>
+    /// L⁻¹ (row-major, lower triangular) of the Cholesky factor of <paramref name="g"/>, or null when a squared pivot falls
+    /// below <paramref name="minimumPivot"/>.
+    /// </summary>
+    private static double[]? CholeskyInverse(Matrix<double> g, double minimumPivot)
+    {
+        int n = g.RowCount;
+        var l = g.ToRowMajorArray();
+        for (int j = 0; j < n; j++)
+        {
+            var rowJ = l.AsSpan(j * n, j);
+            double pivot = l[j * n + j] - TensorPrimitives.Dot<double>(rowJ, rowJ);
+            if (!(pivot > minimumPivot)) return null;
+            double root = Math.Sqrt(pivot);
+            l[j * n + j] = root;
+            for (int i = j + 1; i < n; i++)
+                l[i * n + j] = (l[i * n + j] - TensorPrimitives.Dot<double>(l.AsSpan(i * n, j), rowJ)) / root;
+        }
+        // Forward substitution for each column of the identity: L · inv = I, inv lower triangular.
+        var inv = new double[n * n];
+        var column = new double[n];
+        for (int c = 0; c < n; c++)
+        {
+            for (int i = c; i < n; i++)
+            {
+                double sum = i == c ? 1 : 0;
+                for (int t = c; t < i; t++) sum -= l[i * n + t] * column[t];
+                column[i] = sum / l[i * n + i];
+                inv[i * n + c] = column[i];
+            }
+        }
+        return inv;
     }
 
     /// <summary>
