@@ -245,7 +245,7 @@ internal static unsafe class Lobpcg
     /// whitening by G's own; where G is not that (a pivot below 1e-10 of the largest diagonal) it whitens by G's eigenvectors,
     /// dropping the directions the basis spans only numerically.
     /// </summary>
-    private static (Matrix<double> Whiten, Evd<double> Evd) WhitenedEvd(Matrix<double> gram, Matrix<double> h)
+    internal static (Matrix<double> Whiten, Evd<double> Evd) WhitenedEvd(Matrix<double> gram, Matrix<double> h)
     {
         int m = gram.RowCount;
         double largestDiagonal = Enumerable.Range(0, m).Max(i => gram[i, i]);
