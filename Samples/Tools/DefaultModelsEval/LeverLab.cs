@@ -56,11 +56,22 @@ static class LeverLab
     /// every box to the saliency's extent.
     /// </summary>
     private sealed record Variant(string Name, float TrainNms = 0.3f, float TestNms = 0.3f, int Cap = 100, int Components = 64,
-        string Head = "l3x2", bool Crops = false, string? Diagnostic = null, bool Isotropic = false);
+        string Head = "l3x2", bool Crops = false, string? Diagnostic = null, bool Isotropic = false, int Geometry = 0);
+
+    /// <summary>
+    /// The default since the second change of December 2026: every training proposal, layer2 + layer3, 128 components,
+    /// the isotropic kernel; <c>-geomM</c> scores each box by how unusual its log-density is among the M training boxes of
+    /// the nearest size (out-of-fold log-densities of the training images' scored boxes: z = (μ − ld) / σ).
+    /// </summary>
+    private const string Now = "now";
 
     private static readonly Variant[] Variants =
     [
         new("default"),
+        new(Now, TrainNms: NoNms, Cap: 300, Components: 128, Head: "l2x2+l3x2", Isotropic: true),
+        new(Now + "-geom50", TrainNms: NoNms, Cap: 300, Components: 128, Head: "l2x2+l3x2", Isotropic: true, Geometry: 50),
+        new(Now + "-geom200", TrainNms: NoNms, Cap: 300, Components: 128, Head: "l2x2+l3x2", Isotropic: true, Geometry: 200),
+        new(Now + "-nms0.5", TrainNms: NoNms, TestNms: 0.5f, Cap: 300, Components: 128, Head: "l2x2+l3x2", Isotropic: true),
         new("oracle", Diagnostic: "oracle"),
         new("truth-scored", Diagnostic: "truth"),
         new("nn", Components: 0),
@@ -224,6 +235,7 @@ static class LeverLab
             }
             float[] reference = train.ToArray();
             var model = v.Components > 0 ? KdeDensityModel.Fit(reference, rows, dim, new RkdeDensityOptions { PcaComponents = v.Components, Bandwidth = v.Isotropic ? KdeBandwidth.Isotropic : KdeBandwidth.Covariance }) : null;
+            var calibration = v.Geometry > 0 && model is not null ? GeometryCalibration(data, v, dim, Rows) : null;
             var test = data.Where(d => !SceneSet.IsTrain(d.Image)).ToList();
             var scores = new float[test.Count];
             var labels = test.Select(d => SceneSet.IsAnomalous(d.Image)).ToArray();
@@ -240,7 +252,8 @@ static class LeverLab
                     var logDensity = new double[n];
                     model.LogDensities(features.AsSpan(0, n * dim), logDensity);
                     for (int k = 0; k < n; k++)
-                        boxScores[k] = (float)KdeDensityModel.Probability(logDensity[k]);
+                        boxScores[k] = calibration is null ? (float)KdeDensityModel.Probability(logDensity[k])
+                            : calibration.Score(boxes.AsSpan(4 * k, 4), logDensity[k], v.Geometry);
                 }
                 else
                 {
@@ -268,6 +281,72 @@ static class LeverLab
                 $"({rows} training regions, {watch.Elapsed.TotalSeconds:F1} s)");
         }
         File.WriteAllText(Path.Combine(output, "lab-complete.txt"), $"{variants.Count} variants, {trueHeads.Count} heads\n");
+    }
+
+    /// <summary>
+    /// Out-of-fold log-densities of the training images' scored boxes (the test filter's, as the held-out threshold uses):
+    /// the training images split in two by order, each half scored by a model fitted on the other's regions.
+    /// </summary>
+    private static SizeCalibration GeometryCalibration(List<ImageData> data, Variant v, int dim, Func<ImageData, (float[] Boxes, float[] Features)> rows)
+    {
+        var trainImages = data.Where(d => SceneSet.IsTrain(d.Image)).ToList();
+        var sizes = new List<(double LogW, double LogH)>();
+        var logDensities = new List<double>();
+        for (int fold = 0; fold < 2; fold++)
+        {
+            var fit = new List<float>();
+            int n = 0;
+            for (int i = 0; i < trainImages.Count; i++)
+            {
+                if (i % 2 == fold) continue;
+                var (boxes, features) = rows(trainImages[i]);
+                int m = Math.Min(v.Cap, boxes.Length / 4);
+                fit.AddRange(features.AsSpan(0, m * dim).ToArray());
+                n += m;
+            }
+            var model = KdeDensityModel.Fit(fit.ToArray(), n, dim, new RkdeDensityOptions { PcaComponents = v.Components, Bandwidth = v.Isotropic ? KdeBandwidth.Isotropic : KdeBandwidth.Covariance });
+            for (int i = fold; i < trainImages.Count; i += 2)
+            {
+                var d = trainImages[i];
+                var (boxes, features) = d.Subset(d.Indices(v.TestNms), v.Head, dim);
+                int m = Math.Min(100, boxes.Length / 4);
+                var ld = new double[m];
+                model.LogDensities(features.AsSpan(0, m * dim), ld);
+                for (int k = 0; k < m; k++)
+                {
+                    sizes.Add(SizeCalibration.Size(boxes.AsSpan(4 * k, 4)));
+                    logDensities.Add(ld[k]);
+                }
+            }
+        }
+        return new SizeCalibration(sizes.ToArray(), logDensities.ToArray());
+    }
+
+    /// <summary>A box's log-density against those of the training boxes of the nearest size: z = (μ − ld) / σ.</summary>
+    private sealed class SizeCalibration((double LogW, double LogH)[] sizes, double[] logDensities)
+    {
+        public static (double, double) Size(ReadOnlySpan<float> box) => (Math.Log(Math.Max(1, box[2] - box[0])), Math.Log(Math.Max(1, box[3] - box[1])));
+
+        private readonly Dictionary<(int, int, int), (double Mean, double Sd)> _cache = [];
+
+        public float Score(ReadOnlySpan<float> box, double logDensity, int neighbours)
+        {
+            var (w, h) = Size(box);
+            var key = ((int)Math.Round(w * 20), (int)Math.Round(h * 20), neighbours);
+            if (!_cache.TryGetValue(key, out var stats)) _cache[key] = stats = Stats(key.Item1 / 20.0, key.Item2 / 20.0, neighbours);
+            // z / 8 into (0, 1), as probabilities are (float keeps z up to about 130 apart), so that the pixel map's uncovered 0 stays below every box.
+            return (float)(1 / (1 + Math.Exp(-(stats.Mean - logDensity) / Math.Max(stats.Sd, 1e-6) / 8)));
+        }
+
+        private (double Mean, double Sd) Stats(double w, double h, int neighbours)
+        {
+            var distances = new double[sizes.Length];
+            for (int i = 0; i < sizes.Length; i++)
+                distances[i] = (sizes[i].LogW - w) * (sizes[i].LogW - w) + (sizes[i].LogH - h) * (sizes[i].LogH - h);
+            var order = Enumerable.Range(0, sizes.Length).OrderBy(i => distances[i]).Take(neighbours).ToArray();
+            double mean = order.Average(i => logDensities[i]);
+            return (mean, Math.Sqrt(order.Average(i => (logDensities[i] - mean) * (logDensities[i] - mean))));
+        }
     }
 
     /// <summary>The shipped proposer, its trunk grafted through layer4, exposing layer2/3/4 and the saliency map.</summary>
