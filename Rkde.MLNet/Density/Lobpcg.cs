@@ -247,24 +247,33 @@ internal static unsafe class Lobpcg
     /// </summary>
     internal static (Matrix<double> Whiten, Evd<double> Evd) WhitenedEvd(Matrix<double> gram, Matrix<double> h)
     {
+        var whiten = CholeskyWhitening(gram) ?? EigenvectorWhitening(gram);
+        return (whiten, (whiten.TransposeThisAndMultiply(h) * whiten).Evd(Symmetricity.Symmetric));
+    }
+
+    /// <summary>T = (L⁻¹)ᵀ on the live (non-zero) vectors, zero on the vanished ones; null where a pivot is too small.</summary>
+    private static Matrix<double>? CholeskyWhitening(Matrix<double> gram)
+    {
         int m = gram.RowCount;
         double largestDiagonal = Enumerable.Range(0, m).Max(i => gram[i, i]);
         var live = Enumerable.Range(0, m).Where(i => gram[i, i] > 1e-20 * largestDiagonal).ToArray();
         var g = Matrix<double>.Build.Dense(live.Length, live.Length, (a, b) => gram[live[a], live[b]]);
-        if (CholeskyInverse(g, 1e-10 * largestDiagonal) is { } inverse)
-        {
-            // T = (L⁻¹)ᵀ on the live vectors, zero on the vanished ones.
-            var whiten = Matrix<double>.Build.Dense(m, live.Length);
-            for (int a = 0; a < live.Length; a++)
-            for (int j = a; j < live.Length; j++) whiten[live[a], j] = inverse[j * live.Length + a];
-            return (whiten, (whiten.TransposeThisAndMultiply(h) * whiten).Evd(Symmetricity.Symmetric));
-        }
+        if (CholeskyInverse(g, 1e-10 * largestDiagonal) is not { } inverse) return null;
+        var whiten = Matrix<double>.Build.Dense(m, live.Length);
+        for (int a = 0; a < live.Length; a++)
+        for (int j = a; j < live.Length; j++) whiten[live[a], j] = inverse[j * live.Length + a];
+        return whiten;
+    }
+
+    /// <summary>T = G's eigenvectors over the roots of their eigenvalues, dropping those below 1e-12 of the largest.</summary>
+    private static Matrix<double> EigenvectorWhitening(Matrix<double> gram)
+    {
+        int m = gram.RowCount;
         var gramEvd = gram.Evd(Symmetricity.Symmetric);
         double largest = gramEvd.EigenValues[m - 1].Real;
         var kept = Enumerable.Range(0, m).Where(j => gramEvd.EigenValues[j].Real > 1e-12 * largest).ToArray();
-        var byEigenvectors = Matrix<double>.Build.Dense(m, kept.Length,
+        return Matrix<double>.Build.Dense(m, kept.Length,
             (a, j) => gramEvd.EigenVectors[a, kept[j]] / Math.Sqrt(gramEvd.EigenValues[kept[j]].Real));
-        return (byEigenvectors, (byEigenvectors.TransposeThisAndMultiply(h) * byEigenvectors).Evd(Symmetricity.Symmetric));
     }
 
     /// <summary>
