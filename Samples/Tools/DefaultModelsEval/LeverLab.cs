@@ -56,22 +56,25 @@ static class LeverLab
     /// every box to the saliency's extent.
     /// </summary>
     private sealed record Variant(string Name, float TrainNms = 0.3f, float TestNms = 0.3f, int Cap = 100, int Components = 64,
-        string Head = "l3x2", bool Crops = false, string? Diagnostic = null, bool Isotropic = false, int Geometry = 0);
+        string Head = "l3x2", bool Crops = false, string? Diagnostic = null, bool Isotropic = false, int Geometry = 0)
+    {
+        public RkdeDensityOptions DensityOptions => new() { PcaComponents = Components, Bandwidth = Isotropic ? KdeBandwidth.Isotropic : KdeBandwidth.Covariance };
+    }
 
     /// <summary>
     /// The default since the second change of December 2026: every training proposal, layer2 + layer3, 128 components,
     /// the isotropic kernel; <c>-geomM</c> scores each box by how unusual its log-density is among the M training boxes of
     /// the nearest size (out-of-fold log-densities of the training images' scored boxes: z = (μ − ld) / σ).
     /// </summary>
-    private const string Now = "now";
+    private static readonly Variant Now = new("now", TrainNms: NoNms, Cap: 300, Components: 128, Head: "l2x2+l3x2", Isotropic: true);
 
     private static readonly Variant[] Variants =
     [
         new("default"),
-        new(Now, TrainNms: NoNms, Cap: 300, Components: 128, Head: "l2x2+l3x2", Isotropic: true),
-        new(Now + "-geom50", TrainNms: NoNms, Cap: 300, Components: 128, Head: "l2x2+l3x2", Isotropic: true, Geometry: 50),
-        new(Now + "-geom200", TrainNms: NoNms, Cap: 300, Components: 128, Head: "l2x2+l3x2", Isotropic: true, Geometry: 200),
-        new(Now + "-nms0.5", TrainNms: NoNms, TestNms: 0.5f, Cap: 300, Components: 128, Head: "l2x2+l3x2", Isotropic: true),
+        Now,
+        Now with { Name = "now-geom50", Geometry = 50 },
+        Now with { Name = "now-geom200", Geometry = 200 },
+        Now with { Name = "now-nms0.5", TestNms = 0.5f },
         new("oracle", Diagnostic: "oracle"),
         new("truth-scored", Diagnostic: "truth"),
         new("nn", Components: 0),
@@ -234,7 +237,7 @@ static class LeverLab
                 }
             }
             float[] reference = train.ToArray();
-            var model = v.Components > 0 ? KdeDensityModel.Fit(reference, rows, dim, new RkdeDensityOptions { PcaComponents = v.Components, Bandwidth = v.Isotropic ? KdeBandwidth.Isotropic : KdeBandwidth.Covariance }) : null;
+            var model = v.Components > 0 ? KdeDensityModel.Fit(reference, rows, dim, v.DensityOptions) : null;
             var calibration = v.Geometry > 0 && model is not null ? GeometryCalibration(data, v, dim, Rows) : null;
             var test = data.Where(d => !SceneSet.IsTrain(d.Image)).ToList();
             var scores = new float[test.Count];
@@ -253,7 +256,7 @@ static class LeverLab
                     model.LogDensities(features.AsSpan(0, n * dim), logDensity);
                     for (int k = 0; k < n; k++)
                         boxScores[k] = calibration is null ? (float)KdeDensityModel.Probability(logDensity[k])
-                            : calibration.Score(boxes.AsSpan(4 * k, 4), logDensity[k], v.Geometry);
+                            : calibration.Score(boxes.AsSpan(4 * k, 4), logDensity[k]);
                 }
                 else
                 {
@@ -304,7 +307,7 @@ static class LeverLab
                 fit.AddRange(features.AsSpan(0, m * dim).ToArray());
                 n += m;
             }
-            var model = KdeDensityModel.Fit(fit.ToArray(), n, dim, new RkdeDensityOptions { PcaComponents = v.Components, Bandwidth = v.Isotropic ? KdeBandwidth.Isotropic : KdeBandwidth.Covariance });
+            var model = KdeDensityModel.Fit(fit.ToArray(), n, dim, v.DensityOptions);
             for (int i = fold; i < trainImages.Count; i += 2)
             {
                 var d = trainImages[i];
@@ -319,26 +322,26 @@ static class LeverLab
                 }
             }
         }
-        return new SizeCalibration(sizes.ToArray(), logDensities.ToArray());
+        return new SizeCalibration(sizes.ToArray(), logDensities.ToArray(), v.Geometry);
     }
 
     /// <summary>A box's log-density against those of the training boxes of the nearest size: z = (μ − ld) / σ.</summary>
-    private sealed class SizeCalibration((double LogW, double LogH)[] sizes, double[] logDensities)
+    private sealed class SizeCalibration((double LogW, double LogH)[] sizes, double[] logDensities, int neighbours)
     {
         public static (double, double) Size(ReadOnlySpan<float> box) => (Math.Log(Math.Max(1, box[2] - box[0])), Math.Log(Math.Max(1, box[3] - box[1])));
 
-        private readonly Dictionary<(int, int, int), (double Mean, double Sd)> _cache = [];
+        private readonly Dictionary<(int, int), (double Mean, double Sd)> _cache = [];
 
-        public float Score(ReadOnlySpan<float> box, double logDensity, int neighbours)
+        public float Score(ReadOnlySpan<float> box, double logDensity)
         {
             var (w, h) = Size(box);
-            var key = ((int)Math.Round(w * 20), (int)Math.Round(h * 20), neighbours);
-            if (!_cache.TryGetValue(key, out var stats)) _cache[key] = stats = Stats(key.Item1 / 20.0, key.Item2 / 20.0, neighbours);
+            var key = ((int)Math.Round(w * 20), (int)Math.Round(h * 20));
+            if (!_cache.TryGetValue(key, out var stats)) _cache[key] = stats = Stats(key.Item1 / 20.0, key.Item2 / 20.0);
             // z / 8 into (0, 1), as probabilities are (float keeps z up to about 130 apart), so that the pixel map's uncovered 0 stays below every box.
             return (float)(1 / (1 + Math.Exp(-(stats.Mean - logDensity) / Math.Max(stats.Sd, 1e-6) / 8)));
         }
 
-        private (double Mean, double Sd) Stats(double w, double h, int neighbours)
+        private (double Mean, double Sd) Stats(double w, double h)
         {
             var distances = new double[sizes.Length];
             for (int i = 0; i < sizes.Length; i++)
