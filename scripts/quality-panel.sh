@@ -6,7 +6,7 @@
 # computes each set's true-box ceiling, and prints a table per variant: a row per configuration (mean over its seeds) and the
 # mean and worst configuration, each with its 95 % interval (scripts/quality_panel.py).
 #
-#   scripts/quality-panel.sh [--quick] [--levers] [--no-ceiling] [--resume] [--variant NAME 'RKDE OPTIONS' ...]
+#   scripts/quality-panel.sh [--quick] [--levers] [--no-ceiling] [--resume] [--keep-results] [--variant NAME 'RKDE OPTIONS' ...]
 #
 # Without --variant it runs two: "default" (the tuned defaults) and "anomalib" (--preset anomalib). Each --variant runs
 # `rkde evaluate` with those options on every set, e.g. --variant iou05 '--iou-threshold 0.5'; its table shows the paired
@@ -15,8 +15,10 @@
 # --no-ceiling: does not compute missing true-box ceilings (the tables show those computed before). The ceiling uses the
 # ResNet18 default's features (out/panel/ceiling); a variant with `--built-in nanodet` gets NanoDet's (out/panel/ceiling-nanodet).
 # --resume: keeps the runs a previous call finished (after an interruption); by default every run is redone.
+# --keep-results: also keeps each run's per-image results (results.jsonl) and the fitted model's held-out training-image
+# scores (heldout.json), which scripts/panel_fusion.py needs to measure score fusion of two variants.
 #
-# Environment: PANEL (default out/panel), REPLICATES (bootstrap resamples, default 1000), TMPDIR (where each run's model and
+# Environment: PANEL (default out/panel), PANEL_SEEDS (the seeds, default "1 2"), REPLICATES (bootstrap resamples, default 1000), TMPDIR (where each run's model and
 # per-image results go while it runs; the panel keeps only report.json and bootstrap.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,9 +38,9 @@ CONFIGS=(
   "small-many|120|--background texture --tint natural --item-size 32-48 --items 6-10"
   "large-few|120|--background mixed --tint natural --item-size 112-176 --items 1-3"
 )
-SEEDS=(1 2)
+read -r -a SEEDS <<<"${PANEL_SEEDS:-1 2}"
 
-quick=0 levers=0 ceiling=1 resume=0
+quick=0 levers=0 ceiling=1 resume=0 keep=0
 names=() options=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,6 +48,7 @@ while [ $# -gt 0 ]; do
     --levers) levers=1; shift ;;
     --no-ceiling) ceiling=0; shift ;;
     --resume) resume=1; shift ;;
+    --keep-results) keep=1; shift ;;
     --variant) [ $# -ge 3 ] || { echo "quality-panel.sh: --variant needs a name and an option string" >&2; exit 2; }
                names+=("$2"); options+=("$3"); shift 3 ;;
     *) echo "quality-panel.sh: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
@@ -105,7 +108,7 @@ done
 for i in "${!names[@]}"; do
   for s in "${sets[@]}"; do
     run="$PANEL/runs/${names[$i]}/$s"
-    if [ "$resume" -eq 1 ] && [ -f "$run/bootstrap.json" ]; then continue; fi
+    if [ "$resume" -eq 1 ] && [ -f "$run/bootstrap.json" ] && { [ "$keep" -eq 0 ] || [ -f "$run/heldout.json" ]; }; then continue; fi
     rm -rf "$run"
     mkdir -p "$run"
     # The model and the per-image results go to a temporary folder (TMPDIR); the panel keeps the report and the replicates.
@@ -114,6 +117,10 @@ for i in "${!names[@]}"; do
     "${RKDE[@]}" evaluate --data "$PANEL/sets/$s" --out "$work" --metrics-only --bootstrap "$REPLICATES" ${options[$i]} >/dev/null 2>"$work/log" \
       || { cp "$work/log" "$run.log"; rm -rf "$work"; echo "quality-panel: ${names[$i]} on $s failed, see $run.log" >&2; exit 1; }
     mv "$work/report.json" "$work/bootstrap.json" "$run/"
+    if [ "$keep" -eq 1 ]; then
+      mv "$work/results.jsonl" "$run/"
+      /usr/bin/python3 scripts/panel_fusion.py heldout "$work/model.zip" "$run/heldout.json"
+    fi
     rm -rf "$work"
   done
 done
