@@ -12,7 +12,7 @@
           max-z:  image score = max(z_A, z_B); boxes = both models' boxes with their z (the image score is their best).
         Prints image AUROC and box AP@0.3 per configuration (mean over seeds) and the mean and worst configuration, for
         A, B and each fusion, with paired 95 % intervals from stratified bootstrap resamples of the test images (the same
-        resamples for every row; computed here, not the CLI's). AP@0.3 is recomputed here; the script first checks that
+        resamples for every row and every set, as the CLI draws them, though not its generator). AP@0.3 is recomputed here; it checks that
         its A and B figures equal the CLI's report.json. Pixel AUROC needs anomaly maps and is not computed.
 """
 import base64
@@ -185,7 +185,9 @@ def fuse(panel, sets, variants, replicates):
         dets = {v: [(float(b[4]), i, b[:4]) for i, r in enumerate(runs[v][0]) for b in r["boxes"]] for v in variants}
         both = [(float(cal[v](sc)), i, box) for v in variants for (sc, i, box) in dets[v]]
         box_sets = {a_name: dets[a_name], b_name: dets[b_name], "max-z": both}
-        counts = draws(labels, replicates, seed=sum(map(ord, s)))
+        # One seed for every set, as the CLI's bootstrap: sets of one seed share the generator's draws (image i of two
+        # configurations holds related items), and the same resamples on every set keep that correlation in the mean's interval.
+        counts = draws(labels, replicates, seed=0)
         result = {}
         for name, sc in image_scores.items():
             result[name] = {"auroc": weighted_auroc(sc, labels, counts)}
