@@ -12,8 +12,8 @@
           max-z:  image score = max(z_A, z_B); boxes = both models' boxes with their z (the image score is their best).
         Prints image AUROC and box AP@0.3 per configuration (mean over seeds) and the mean and worst configuration, for
         A, B and each fusion, with paired 95 % intervals from stratified bootstrap resamples of the test images (the same
-        resamples for every row and every set, as the CLI draws them, though not its generator). AP@0.3 is recomputed here; it checks that
-        its A and B figures equal the CLI's report.json. Pixel AUROC needs anomaly maps and is not computed.
+        resamples for every row and every set, as the CLI draws them, though not its generator). AP@0.3 is recomputed here; it checks
+        that its A and B figures match the CLI's report.json to 0.005 (boxes are rounded to 0.01 px). Pixel AUROC needs maps.
 """
 import base64
 import json
