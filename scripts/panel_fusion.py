@@ -14,7 +14,9 @@
         A, B and each fusion, with paired 95 % intervals from stratified bootstrap resamples of the test images (the same
         resamples for every row and every set, as the CLI draws them, though not its generator). AP@0.3 is recomputed here; it checks
         that its A and B figures match the CLI's report.json to 0.005 (boxes are rounded to 0.01 px). Pixel AUROC needs maps.
+        Mean, worst and intervals are formed as quality_panel.py forms them (its Figure), IoU is quality_study.py's.
 """
+import argparse
 import base64
 import json
 import os
@@ -25,8 +27,10 @@ import zipfile
 
 import numpy as np
 
+from quality_panel import Figure, by_configuration, summary
+from quality_study import iou
+
 SCORES_KEY = b"rkde_threshold_scores"
-CHECKS = []  # |recomputed - report.json| of the two variants' image AUROC and AP@0.3, per set
 
 
 def varint(data, i):
@@ -42,6 +46,8 @@ def varint(data, i):
 
 def heldout_scores(model_zip):
     """The float32 scores in the value of the ONNX metadata entry rkde_threshold_scores (StringStringEntryProto: key = 1, value = 2)."""
+    if not zipfile.is_zipfile(model_zip):
+        raise SystemExit(f"panel_fusion.py: {model_zip} is not a model .zip (give the model.zip `rkde fit` or `rkde evaluate` wrote)")
     with zipfile.ZipFile(model_zip) as z:
         for name in z.namelist():
             data = z.read(name)
@@ -57,6 +63,10 @@ def heldout_scores(model_zip):
 
 def load_run(folder):
     """Per test image (results.jsonl order): image name, image score, boxes [[x1, y1, x2, y2, score], ...]; and the held-out scores."""
+    for name in ("results.jsonl", "heldout.json", "report.json"):
+        if not os.path.isfile(os.path.join(folder, name)):
+            raise SystemExit(f"panel_fusion.py: {folder} has no {name}: run that variant with scripts/quality-panel.sh --keep-results "
+                             "(with --resume it redoes only the runs that lack them)")
     rows = []
     with open(os.path.join(folder, "results.jsonl")) as f:
         for line in f:
@@ -100,15 +110,6 @@ def weighted_auroc(scores, labels, weights):
     return wins / (pos.sum(axis=1) * neg.sum(axis=1))
 
 
-def box_iou(a, b):
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def matched(detections, truth, threshold=0.3):
     """As the CLI's BoxAveragePrecision.Match: every detection (score, image, box) ranked, highest first (ties by image, then
     index), a hit when its best-IoU anomalous box of its image is unmatched and at IoU >= threshold."""
@@ -117,14 +118,13 @@ def matched(detections, truth, threshold=0.3):
     out = []
     for k in ranked:
         score, image, box = detections[k]
-        best, best_iou = -1, 0.0
-        for g, t in enumerate(truth[image]):
-            v = box_iou(box, t)
-            if v > best_iou:
-                best, best_iou = g, v
-        hit = best >= 0 and best_iou >= threshold and not used[image][best]
-        if hit:
-            used[image][best] = True
+        hit = False
+        if truth[image]:
+            ious = iou(np.array([box], dtype=np.float64), np.array(truth[image], dtype=np.float64))[0][0]
+            best = int(np.argmax(ious))  # the first of equal IoUs, as the CLI's strict ">"
+            hit = ious[best] >= threshold and not used[image][best]
+            if hit:
+                used[image][best] = True
         out.append((score, image, hit))
     return out
 
@@ -163,8 +163,10 @@ def draws(labels, replicates, seed):
 
 
 def fuse(panel, sets, variants, replicates):
+    """{set: {row: {metric: (estimate, replicates)}}} for A, B, mean-z and max-z, and the largest |recomputed - report.json|
+    of A's and B's image AUROC and AP@0.3."""
     a_name, b_name = variants
-    rows_out = {}
+    rows_out, largest = {}, 0.0
     for s in sets:
         runs = {v: load_run(os.path.join(panel, "runs", v, s)) for v in variants}
         with open(os.path.join(panel, "sets", s, "boxes.json")) as f:
@@ -188,83 +190,73 @@ def fuse(panel, sets, variants, replicates):
         # One seed for every set, as the CLI's bootstrap: sets of one seed share the generator's draws (image i of two
         # configurations holds related items), and the same resamples on every set keep that correlation in the mean's interval.
         counts = draws(labels, replicates, seed=0)
-        result = {}
-        for name, sc in image_scores.items():
-            result[name] = {"auroc": weighted_auroc(sc, labels, counts)}
         n_truth = [len(t) for t in truth]
+        values = {name: {"imageAuroc": weighted_auroc(sc, labels, counts)} for name, sc in image_scores.items()}
         for name, d in box_sets.items():
-            result[name]["ap"] = weighted_ap(matched(d, truth), n_truth, counts)
+            values[name]["boxApIou30"] = weighted_ap(matched(d, truth), n_truth, counts)
         for v in variants:
             with open(os.path.join(panel, "runs", v, s, "report.json")) as f:
                 report = json.load(f)
             # results.jsonl rounds boxes to 0.01 px, so a box at an IoU of 0.3 to within that may match differently.
-            diff = max(abs(report["imageAuroc"] - result[v]["auroc"][0]), abs(report["boxApIou30"] - result[v]["ap"][0]))
-            CHECKS.append(diff)
+            mine = {m: values[v][m][0] for m in ("imageAuroc", "boxApIou30")}
+            diff = max(abs(report[m] - mine[m]) for m in mine)
+            largest = max(largest, diff)
             if diff > 0.005:
-                raise SystemExit(f"panel_fusion.py: {s}/{v}: recomputed AUROC {result[v]['auroc'][0]:.6f}, AP {result[v]['ap'][0]:.6f} "
-                                 f"differ from report.json's {report['imageAuroc']}, {report['boxApIou30']}")
-        rows_out[s] = result
-    return rows_out
+                raise SystemExit(f"panel_fusion.py: {s}/{v}: recomputed {mine} differ from report.json's "
+                                 f"{ {m: report[m] for m in mine} }")
+        # Row 0 of the draws is every image once: the estimate; the rest are the replicates (quality_panel.py's run shape).
+        rows_out[s] = {name: {m: (x[0], list(x[1:])) for m, x in figures.items()} for name, figures in values.items()}
+    return rows_out, largest
 
 
 def report(results, sets, variants):
-    configs = sorted({s.rsplit("-s", 1)[0] for s in sets}, key=lambda c: [x.rsplit("-s", 1)[0] for x in sets].index(c))
+    """Tables from {set: {row: {metric: (estimate, replicates)}}}: configurations, mean and worst as quality_panel.py forms them."""
     names = list(variants) + ["mean-z", "max-z"]
-    def per_config(name, metric):
-        out = {}
-        for c in configs:
-            members = [results[s][name][metric] for s in sets if s.rsplit("-s", 1)[0] == c]
-            out[c] = np.mean(members, axis=0)
-        return out
-    def ci(x):
-        lo, hi = np.percentile(x[1:], [2.5, 97.5])
-        return f"{x[0]:.3f} [{lo:.3f}, {hi:.3f}]"
-    def dci(x):
-        lo, hi = np.percentile(x[1:], [2.5, 97.5])
-        return f"{x[0]:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-    base = per_config(variants[0], "auroc")
-    other = per_config(variants[1], "auroc")
-    base_stack = np.stack([base[c] for c in configs])
-    other_stack = np.stack([other[c] for c in configs])
+    configs = {n: by_configuration({s: results[s][n] for s in sets}) for n in names}
+    base, other = configs[variants[0]], configs[variants[1]]
     print(f"Image AUROC per configuration (mean over seeds), paired differences [95 %] over {len(sets)} sets:")
     print("| configuration | " + " | ".join(names) + f" | mean-z − {variants[0]} | mean-z − {variants[1]} |")
     print("|---|" + "---|" * (len(names) + 2))
-    mz = per_config("mean-z", "auroc")
-    for c in configs:
-        cells = [f"{per_config(n, 'auroc')[c][0]:.3f}" for n in names]
-        print(f"| {c} | " + " | ".join(cells) + f" | {dci(mz[c] - base[c])} | {dci(mz[c] - other[c])} |")
+    for c in base:
+        mz = configs["mean-z"][c]["imageAuroc"]
+        cells = [f"{configs[n][c]['imageAuroc'].estimate:.3f}" for n in names]
+        print(f"| {c} | " + " | ".join(cells) + f" | {mz.minus(base[c]['imageAuroc']).text(signed=True)} | "
+              f"{mz.minus(other[c]['imageAuroc']).text(signed=True)} |")
     print()
     print(f"| fusion | mean image AUROC | worst image AUROC | mean AP@0.3 | mean − {variants[0]} | worst − {variants[0]} | mean − {variants[1]} | worst − {variants[1]} |")
     print("|---|---|---|---|---|---|---|---|")
+    base_mean, base_worst = summary(base, "imageAuroc")
+    other_mean, other_worst = summary(other, "imageAuroc")
     for n in names:
-        pc = per_config(n, "auroc")
-        stack = np.stack([pc[c] for c in configs])
-        mean, worst = stack.mean(axis=0), stack.min(axis=0)
-        worst_name = configs[int(np.argmin(stack[:, 0]))]
-        ap = per_config(n, "ap") if n != "mean-z" else None
-        ap_text = ci(np.stack([ap[c] for c in configs]).mean(axis=0)) if ap else "–"
-        print(f"| {n} | {ci(mean)} | {ci(worst)} {worst_name} | {ap_text} | {dci(mean - base_stack.mean(axis=0))} | {dci(worst - base_stack.min(axis=0))} | "
-              f"{dci(mean - other_stack.mean(axis=0))} | {dci(worst - other_stack.min(axis=0))} |")
+        mean, worst = summary(configs[n], "imageAuroc")
+        ap, _ = summary(configs[n], "boxApIou30")
+        print(f"| {n} | {mean.text()} | {worst.text()} | {ap.text() if ap else '–'} | {mean.minus(base_mean).text(signed=True)} | "
+              f"{worst.minus(base_worst).text(signed=True)} | {mean.minus(other_mean).text(signed=True)} | {worst.minus(other_worst).text(signed=True)} |")
 
 
 def main():
-    if len(sys.argv) >= 2 and sys.argv[1] == "heldout":
-        if len(sys.argv) != 4:
-            raise SystemExit(__doc__)
-        with open(sys.argv[3], "w") as f:
-            json.dump({"scores": heldout_scores(sys.argv[2])}, f)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    held = commands.add_parser("heldout", help="write a fitted model's held-out training-image scores as JSON")
+    held.add_argument("model")
+    held.add_argument("out")
+    fusion = commands.add_parser("fuse", help="fuse two variants' scores on panel sets")
+    fusion.add_argument("panel")
+    fusion.add_argument("--sets", required=True, help="comma-separated set names, e.g. texture-lowcontrast-s1,texture-lowcontrast-s2")
+    fusion.add_argument("--variants", required=True, help="two variant names A,B (folders under PANEL/runs)")
+    fusion.add_argument("--replicates", type=int, default=1000)
+    args = parser.parse_args()
+    if args.command == "heldout":
+        with open(args.out, "w") as f:
+            json.dump({"scores": heldout_scores(args.model)}, f)
         return
-    if len(sys.argv) >= 3 and sys.argv[1] == "fuse":
-        args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
-        sets = args["--sets"].split(",")
-        variants = args["--variants"].split(",")
-        if len(variants) != 2:
-            raise SystemExit("panel_fusion.py fuse: --variants takes two names, A,B")
-        results = fuse(sys.argv[2], sets, variants, int(args.get("--replicates", "1000")))
-        print(f"Recomputed against report.json: largest difference {max(CHECKS):.2e} (image AUROC and AP@0.3 of both variants)")
-        report(results, sets, variants)
-        return
-    raise SystemExit(__doc__)
+    variants = args.variants.split(",")
+    if len(variants) != 2:
+        parser.error(f"--variants takes two names, A,B; got '{args.variants}'")
+    sets = args.sets.split(",")
+    results, largest = fuse(args.panel, sets, variants, args.replicates)
+    print(f"Recomputed against report.json: largest difference {largest:.2e} (image AUROC and AP@0.3 of both variants)")
+    report(results, sets, variants)
 
 
 if __name__ == "__main__":
